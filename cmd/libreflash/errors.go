@@ -1,0 +1,69 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"libreflash/internal/exitcode"
+)
+
+// The output rules for errors: every line starts with "libreflash: error: "
+// or "libreflash: hint: ", messages start lower-case and have no final
+// period, and a hint tells the user what to do next.
+
+// usageError marks err as a usage error (exit 2).
+func usageError(err error) error {
+	return &exitcode.E{Code: exitcode.Usage, Err: err,
+		Tip: "run 'libreflash help' or add --help to the command for usage"}
+}
+
+// silentExit ends the program with code without printing anything more: the
+// command already said what happened (a check report, a diagnosis, a summary).
+type silentExit int
+
+func (s silentExit) Error() string { return fmt.Sprintf("exit status %d", int(s)) }
+func (s silentExit) ExitCode() int { return int(s) }
+
+// reportError prints err with its hint and returns the exit code. This is the
+// one place where errors become exit codes.
+func (a *app) reportError(err error) int {
+	if err == nil {
+		return exitcode.OK
+	}
+	var s silentExit
+	if errors.As(err, &s) {
+		return int(s)
+	}
+	code := exitcode.Error
+	var c exitcode.Coder
+	if errors.As(err, &c) {
+		code = c.ExitCode()
+	} else if isCobraUsage(err) {
+		code = exitcode.Usage
+		err = usageError(err)
+	}
+	for _, line := range strings.Split(strings.TrimRight(err.Error(), "\n"), "\n") {
+		fmt.Fprintf(a.stderr, "libreflash: error: %s\n", line)
+	}
+	var h exitcode.Hinter
+	if errors.As(err, &h) && h.Hint() != "" {
+		for _, line := range strings.Split(strings.TrimRight(h.Hint(), "\n"), "\n") {
+			fmt.Fprintf(a.stderr, "libreflash: hint: %s\n", line)
+		}
+	}
+	return code
+}
+
+// isCobraUsage recognises the argument errors cobra returns as plain errors
+// (unknown command, wrong number of arguments).
+func isCobraUsage(err error) bool {
+	msg := err.Error()
+	for _, p := range []string{"unknown command", "accepts ", "requires at least", "requires at most",
+		"unknown flag", "unknown shorthand flag", "invalid argument", "flag needs an argument"} {
+		if strings.Contains(msg, p) {
+			return true
+		}
+	}
+	return false
+}

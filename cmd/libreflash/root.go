@@ -1,0 +1,114 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/charmbracelet/log"
+	"github.com/mattn/go-isatty"
+	"github.com/spf13/cobra"
+)
+
+// app carries what every subcommand needs: the standard streams, whether they
+// are terminals, and the diagnostic logger. Subcommands take it instead of
+// reaching for os.Stdout so that tests can run them in-process.
+type app struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	stdinTTY       bool // stdin is a terminal: we may ask questions
+	stdoutTTY      bool // stdout is a terminal: bars, colour
+	log            *log.Logger
+	logLevel       string
+	getenv         func(string) string
+}
+
+// commands lists the constructors of the subcommands. Each subcommand's file
+// appends itself in an init function, so adding a command touches one file.
+var commands []func(*app) *cobra.Command
+
+func register(f func(*app) *cobra.Command) { commands = append(commands, f) }
+
+// run is the whole program; main only passes it the process's streams and
+// exits with what it returns.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	a := &app{
+		stdin:     stdin,
+		stdout:    stdout,
+		stderr:    stderr,
+		stdinTTY:  isTerminal(stdin),
+		stdoutTTY: isTerminal(stdout),
+		getenv:    os.Getenv,
+	}
+	root := a.newRootCmd()
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(context.Background())
+	return a.reportError(err)
+}
+
+func (a *app) newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "libreflash",
+		Short: "Install Libreboot internally, safely, with one command",
+		Long: `libreflash wraps flashprog (or flashrom) for an internal Libreboot install:
+it checks that the running kernel lets the flasher reach the chip, validates
+the image, keeps a verified backup, writes with live progress, verifies, rolls
+back on failure, and raises again the protections it lowered.`,
+		Example: `  sudo libreflash check
+  sudo libreflash install libreboot.rom
+  libreflash install libreboot.rom --rehearse
+  libreflash diagnose flashprog.log`,
+		SilenceErrors:     true,
+		SilenceUsage:      true,
+		CompletionOptions: cobra.CompletionOptions{DisableDefaultCmd: true},
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			return a.setupLog()
+		},
+	}
+	root.PersistentFlags().StringVar(&a.logLevel, "log-level", "",
+		"diagnostic log level: debug, info, warn, error (default info on a terminal, warn otherwise)")
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
+		return usageError(err)
+	})
+	for _, f := range commands {
+		root.AddCommand(f(a))
+	}
+	return root
+}
+
+// setupLog configures the diagnostic logger on stderr. Off a terminal it is
+// quiet (warnings and errors only) unless --log-level says otherwise; colour
+// follows the terminal and NO_COLOR.
+func (a *app) setupLog() error {
+	l := log.NewWithOptions(a.stderr, log.Options{Prefix: "libreflash"})
+	level := log.WarnLevel
+	if isTerminal(a.stderr) {
+		level = log.InfoLevel
+	}
+	if a.logLevel != "" {
+		lv, err := log.ParseLevel(strings.ToLower(a.logLevel))
+		if err != nil {
+			return usageError(errors.New("--log-level: want debug, info, warn or error"))
+		}
+		level = lv
+	}
+	l.SetLevel(level)
+	if a.getenv("NO_COLOR") != "" || !isTerminal(a.stderr) {
+		l.SetColorProfile(0) // termenv.Ascii
+	}
+	a.log = l
+	return nil
+}
+
+func isTerminal(v any) bool {
+	f, ok := v.(*os.File)
+	if !ok {
+		return false
+	}
+	return isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd())
+}

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs what the tests need, then runs every test: format, vet,
+# staticcheck, the Go tests (unit, testscript, real flashrom on emulated
+# chips, real kernel under QEMU) and the cross-builds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+
+ensure_go
+ensure_pkgs flashrom coreboot-utils qemu-system-x86 busybox-static cpio ovmf
+command -v staticcheck >/dev/null 2>&1 || go install honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+echo "==> gofmt"
+bad=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$bad" ]; then echo "gofmt would change: $bad" >&2; exit 1; fi
+
+echo "==> go vet"
+go vet ./...
+
+echo "==> staticcheck"
+staticcheck ./...
+
+echo "==> cross-builds"
+for target in linux/amd64 linux/386 openbsd/amd64 netbsd/amd64 freebsd/amd64; do
+  GOOS=${target%/*} GOARCH=${target#*/} CGO_ENABLED=0 go build -o /dev/null ./cmd/libreflash
+done
+
+echo "==> go test"
+go test -count=1 -timeout 60m ./...
+
+echo "==> go test (linux/386)"
+GOARCH=386 go test -count=1 -timeout 20m ./...
