@@ -16,6 +16,7 @@ if [ -n "$bad" ]; then echo "gofmt would change: $bad" >&2; exit 1; fi
 
 echo "==> go vet"
 go vet ./...
+go vet -tags gendocs ./cmd/libreflash
 
 echo "==> staticcheck"
 staticcheck ./...
