@@ -4,13 +4,11 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 )
 
@@ -99,9 +97,8 @@ func TestParseLiveFlashrom(t *testing.T) {
 			cmd := exec.Command(flashrom, tc.args...)
 			cmd.Dir = dir
 			cmd.Env = append(os.Environ(), "LC_ALL=C")
-			var mu sync.Mutex
-			cmd.Stdout = &teeWriter{&mu, p.Stream("stdout"), &raw}
-			cmd.Stderr = &teeWriter{&mu, p.Stream("stderr"), &raw}
+			cmd.Stdout = p.Tee("stdout", &raw)
+			cmd.Stderr = p.Tee("stderr", &raw)
 			code := 0
 			if err := cmd.Run(); err != nil {
 				var ee *exec.ExitError
@@ -111,6 +108,9 @@ func TestParseLiveFlashrom(t *testing.T) {
 				code = ee.ExitCode()
 			}
 			p.Close(code)
+			if err := p.LogErr(); err != nil {
+				t.Fatal(err)
+			}
 			dump := func() string { return "output:\n" + raw.String() + "\nevents:\n" + string(marshalEvents(evs)) }
 
 			if code != tc.exit {
@@ -181,25 +181,15 @@ func TestParseLiveFlashrom(t *testing.T) {
 	}
 }
 
-// firstWords is the start of a text, enough to find it in its log line.
+// firstWords is the start of a text, enough to find it in the log line
+// where it starts: up to a stage prefix's "...", since the rest of that line
+// may arrive after other output.
 func firstWords(s string) string {
+	if i := strings.Index(s, "..."); i >= 0 {
+		return s[:i+3]
+	}
 	if len(s) > 20 {
 		return s[:20]
 	}
 	return s
-}
-
-// teeWriter feeds a parser stream and a log shared by both streams, in one
-// order: os/exec copies each pipe from its own goroutine.
-type teeWriter struct {
-	mu  *sync.Mutex
-	w   io.Writer
-	log *bytes.Buffer
-}
-
-func (t *teeWriter) Write(b []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.log.Write(b)
-	return t.w.Write(b)
 }

@@ -2,6 +2,7 @@ package runner
 
 import (
 	"bytes"
+	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -213,5 +214,36 @@ func BenchmarkParse(b *testing.B) {
 		if events == 0 {
 			b.Fatal("no events")
 		}
+	}
+}
+
+type failWriter struct{ n int }
+
+func (f *failWriter) Write(b []byte) (int, error) {
+	f.n++
+	return 0, errors.New("disk full")
+}
+
+// TestParseTeeLogError: a failing log is reported once, never to the
+// flasher's pipe, and parsing goes on.
+func TestParseTeeLogError(t *testing.T) {
+	var evs []Event
+	p := NewParser(func(e Event) { evs = append(evs, e) })
+	log := &failWriter{}
+	w := p.Tee("stdout", log)
+	for _, chunk := range []string{"Reading flash... ", "done.\n"} {
+		if n, err := w.Write([]byte(chunk)); n != len(chunk) || err != nil {
+			t.Fatalf("Write = %d, %v", n, err)
+		}
+	}
+	p.Close(0)
+	if err := p.LogErr(); err == nil || err.Error() != "disk full" {
+		t.Errorf("LogErr = %v", err)
+	}
+	if log.n != 1 {
+		t.Errorf("log written %d times after failing, want 1", log.n)
+	}
+	if len(evs) != 3 || evs[1].Kind != EvStageEnd || !evs[1].OK {
+		t.Errorf("events %s", marshalEvents(evs))
 	}
 }
