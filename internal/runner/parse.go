@@ -181,17 +181,28 @@ func (s *stream) Write(b []byte) (int, error) {
 	if p.closed {
 		return len(b), nil
 	}
-	for _, c := range b {
+	for i := 0; i < len(b); i++ {
 		if s.lineStart {
 			s.lineStart = false
 			s.lineNo = p.nl + 1
 			s.resetRun()
 		}
+		c := b[i]
 		if s.esc != escNone && c != '\n' { // a broken sequence never swallows a line end
 			s.escape(c)
 			continue
 		}
 		s.esc = escNone
+		if plain[c] {
+			// fast path: a run of bytes that trigger nothing
+			j := i + 1
+			for j < len(b) && plain[b[j]] {
+				j++
+			}
+			s.add(b[i:j])
+			i = j - 1
+			continue
+		}
 		switch c {
 		case '\n':
 			p.nl++
@@ -210,32 +221,52 @@ func (s *stream) Write(b []byte) (int, error) {
 			}
 		case 0x1b:
 			s.esc = escStart
+		case ' ':
+			if !s.add(b[i : i+1]) {
+				continue
+			}
+			if n := len(s.buf); n >= 3 && s.buf[n-2] == '%' {
+				s.flashprogBar()
+			} else if n >= 4 && s.buf[n-2] == '.' && s.buf[n-3] == '.' && s.buf[n-4] == '.' {
+				if !s.flashrom14Progress() {
+					s.prefix()
+				}
+			}
+		case '.':
+			if !s.add(b[i : i+1]) {
+				continue
+			}
+			if n := len(s.buf); n >= 5 && s.buf[n-2] == '.' && s.buf[n-3] == '.' && s.buf[n-4] == ']' {
+				s.flashrom15Progress()
+			}
+		case '\t':
+			s.add(b[i : i+1])
 		default:
-			if c < 0x20 && c != '\t' || c == 0x7f {
-				continue
-			}
-			if len(s.buf)+len(s.head) >= MaxLineBytes {
-				s.truncated = true
-				continue
-			}
-			s.buf = append(s.buf, c)
-			switch c {
-			case ' ':
-				if n := len(s.buf); n >= 3 && s.buf[n-2] == '%' {
-					s.flashprogBar()
-				} else if n >= 4 && s.buf[n-2] == '.' && s.buf[n-3] == '.' && s.buf[n-4] == '.' {
-					if !s.flashrom14Progress() {
-						s.prefix()
-					}
-				}
-			case '.':
-				if n := len(s.buf); n >= 5 && s.buf[n-2] == '.' && s.buf[n-3] == '.' && s.buf[n-4] == ']' {
-					s.flashrom15Progress()
-				}
-			}
+			// other control bytes are dropped
 		}
 	}
 	return len(b), nil
+}
+
+// plain marks the bytes that are only stored: not control bytes, not the
+// ' ' and '.' that can complete a bar or a stage prefix.
+var plain = func() (t [256]bool) {
+	for c := range t {
+		t[c] = c >= 0x20 && c != 0x7f && c != ' ' && c != '.'
+	}
+	return t
+}()
+
+// add appends to the line up to MaxLineBytes and says whether all of b fit.
+func (s *stream) add(b []byte) bool {
+	room := MaxLineBytes - len(s.buf) - len(s.head)
+	if len(b) > room {
+		s.truncated = true
+		s.buf = append(s.buf, b[:max(room, 0)]...)
+		return false
+	}
+	s.buf = append(s.buf, b...)
+	return true
 }
 
 // escape skips one byte of an ANSI escape sequence (CSI, OSC or two-byte).
