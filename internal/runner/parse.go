@@ -672,6 +672,7 @@ var errorMarks = [...]string{
 	"Please select a programmer", "Region requested",
 	"Multiple flash chip definitions match",
 	"write protected!", "doesn't match", "Uh oh.",
+	"No usable erase functions left", "has not started",
 }
 
 // lineKind sorts the remaining lines. flashprog sends errors and warnings to
