@@ -28,7 +28,13 @@ const MaxLineBytes = 4096
 // lines at '\n' only — the log the runner keeps. So the stderr line
 // "FAILED at 0x…" that follows stdout's unterminated "Verifying flash... "
 // gets the same number as that stdout line, as it does in the log. '\r'
-// (progress bars) does not start a new line number.
+// (progress bars) does not start a new line number. Events without a line
+// (EvExit, a stage ended by Close) have Line 0 and no Stream.
+//
+// Order: two pipes read by two goroutines may deliver stderr before stdout
+// text the flasher printed first. The stage logic tolerates that, and
+// classification goes by text, not stream; for the exact order give the
+// flasher one pipe for both and feed it as one stream.
 //
 // Stages: EvStageStart/EvStageEnd pair up the flasher's operation lines —
 // read ("Reading flash... ", "Reading old flash chip contents... "), write
