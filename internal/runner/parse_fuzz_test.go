@@ -31,6 +31,9 @@ func FuzzParse(f *testing.F) {
 	}
 	f.Add([]byte("Verifying flash... \rProgress... ["+strings.Repeat("=", 50)+"]  50% \rWriting... ["+strings.Repeat(" ", 50)+"]  10% \n"), uint16(0), uint8(3))
 	f.Add([]byte("[READ: 100%][ERASE:  7%]...\b \b\b \bErase/write done from 0 to ff\nFAILED!\n"), uint16(30), uint8(2))
+	f.Add([]byte("Reading flash... \n\rReading... [>"+strings.Repeat(" ", 49)+"]   0% \rReading... ["+strings.Repeat("=", 50)+"] 100% done.\n"), uint16(5), uint8(4))
+	f.Add([]byte("Verifying flash... [READ] 5% complete... [READ] 7% complete... VERIFIED.\nErasing and writing flash chip... Reading current flash chip contents... done. Looking\n"), uint16(40), uint8(5))
+	f.Add([]byte("Found Winbond flash chip \"W\" (99999999999999 kB, SPI) on dummy.\n\x1b[31mYour flash chip is in an unknown state.\x1b]0;x\x07\n"), uint16(70), uint8(0))
 
 	f.Fuzz(func(t *testing.T, data []byte, cut uint16, chunk uint8) {
 		c := min(int(cut), len(data))
