@@ -397,11 +397,12 @@ func TestBackupBlockedByChecks(t *testing.T) {
 	var rec recorder
 	_, err := Backup(context.Background(), BackupOptions{Programmer: "internal", Flasher: f, StateDir: state,
 		Sink: rec.sink,
-		Check: func(context.Context, string, *runner.Flasher) ([]Blocker, error) {
-			return []Blocker{{ID: "devmem", Summary: "/dev/mem is restricted", Fix: "boot with iomem=relaxed"}}, nil
+		Check: func(context.Context, string, *runner.Flasher) ([]CheckResult, error) {
+			return []CheckResult{{ID: "power", Status: "warn", Summary: "on battery"},
+				{ID: "devmem", Status: "fail", Summary: "/dev/mem is restricted", Fix: "boot with iomem=relaxed"}}, nil
 		}})
 	var h exitcode.Hinter
-	if !errors.As(err, &h) || !strings.Contains(h.Hint(), "devmem: boot with iomem=relaxed") {
+	if !errors.As(err, &h) || h.Hint() != "devmem: boot with iomem=relaxed" || !strings.Contains(err.Error(), "check(s) devmem;") {
 		t.Fatalf("got %v", err)
 	}
 	if s := rec.last(t); s.Exit != exitcode.Blocked || s.Result != ResultBlocked {
