@@ -232,7 +232,7 @@ func (b *backup) run(ctx context.Context) error {
 		b.stage("backup", StatusFail, err.Error())
 		return err
 	}
-	b.stage("backup", StatusOK, b.sum.Backup.Path)
+	b.stage("backup", StatusOK, fmt.Sprintf("%d identical reads", readPasses))
 	return nil
 }
 
