@@ -384,7 +384,7 @@ func (r *Report) checkVendorFiles(img *Image) Verdict {
 	if len(r.VendorFiles) == 0 {
 		return Verdict{ID: "vendor_files", Status: Pass, Summary: "the build needs no vendor files"}
 	}
-	return Verdict{ID: "vendor_files", Status: Pass, Summary: fmt.Sprintf("all %d vendor files the build needs are present", len(r.VendorFiles))}
+	return Verdict{ID: "vendor_files", Status: Pass, Summary: fmt.Sprintf("the vendor files the build needs are present (%d)", len(r.VendorFiles))}
 }
 
 func orDefault(s, d string) string {
