@@ -94,13 +94,15 @@ func crossCheckCBFS(t *testing.T, path string, c *CBFS) {
 }
 
 func TestDescriptorMatchesIfdtool(t *testing.T) {
+	t.Parallel()
 	for _, flm := range []uint32{0xffff0000, 0x0a0b0000, 0x1a1b0000} {
-		path := build(t, spec{size: 12 << 20, ifd: true, config: x230Config, flmstr1: flm})
+		path := build(t, spec{size: 4 << 20, ifd: true, config: x230Config, flmstr1: flm})
 		crossCheckIFD(t, path, openT(t, path).IFD)
 	}
 }
 
 func TestCBFSMatchesCbfstool(t *testing.T) {
+	t.Parallel()
 	path := build(t, spec{size: 8 << 20, ifd: true, config: x230Config, files: []cbfsFile{
 		{name: "fallback/payload", typ: "raw", data: []byte(strings.Repeat("GRUB payload ", 5000)), lzma: true},
 		{name: "mrc.bin", typ: "mrc", data: filler(3000, 9)},
