@@ -2,16 +2,21 @@ package main
 
 import (
 	"os"
+	"path/filepath"
 	"testing"
 )
 
 // In the test binary (and the libreflash it runs for scripts) the machine's
 // board comes from a fixture tree, never from the host running the tests:
-// LIBREFLASH_TEST_ROOT, or a root with nothing in it.
+// the same LIBREFLASH_TEST_ROOT or LIBREFLASH_TEST_MACHINE the checks use,
+// else a root with nothing in it.
 func init() {
 	machineRoot = "/nonexistent-libreflash-test-root"
 	if r := os.Getenv("LIBREFLASH_TEST_ROOT"); r != "" {
 		machineRoot = r
+	}
+	if m := os.Getenv("LIBREFLASH_TEST_MACHINE"); m != "" {
+		machineRoot = filepath.Join(fixturesDir(), m, "root")
 	}
 }
 
