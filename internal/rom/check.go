@@ -163,7 +163,10 @@ func (e *RefusedError) ExitCode() int { return exitcode.Blocked }
 func (e *RefusedError) Hint() string {
 	var s []string
 	for _, v := range e.Refusals {
-		if v.Fix != "" {
+		switch {
+		case v.Fix != "" && v.Docs != "":
+			s = append(s, v.Fix+" (see "+v.Docs+")")
+		case v.Fix != "":
 			s = append(s, v.Fix)
 		}
 	}
