@@ -413,3 +413,26 @@ func TestTextFacts(t *testing.T) {
 		t.Error("T440p build_info does not match T440p DMI")
 	}
 }
+
+func TestMatchBoard(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		board Board
+		m     Machine
+		want  BoardMatch
+	}{
+		{Board{Vendor: "APPLE", Part: "MACBOOK21", Kconfig: "BOARD_APPLE_MACBOOK21"}, Machine{SysVendor: "Apple Inc.", ProductName: "MacBook2,1"}, BoardMatches},
+		{Board{Vendor: "ASUS", Part: "KGPE D16", Kconfig: "BOARD_ASUS_KGPE_D16"}, Machine{BoardVendor: "ASUSTeK COMPUTER INC.", BoardName: "KGPE-D16"}, BoardMatches},
+		{Board{Vendor: "GIGABYTE", Part: "GA G41M ES2L", Kconfig: "BOARD_GIGABYTE_GA_G41M_ES2L"}, Machine{SysVendor: "Gigabyte Technology Co., Ltd.", ProductName: "G41M-ES2L"}, BoardMatches},
+		{Board{Vendor: "LENOVO", Part: "X230", Kconfig: "BOARD_LENOVO_X230"}, Machine{SysVendor: "LENOVO", ProductVersion: "ThinkPad X230T"}, BoardVariant},
+		{Board{Vendor: "LENOVO", Part: "T400", Kconfig: "BOARD_LENOVO_T400"}, Machine{SysVendor: "LENOVO", ProductVersion: "ThinkPad T500"}, BoardMismatch},
+		{Board{Vendor: "LENOVO", Part: "T60", Kconfig: "BOARD_LENOVO_T60"}, Machine{SysVendor: "LENOVO", ProductVersion: "ThinkPad X60"}, BoardMismatch},
+		{Board{Vendor: "DELL", Part: "E6400", Kconfig: "BOARD_DELL_E6400"}, Machine{SysVendor: "LENOVO", ProductName: "Latitude E6400"}, BoardMismatch},
+		{Board{Vendor: "LENOVO"}, Machine{SysVendor: "LENOVO", ProductName: "x"}, BoardUnknown},
+	}
+	for _, c := range cases {
+		if got := MatchBoard(c.board, &c.m); got != c.want {
+			t.Errorf("%v vs %+v: %d, want %d", c.board, c.m, got, c.want)
+		}
+	}
+}
