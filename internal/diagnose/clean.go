@@ -25,8 +25,11 @@ type cleaned struct {
 const maxEvidence = 240
 
 func clean(log []byte) *cleaned {
-	c := &cleaned{text: make([]byte, 0, len(log)/2+16)}
-	var line, seg []byte
+	c := &cleaned{
+		text:  make([]byte, 0, len(log)+1),
+		lines: make([]lineRef, 0, bytes.Count(log, []byte{'\n'})+1),
+	}
+	var line, seg []byte // scratch buffers, reused for every line
 	num := 0
 	for len(log) > 0 {
 		num++
@@ -36,29 +39,61 @@ func clean(log []byte) *cleaned {
 		} else {
 			raw, log = log, nil
 		}
-		line, seg = line[:0], seg[:0]
-		for i := 0; i < len(raw); i++ {
-			b := raw[i]
-			switch {
-			case b == 0x1b: // ANSI escape: CSI ... final, OSC ... BEL/ST, or a 2-byte escape
-				i = skipEscape(raw, i)
-			case b == '\b':
-				if len(seg) > 0 {
-					seg = seg[:len(seg)-1]
+		cr, ctl := false, false
+		for _, b := range raw {
+			if b < 0x20 || b == 0x7f {
+				if b == '\r' {
+					cr = true
+				} else if b != '\t' {
+					ctl = true
+					break
 				}
-			case b == '\r':
-				line = appendSegment(line, seg)
-				seg = seg[:0]
-			case b < 0x20 || b == 0x7f:
-				seg = append(seg, ' ')
-			default:
-				seg = append(seg, b)
 			}
 		}
-		line = appendSegment(line, seg)
-		line = stripProgressTokens(line)
-		line = stripQuote(line)
-		c.addLine(line, num)
+		var view []byte // the line's visible text; may alias raw, never written
+		switch {
+		case !cr && !ctl: // plain text: the common case, no copy
+			view = stripBar(raw)
+		case !ctl: // \r redraws only: keep what follows each progress bar
+			line = line[:0]
+			for len(raw) > 0 {
+				j := bytes.IndexByte(raw, '\r')
+				if j < 0 {
+					j = len(raw)
+				}
+				line = appendSegment(line, raw[:j])
+				if j == len(raw) {
+					break
+				}
+				raw = raw[j+1:]
+			}
+			view = line
+		default: // terminal control: apply it byte by byte
+			line, seg = line[:0], seg[:0]
+			for i := 0; i < len(raw); i++ {
+				b := raw[i]
+				switch {
+				case b == 0x1b: // ANSI escape: CSI ... final, OSC ... BEL/ST, or a 2-byte escape
+					i = skipEscape(raw, i)
+				case b == '\b':
+					if len(seg) > 0 {
+						seg = seg[:len(seg)-1]
+					}
+				case b == '\r':
+					line = appendSegment(line, seg)
+					seg = seg[:0]
+				case b < 0x20 || b == 0x7f:
+					seg = append(seg, ' ')
+				default:
+					seg = append(seg, b)
+				}
+			}
+			view = appendSegment(line, seg)
+			line = view
+		}
+		view = stripProgressTokens(view)
+		view = stripQuote(view)
+		c.addLine(view, num)
 	}
 	return c
 }
