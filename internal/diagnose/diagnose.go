@@ -185,7 +185,16 @@ type pendingMap struct {
 // comes from elsewhere) decide between causes that print the same message.
 // It never fails: anything it cannot read is skipped. Time is linear in
 // len(log).
-func Diagnose(log []byte, f Facts) Result {
+func Diagnose(log []byte, f Facts) Result { return diagnose(log, f, -1) }
+
+// DiagnoseRun is Diagnose for a flasher run libreflash made itself: the
+// captured log (stdout and stderr as they arrived), the flasher's exit status
+// and this machine's facts. The exit status is the final word on success
+// (0) or failure (anything else) where the log alone is not conclusive —
+// --flash-size output, a flasher killed mid-operation.
+func DiagnoseRun(log []byte, exitCode int, f Facts) Result { return diagnose(log, f, exitCode) }
+
+func diagnose(log []byte, f Facts, exit int) Result {
 	st := &state{c: clean(log), facts: f, byKey: map[itemKey]*item{}, used: map[string]bool{}}
 	st.resetRun()
 	m := getMatcher()
@@ -196,6 +205,15 @@ func Diagnose(log []byte, f Facts) Result {
 	st.finishRun()
 	if st.outcome == Incomplete && !st.open && st.sizePrinted() {
 		st.outcome = Success
+	}
+	switch {
+	case exit == 0 && st.outcome != Success:
+		st.outcome = Success
+	case exit > 0 && (st.outcome == Success || st.outcome == Incomplete):
+		st.outcome = Failed
+		if st.lastFail == 0 {
+			st.lastFail = st.hits + 1
+		}
 	}
 	return st.result()
 }
@@ -513,26 +531,33 @@ func (st *state) resolveEPERM(it *item) {
 		}
 	}
 	bsd := st.bsdHint || st.os == osBSD
+	euid := f.Available && !f.EUIDNotOfRun
 	switch {
-	case f.Available && f.EUID != 0:
+	case euid && f.EUID != 0:
 		st.useFact(fmt.Sprintf("euid=%d", f.EUID))
 		set("not_root", fmt.Sprintf("the checks saw effective uid %d", f.EUID))
-	case f.Available && f.HasSecurelevel && f.Securelevel > 0:
-		st.useFact("euid=0")
+	case f.Available && f.HasSecurelevel && f.Securelevel > 0 && (euid || bsd):
 		st.useFact(fmt.Sprintf("securelevel=%d", f.Securelevel))
-		set("bsd_securelevel", fmt.Sprintf("running as root with kern.securelevel=%d", f.Securelevel))
+		set("bsd_securelevel", fmt.Sprintf("kern.securelevel is %d on this machine", f.Securelevel))
 	case f.Available && lockdownActive(f.Lockdown):
-		st.useFact("euid=0")
 		st.useFact("lockdown=" + f.Lockdown)
-		set("kernel_lockdown", "running as root with kernel lockdown "+f.Lockdown)
+		basis := "kernel lockdown " + f.Lockdown + " is active on this machine, so even root gets this error"
+		if euid {
+			st.useFact("euid=0")
+			basis = "running as root with kernel lockdown " + f.Lockdown
+		}
+		set("kernel_lockdown", basis)
 	case f.Available && f.Lockdown == "" && f.SecureBoot == Yes && !bsd:
-		st.useFact("euid=0")
 		st.useFact("secureboot=yes")
-		set("kernel_lockdown", "running as root with Secure Boot on (lockdown state unreadable)")
+		set("kernel_lockdown", "Secure Boot is on (lockdown state unreadable), which usually locks the kernel down")
 	case f.Available && f.Lockdown == "none" && !bsd:
-		st.useFact("euid=0")
 		st.useFact("lockdown=none")
-		set("not_root", "root without kernel lockdown: the process lacked CAP_SYS_RAWIO (a container or sandbox?)")
+		if euid {
+			st.useFact("euid=0")
+			set("not_root", "root without kernel lockdown: the process lacked CAP_SYS_RAWIO (a container or sandbox?)")
+		} else {
+			set("not_root", "no kernel lockdown on this machine, so root would have got I/O privileges: the flasher ran without root")
+		}
 	case bsd:
 		set("bsd_securelevel", "the flasher runs on a BSD, where the securelevel gates I/O privileges", "not_root")
 	case st.userHint:

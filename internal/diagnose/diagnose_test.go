@@ -415,6 +415,10 @@ func TestFactsDecide(t *testing.T) {
 		{Facts{Available: true, EUID: 0, Lockdown: "integrity"}, "kernel_lockdown", "not_root", "lockdown=integrity"},
 		{Facts{Available: true, EUID: 0, Lockdown: "confidentiality"}, "kernel_lockdown", "not_root", "lockdown=confidentiality"},
 		{Facts{Available: true, EUID: 0, SecureBoot: Yes}, "kernel_lockdown", "not_root", "secureboot=yes"},
+		// A pasted log diagnosed later: the uid of libreflash says nothing
+		// about the flasher run, the machine's lockdown state does.
+		{Facts{Available: true, EUID: 1000, EUIDNotOfRun: true, Lockdown: "integrity"}, "kernel_lockdown", "not_root", "lockdown=integrity"},
+		{Facts{Available: true, EUID: 0, EUIDNotOfRun: true, Lockdown: "none"}, "not_root", "kernel_lockdown", "lockdown=none"},
 	} {
 		r := Diagnose(log, tc.facts)
 		check(t, fmt.Sprintf("%+v", tc.facts), want{outcome: Failed, cause: tc.cause, hasFacts: true}, r)
@@ -580,4 +584,17 @@ func BenchmarkDiagnose(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		Diagnose(log, Facts{})
 	}
+}
+
+// TestDiagnoseRun: the exit status settles what the log leaves open.
+func TestDiagnoseRun(t *testing.T) {
+	ok := readFixture(t, "fp-write-plain-ok").body
+	cut := ok[:bytes.Index(ok, []byte("Verifying flash"))]
+	check(t, "killed mid-run", want{outcome: Failed, cause: "unknown"}, DiagnoseRun(cut, 143, Facts{}))
+	check(t, "exit 0", want{outcome: Success, cause: "-"}, DiagnoseRun(readFixture(t, "fp-flash-size").body, 0, Facts{}))
+	r := DiagnoseRun(readFixture(t, "fp-qemu-q35-internal-not-root").body, 1,
+		Facts{Available: true, EUID: 1000, Lockdown: "none"})
+	check(t, "live not root", want{outcome: Failed, cause: "not_root", hasFacts: true}, r)
+	check(t, "exit 2 keeps the chip state", want{outcome: UnknownState, cause: "write_failed"},
+		DiagnoseRun(readFixture(t, "fp-write-program-blocked").body, 2, Facts{}))
 }
