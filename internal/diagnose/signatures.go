@@ -131,8 +131,9 @@ var signatures = []sig{
 	{text: "No chipset found. Flash detection will most likely fail", cause: "unsupported_chipset", sev: Warning}, // B4
 	{text: "This chipset is marked as untested", cause: "unsupported_chipset", sev: Info, // B2
 		summary: "the chipset is marked as untested in this flasher version (informational)"},
-	{text: "BIOS region SMM protection is enabled", cause: "bios_lock", sev: Warning},   // B6
-	{text: "Setting BIOS Control at", cause: "bios_lock", sev: Warning, kind: kBIOSCtl}, // B7
+	{text: "BIOS region SMM protection is enabled", cause: "bios_lock", sev: Warning}, // B6
+	{text: "Setting BIOS Control at", cause: "bios_lock", sev: Warning, kind: kBIOSCtl, // B7
+		summary: "BIOS Write Enable could not be set: the BIOS lock is on and firmware (SMM) clears it again, so writes from the OS fail"},
 	{text: "New value is 0x", kind: kBIOSCtlNew},
 	{text: "Write/erase is not working yet on your programmer in its current configuration", cause: "bios_lock", sev: Fatal}, // B8
 	{text: "SPI Configuration is locked down", cause: "bios_lock", sev: Info,
