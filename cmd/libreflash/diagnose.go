@@ -142,10 +142,10 @@ func needsFacts(r diagnose.Result) bool {
 
 var outcomeText = map[string]string{
 	diagnose.Success:      "success: the log shows a finished, successful run",
-	diagnose.Failed:       "failed: the flasher stopped before changing the chip",
+	diagnose.Failed:       "failed: the operation failed; the flasher reports no change to the chip",
 	diagnose.Unchanged:    "unchanged: a write failed, and the flasher checked that the chip was not changed",
 	diagnose.UnknownState: "unknown state: a write failed part-way; the chip may be half written",
-	diagnose.Incomplete:   "incomplete: the log ends before the operation finished",
+	diagnose.Incomplete:   "incomplete: the log ends before the operation finished (if it was cut off while writing, treat the chip as half written)",
 }
 
 // renderDiagnosis prints the human report: outcome, primary cause with

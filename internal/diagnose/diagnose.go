@@ -209,6 +209,12 @@ func diagnose(log []byte, f Facts, exit int) Result {
 	switch {
 	case exit == 0 && st.outcome != Success:
 		st.outcome = Success
+	case exit > 0 && st.outcome == Incomplete && st.open && st.stage == stageWrite:
+		// Stopped while erasing or writing, with no word on the chip.
+		st.outcome = UnknownState
+		if st.lastFail == 0 {
+			st.lastFail = st.hits + 1
+		}
 	case exit > 0 && (st.outcome == Success || st.outcome == Incomplete):
 		st.outcome = Failed
 		if st.lastFail == 0 {

@@ -591,6 +591,8 @@ func TestDiagnoseRun(t *testing.T) {
 	ok := readFixture(t, "fp-write-plain-ok").body
 	cut := ok[:bytes.Index(ok, []byte("Verifying flash"))]
 	check(t, "killed mid-run", want{outcome: Failed, cause: "unknown"}, DiagnoseRun(cut, 143, Facts{}))
+	mid := ok[:bytes.Index(ok, []byte("Erase/write done"))]
+	check(t, "killed while writing", want{outcome: UnknownState, cause: "unknown"}, DiagnoseRun(mid, 143, Facts{}))
 	check(t, "exit 0", want{outcome: Success, cause: "-"}, DiagnoseRun(readFixture(t, "fp-flash-size").body, 0, Facts{}))
 	r := DiagnoseRun(readFixture(t, "fp-qemu-q35-internal-not-root").body, 1,
 		Facts{Available: true, EUID: 1000, Lockdown: "none"})
