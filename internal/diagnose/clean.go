@@ -145,8 +145,12 @@ func appendSegment(line, seg []byte) []byte {
 
 var barStages = [][]byte{[]byte("Reading... ["), []byte("Writing... ["), []byte("Erasing... ["), []byte("Progress... [")}
 
-// stripBar removes flashprog's "Reading... [=====>    ]  42% " prefix.
+// stripBar removes flashprog's "Reading... [=====>    ]  42% " prefix, and
+// the pieces of one that a mail archive wrapped onto two lines.
 func stripBar(seg []byte) []byte {
+	if n := barTail(seg); n > 0 {
+		return seg[n:]
+	}
 	for _, st := range barStages {
 		if !bytes.HasPrefix(seg, st) {
 			continue
@@ -156,7 +160,10 @@ func stripBar(seg []byte) []byte {
 		for j < len(rest) && j < 60 && (rest[j] == '=' || rest[j] == '>' || rest[j] == ' ') {
 			j++
 		}
-		if j >= len(rest) || rest[j] != ']' {
+		if j >= len(rest) {
+			return nil // the head of a wrapped bar
+		}
+		if rest[j] != ']' {
 			return seg
 		}
 		j++
@@ -313,4 +320,28 @@ func (c *cleaned) lineText(i int) string {
 		return string(t[:maxEvidence]) + "…"
 	}
 	return string(t)
+}
+
+// barTail returns the length of the tail of a wrapped progress bar at the
+// start of seg ("      ]  42% "), or 0.
+func barTail(seg []byte) int {
+	j := 0
+	for j < len(seg) && j < 60 && (seg[j] == '=' || seg[j] == '>' || seg[j] == ' ') {
+		j++
+	}
+	if j >= len(seg) || seg[j] != ']' {
+		return 0
+	}
+	j++
+	for j < len(seg) && seg[j] == ' ' {
+		j++
+	}
+	d := j
+	for j < len(seg) && j-d < 3 && seg[j] >= '0' && seg[j] <= '9' {
+		j++
+	}
+	if j == d || j >= len(seg) || seg[j] != '%' {
+		return 0
+	}
+	return j + 1
 }

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -246,6 +247,9 @@ func TestCatalog(t *testing.T) {
 			t.Errorf("Lookup(%q) failed", c.ID)
 		}
 	}
+	if c, _ := Lookup("kernel_lockdown"); !slices.Contains(c.Signatures, "Could not get I/O privileges (Operation not permitted)") {
+		t.Errorf("kernel_lockdown signatures lack the shared EPERM message: %q", c.Signatures)
+	}
 	if _, ok := Lookup("nope"); ok {
 		t.Error("Lookup(nope) succeeded")
 	}
@@ -264,6 +268,7 @@ var mangles = map[string]func([]byte) []byte{
 		return eachLine(b, func(l string) string { return "\x1b[1;31m" + l + "\x1b[0m\x1b]0;title\x07" })
 	},
 	"terminal-wrapped": func(b []byte) []byte { return wrap(render(b), 72) },
+	"raw-wrapped":      func(b []byte) []byte { return wrap(b, 72) },
 	"prompt-and-sudo": func(b []byte) []byte {
 		return append([]byte("user@x200:~$ sudo flashprog -p internal -r backup.rom\n[sudo] password for user: \nsudo: unable to resolve host x200: Name or service not known\n"),
 			append(append([]byte{}, b...), []byte("\nuser@x200:~$ \n")...)...)
