@@ -1,0 +1,376 @@
+// Package runner owns the flasher: finding flashprog or flashrom and making
+// sure it is safe to run as root, learning its version and capabilities,
+// running it (own process group, signal shielding, full log capture) and
+// turning its output into typed events.
+package runner
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"time"
+
+	"libreflash/internal/exitcode"
+)
+
+// Caps are what the flasher's --help says it supports. The version string is
+// no guide (Debian's flashrom 1.3.0 calls itself "unknown"), the help is.
+type Caps struct {
+	Progress      bool // --progress (flashprog ≥ 1.1, flashrom ≥ 1.4)
+	FlashContents bool // --flash-contents REF: skip the initial read on write
+	IFD           bool // --ifd: layout from the Intel flash descriptor
+	Include       bool // -i/--include REGION
+	IncludeFile   bool // -i REGION:FILE (flashrom only)
+	Layout        bool // -l/--layout FILE
+	FlashSize     bool // --flash-size
+	FlashName     bool // --flash-name
+	Noverify      bool // -n/--noverify and -N/--noverify-all
+	WPOptions     bool // --wp-status etc. (flashrom; flashprog has a "wp" command)
+}
+
+// Flasher is a flashprog or flashrom binary that passed CheckOwnership.
+type Flasher struct {
+	Path    string // absolute path, symlinks resolved
+	Kind    string // "flashprog" or "flashrom", from the banner
+	Version string // as the banner says: "p1.5-91-g79d5c66", "unknown", "v1.7.0" …
+	Caps    Caps
+}
+
+// FindOptions says where to look for the flasher.
+type FindOptions struct {
+	// Explicit is the --flasher PATH given by the user; it is used as is
+	// (made absolute) and nothing else is tried.
+	Explicit string
+	// PathEnv is the list of directories to search, as in $PATH. When empty,
+	// $PATH is used, followed by the usual sbin directories, which sudo's
+	// secure_path normally has but a user's PATH may not.
+	PathEnv string
+}
+
+// Names are tried in this order: flashprog is the flasher Libreboot documents.
+var flasherNames = []string{"flashprog", "flashrom"}
+
+var sbinDirs = []string{"/usr/local/sbin", "/usr/sbin", "/sbin", "/usr/local/bin", "/usr/bin", "/bin"}
+
+// probeTimeout bounds "flasher --help". It touches no hardware and returns at
+// once; a flasher that hangs here is not one we want to run.
+const probeTimeout = 20 * time.Second
+
+// Find locates the flasher, checks that root may safely run it, and asks it
+// for its banner and capabilities.
+func Find(ctx context.Context, o FindOptions) (*Flasher, error) {
+	path, err := locate(o)
+	if err != nil {
+		return nil, err
+	}
+	if err := CheckOwnership(path); err != nil {
+		return nil, err
+	}
+	resolved, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		return nil, &NotFoundError{Explicit: path, Err: err}
+	}
+	return probe(ctx, resolved)
+}
+
+// locate returns the absolute path of the flasher to use, unresolved.
+func locate(o FindOptions) (string, error) {
+	if o.Explicit != "" {
+		p, err := filepath.Abs(o.Explicit)
+		if err != nil {
+			return "", &NotFoundError{Explicit: o.Explicit, Err: err}
+		}
+		fi, err := os.Stat(p)
+		if err != nil {
+			return "", &NotFoundError{Explicit: p, Err: err}
+		}
+		if !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0 {
+			return "", &NotFoundError{Explicit: p, Err: errors.New("not an executable file")}
+		}
+		return p, nil
+	}
+	dirs := searchDirs(o.PathEnv)
+	for _, name := range flasherNames {
+		for _, d := range dirs {
+			p := filepath.Join(d, name)
+			fi, err := os.Stat(p)
+			if err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0 {
+				return p, nil
+			}
+		}
+	}
+	return "", &NotFoundError{Searched: dirs}
+}
+
+// searchDirs lists the absolute directories of pathEnv (or $PATH plus the
+// sbin directories), in order, without duplicates. Relative entries ("", ".")
+// are dropped: root must never run a flasher from the current directory.
+func searchDirs(pathEnv string) []string {
+	var list []string
+	if pathEnv == "" {
+		list = append(filepath.SplitList(os.Getenv("PATH")), sbinDirs...)
+	} else {
+		list = filepath.SplitList(pathEnv)
+	}
+	seen := map[string]bool{}
+	var dirs []string
+	for _, d := range list {
+		if !filepath.IsAbs(d) {
+			continue
+		}
+		d = filepath.Clean(d)
+		if !seen[d] {
+			seen[d] = true
+			dirs = append(dirs, d)
+		}
+	}
+	return dirs
+}
+
+// probe runs "flasher --help" once: the banner comes first, then the usage.
+func probe(ctx context.Context, path string) (*Flasher, error) {
+	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, path, "--help")
+	cmd.Env = flasherEnv()
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	runErr := cmd.Run()
+	kind, version, ok := parseBanner(out.String())
+	if !ok {
+		msg := fmt.Sprintf("%s does not look like flashprog or flashrom: its --help printed no flashprog/flashrom banner", path)
+		if runErr != nil {
+			msg += fmt.Sprintf(" (%v%s)", runErr, tailNote(errb.String()))
+		}
+		return nil, &exitcode.E{Code: exitcode.Blocked, Err: errors.New(msg),
+			Tip: "pass --flasher with the path of a flashprog or flashrom binary"}
+	}
+	if runErr != nil {
+		return nil, &exitcode.E{Code: exitcode.Blocked,
+			Err: fmt.Errorf("%s --help failed: %v%s", path, runErr, tailNote(errb.String())),
+			Tip: "reinstall the flasher, or pass --flasher with another one"}
+	}
+	return &Flasher{Path: path, Kind: kind, Version: version, Caps: parseCaps(out.String())}, nil
+}
+
+func tailNote(stderr string) string {
+	t := tail(stderr, 3)
+	if t == "" {
+		return ""
+	}
+	return ": " + strings.ReplaceAll(t, "\n", " / ")
+}
+
+// flasherEnv is the environment the flasher runs with: a fixed, minimal one,
+// so that nothing from the caller's environment changes how it behaves.
+func flasherEnv() []string {
+	return []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C"}
+}
+
+// bannerRE matches "flashprog p1.5-91-g79d5c66 on Linux 6.18.44 (x86_64)".
+// The version may contain spaces (MrChromebox builds), the system part not.
+var bannerRE = regexp.MustCompile(`^(flashprog|flashrom) (.+?) on \S+ \S+ \([^)]*\)\s*$`)
+
+// bannerLooseRE is the fallback for banners whose system part is unusual.
+var bannerLooseRE = regexp.MustCompile(`^(flashprog|flashrom) (\S+)`)
+
+// parseBanner finds the banner among the first lines of out.
+func parseBanner(out string) (kind, version string, ok bool) {
+	lines := strings.SplitN(out, "\n", 6)
+	for i, l := range lines {
+		if i == 5 {
+			break
+		}
+		l = strings.TrimRight(l, "\r")
+		if m := bannerRE.FindStringSubmatch(l); m != nil {
+			return m[1], m[2], true
+		}
+		if m := bannerLooseRE.FindStringSubmatch(l); m != nil && !strings.HasPrefix(l, m[1]+" is free software") {
+			return m[1], m[2], true
+		}
+	}
+	return "", "", false
+}
+
+// optionRE finds long options in help text.
+var optionRE = regexp.MustCompile(`--[a-z][a-z0-9-]*`)
+
+// parseCaps reads the capabilities from the --help text.
+func parseCaps(help string) Caps {
+	opts := map[string]bool{}
+	for _, o := range optionRE.FindAllString(help, -1) {
+		opts[o] = true
+	}
+	return Caps{
+		Progress:      opts["--progress"],
+		FlashContents: opts["--flash-contents"],
+		IFD:           opts["--ifd"],
+		Include:       opts["--include"] || opts["--image"],
+		IncludeFile:   strings.Contains(help, "<region>[:<file>]"),
+		Layout:        opts["--layout"],
+		FlashSize:     opts["--flash-size"],
+		FlashName:     opts["--flash-name"],
+		Noverify:      opts["--noverify"],
+		WPOptions:     opts["--wp-status"],
+	}
+}
+
+// NotFoundError says no usable flasher was found (cause flasher_missing).
+type NotFoundError struct {
+	Explicit string   // the --flasher path, when one was given
+	Searched []string // directories searched otherwise
+	Err      error
+}
+
+func (e *NotFoundError) Error() string {
+	if e.Explicit != "" {
+		return fmt.Sprintf("flasher %s: %v", e.Explicit, e.Err)
+	}
+	return fmt.Sprintf("no flashprog or flashrom found (searched %s)", strings.Join(e.Searched, ":"))
+}
+
+func (e *NotFoundError) Unwrap() error { return e.Err }
+
+// ExitCode implements exitcode.Coder: nothing was touched.
+func (e *NotFoundError) ExitCode() int { return exitcode.Blocked }
+
+// Cause is the diagnose cause ID.
+func (e *NotFoundError) Cause() string { return "flasher_missing" }
+
+// Hint implements exitcode.Hinter.
+func (e *NotFoundError) Hint() string {
+	if e.Explicit != "" {
+		return "check the --flasher path, or leave it out to search for flashprog and flashrom"
+	}
+	return "install flashrom (Debian/Ubuntu: sudo apt install flashrom), or build flashprog\n" +
+		"(https://flashprog.org) and install it in /usr/local/sbin"
+}
+
+// InsecureError says the flasher could be replaced by someone other than
+// root: the binary or a directory on its path is not owned by root, or is
+// writable by group or others. Running it as root would hand them the machine.
+type InsecureError struct {
+	Path     string // the flasher
+	Offender string // the file or directory at fault
+	Reason   string // "owned by uid 1000", "writable by group and others"
+}
+
+func (e *InsecureError) Error() string {
+	if e.Offender == e.Path {
+		return fmt.Sprintf("refusing to run %s as root: it is %s", e.Path, e.Reason)
+	}
+	return fmt.Sprintf("refusing to run %s as root: %s is %s", e.Path, e.Offender, e.Reason)
+}
+
+// ExitCode implements exitcode.Coder.
+func (e *InsecureError) ExitCode() int { return exitcode.Blocked }
+
+// Hint implements exitcode.Hinter.
+func (e *InsecureError) Hint() string {
+	return fmt.Sprintf("make it root's alone: sudo chown root %s && sudo chmod go-w %s\n"+
+		"or install the flasher in a root-owned directory such as /usr/local/sbin", e.Offender, e.Offender)
+}
+
+// maxSymlinks bounds symlink resolution, as the kernel does (ELOOP).
+const maxSymlinks = 40
+
+// CheckOwnership makes sure only root can change what path runs: the file
+// and every directory on the way to it, following symlinks, must be owned by
+// root and not writable by group or others. A root-owned directory writable
+// by all but sticky (/tmp) is accepted: the sticky bit keeps others from
+// replacing the root-owned entries in it, which are checked in turn.
+func CheckOwnership(path string) error {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return err
+	}
+	return checkWalk(abs, abs, 0)
+}
+
+func checkWalk(orig, path string, hops int) error {
+	if err := checkNode(orig, "/", true); err != nil {
+		return err
+	}
+	parts := strings.Split(strings.TrimPrefix(filepath.Clean(path), "/"), "/")
+	cur := "/"
+	for i, p := range parts {
+		if p == "" {
+			continue
+		}
+		next := filepath.Join(cur, p)
+		fi, err := os.Lstat(next)
+		if err != nil {
+			return &NotFoundError{Explicit: orig, Err: err}
+		}
+		if fi.Mode()&os.ModeSymlink != 0 {
+			if hops++; hops > maxSymlinks {
+				return &NotFoundError{Explicit: orig, Err: syscall.ELOOP}
+			}
+			target, err := os.Readlink(next)
+			if err != nil {
+				return &NotFoundError{Explicit: orig, Err: err}
+			}
+			if !filepath.IsAbs(target) {
+				target = filepath.Join(cur, target)
+			}
+			rest := filepath.Join(append([]string{target}, parts[i+1:]...)...)
+			return checkWalk(orig, rest, hops)
+		}
+		last := i == len(parts)-1
+		if !last && !fi.IsDir() {
+			return &NotFoundError{Explicit: orig, Err: fmt.Errorf("%s: %w", next, syscall.ENOTDIR)}
+		}
+		if err := checkNode(orig, next, fi.IsDir()); err != nil {
+			return err
+		}
+		cur = next
+	}
+	return nil
+}
+
+// checkNode checks one resolved file or directory.
+func checkNode(orig, path string, dir bool) error {
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return &NotFoundError{Explicit: orig, Err: err}
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return &InsecureError{Path: orig, Offender: path, Reason: "of unknown ownership"}
+	}
+	if st.Uid != 0 {
+		return &InsecureError{Path: orig, Offender: path, Reason: fmt.Sprintf("owned by uid %d, not root", st.Uid)}
+	}
+	m := fi.Mode()
+	if dir && m&os.ModeSticky != 0 && m.Perm()&0o002 != 0 {
+		return nil
+	}
+	switch m.Perm() & 0o022 {
+	case 0o022:
+		return &InsecureError{Path: orig, Offender: path, Reason: "writable by group and others"}
+	case 0o020:
+		return &InsecureError{Path: orig, Offender: path, Reason: fmt.Sprintf("writable by group %d", st.Gid)}
+	case 0o002:
+		return &InsecureError{Path: orig, Offender: path, Reason: "writable by others"}
+	}
+	return nil
+}
+
+// tail returns the last n non-empty lines of s.
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	var keep []string
+	for i := len(lines) - 1; i >= 0 && len(keep) < n; i-- {
+		if l := strings.TrimSpace(lines[i]); l != "" {
+			keep = append([]string{l}, keep...)
+		}
+	}
+	return strings.Join(keep, "\n")
+}

@@ -1,0 +1,419 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"libreflash/internal/exitcode"
+)
+
+// Spec is one run of the flasher.
+type Spec struct {
+	// Programmer is passed as -p; empty means no -p (help, version).
+	Programmer string
+	// Args are the flasher arguments after -p PROGRAMMER, e.g. {"-r", file}.
+	Args []string
+	// Log receives the full output, stdout and stderr interleaved in the
+	// order the chunks arrived. May be nil.
+	Log io.Writer
+	// Shield is for erases and writes: signals to libreflash and context
+	// cancellation do not stop the flasher; they are recorded in the Result
+	// and reported through OnSignal, and the run goes on until the flasher
+	// exits by itself. Without Shield a signal or cancellation stops the
+	// flasher at once (its whole process group).
+	Shield bool
+	// OnEvent receives the parsed output, in order. May be nil. It is called
+	// from the goroutines reading the pipes: keep it quick.
+	OnEvent func(Event)
+	// OnSignal is told about each signal received while shielded, so the
+	// user can hear that libreflash will stop once the chip is safe.
+	OnSignal func(os.Signal)
+}
+
+// Result is what a flasher run did.
+type Result struct {
+	Argv       []string
+	ExitCode   int           // -1 when killed by a signal
+	Signalled  []os.Signal   // received by libreflash while the flasher ran
+	Cancelled  bool          // the user asked to stop (signal or context)
+	Killed     bool          // libreflash stopped the flasher (never when shielded)
+	StderrTail string        // last lines of stderr, for error messages
+	Duration   time.Duration // wall time
+	CPU        time.Duration // the flasher's user+system CPU time
+}
+
+// killGrace is how long a stopped flasher gets between SIGTERM and SIGKILL.
+const killGrace = 2 * time.Second
+
+// stderrTailBytes bounds the stderr kept for error messages.
+const stderrTailBytes = 4096
+
+// stopSignals are the signals that mean "stop" to libreflash. While the
+// flasher runs they are caught, so that libreflash outlives it and cleans
+// up; the flasher is in its own process group, so a ^C at the terminal
+// reaches libreflash only.
+var stopSignals = []os.Signal{os.Interrupt, syscall.SIGTERM, syscall.SIGHUP}
+
+// Run runs the flasher with s.Args (argv only, never a shell) and waits for
+// it. It returns a non-nil Result whenever the flasher was started; the
+// error is a *RunError for a non-zero exit or a failure to start, and a
+// *CancelledError when libreflash stopped the flasher.
+func (f *Flasher) Run(ctx context.Context, s Spec) (*Result, error) {
+	argv := append([]string{f.Path}, s.Args...)
+	if s.Programmer != "" {
+		argv = append([]string{f.Path, "-p", s.Programmer}, s.Args...)
+	}
+	res := &Result{Argv: argv, ExitCode: -1}
+	// Don't start what the user already cancelled, shielded or not.
+	if err := ctx.Err(); err != nil {
+		res.Cancelled = true
+		return res, &CancelledError{Argv: argv, Err: err}
+	}
+
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = flasherEnv()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+
+	parser := NewParser(func(e Event) {
+		if s.OnEvent != nil {
+			s.OnEvent(e)
+		}
+	})
+	var logw io.Writer = io.Discard
+	if s.Log != nil {
+		logw = &lockedWriter{w: s.Log}
+	}
+	tailw := &tailBuffer{max: stderrTailBytes}
+	cmd.Stdout = io.MultiWriter(logw, parser.Stream("stdout"))
+	cmd.Stderr = io.MultiWriter(logw, tailw, parser.Stream("stderr"))
+	// The copying goroutines end when the flasher's process group closes
+	// the pipes; don't wait forever for a stray child that keeps them open.
+	cmd.WaitDelay = 5 * time.Second
+
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, stopSignals...)
+	defer signal.Stop(sigs)
+
+	if s.Shield {
+		// If libreflash itself dies while the flasher writes, the flasher
+		// must not die of SIGPIPE on its next line of output: it would stop
+		// half-way. Ignored signals are inherited across exec, so ignore
+		// SIGPIPE while it starts.
+		signal.Ignore(syscall.SIGPIPE)
+	}
+	start := time.Now()
+	err := cmd.Start()
+	if s.Shield {
+		restoreSigpipe()
+	}
+	if err != nil {
+		return nil, &RunError{Argv: argv, ExitCode: -1, Err: err}
+	}
+	pgid := cmd.Process.Pid
+
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+
+	var (
+		waitErr error
+		killT   <-chan time.Time
+		ctxDone = ctx.Done()
+	)
+	stop := func() {
+		if res.Killed {
+			return
+		}
+		res.Killed = true
+		_ = syscall.Kill(-pgid, syscall.SIGTERM)
+		killT = time.After(killGrace)
+	}
+loop:
+	for {
+		select {
+		case waitErr = <-done:
+			break loop
+		case sig := <-sigs:
+			res.Signalled = append(res.Signalled, sig)
+			res.Cancelled = true
+			if s.Shield {
+				if s.OnSignal != nil {
+					s.OnSignal(sig)
+				}
+				continue
+			}
+			stop()
+		case <-ctxDone:
+			ctxDone = nil
+			if s.Shield {
+				// Recorded; the caller's signal handling has told the user.
+				res.Cancelled = true
+				continue
+			}
+			res.Cancelled = true
+			stop()
+		case <-killT:
+			_ = syscall.Kill(-pgid, syscall.SIGKILL)
+			killT = nil
+		}
+	}
+	res.Duration = time.Since(start)
+	if ps := cmd.ProcessState; ps != nil {
+		res.ExitCode = ps.ExitCode()
+		res.CPU = ps.UserTime() + ps.SystemTime()
+	}
+	parser.Close(res.ExitCode)
+	res.StderrTail = tail(tailw.String(), 8)
+
+	if res.Killed {
+		var sig os.Signal
+		if n := len(res.Signalled); n > 0 {
+			sig = res.Signalled[n-1]
+		}
+		return res, &CancelledError{Argv: argv, Signal: sig, Err: ctx.Err()}
+	}
+	if waitErr != nil || res.ExitCode != 0 {
+		return res, &RunError{Argv: argv, ExitCode: res.ExitCode, StderrTail: res.StderrTail, Err: waitErr}
+	}
+	return res, nil
+}
+
+// restoreSigpipe gives SIGPIPE back to the Go runtime after
+// signal.Ignore: signal.Reset alone leaves it ignored for the runtime's own
+// signals, while Notify reinstalls the runtime's handler and Stop keeps it.
+func restoreSigpipe() {
+	c := make(chan os.Signal, 1)
+	signal.Notify(c, syscall.SIGPIPE)
+	signal.Stop(c)
+}
+
+// RunError is a flasher run that failed: it exited non-zero, was killed,
+// or could not start.
+type RunError struct {
+	Argv       []string
+	ExitCode   int // -1 when it did not exit normally
+	StderrTail string
+	Err        error
+}
+
+func (e *RunError) Error() string {
+	var b strings.Builder
+	b.WriteString(quoteArgv(e.Argv))
+	switch {
+	case e.ExitCode >= 0:
+		fmt.Fprintf(&b, ": exit status %d", e.ExitCode)
+	case e.Err != nil:
+		fmt.Fprintf(&b, ": %v", e.Err)
+	}
+	if e.StderrTail != "" {
+		b.WriteString("\n" + e.StderrTail)
+	}
+	return b.String()
+}
+
+func (e *RunError) Unwrap() error { return e.Err }
+
+// CancelledError says libreflash stopped the flasher because the user asked
+// it to (a signal or a cancelled context). Only unshielded runs end so.
+type CancelledError struct {
+	Argv   []string
+	Signal os.Signal // nil when the context was cancelled
+	Err    error
+}
+
+func (e *CancelledError) Error() string {
+	why := "cancelled"
+	if e.Signal != nil {
+		why = "stopped by " + signalName(e.Signal)
+	}
+	return fmt.Sprintf("%s: %s", filepathBase(e.Argv), why)
+}
+
+func (e *CancelledError) Unwrap() error { return e.Err }
+
+// ExitCode implements exitcode.Coder.
+func (e *CancelledError) ExitCode() int { return exitcode.Cancelled }
+
+func signalName(s os.Signal) string {
+	switch s {
+	case os.Interrupt:
+		return "SIGINT"
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	case syscall.SIGHUP:
+		return "SIGHUP"
+	}
+	return s.String()
+}
+
+// SignalName is the conventional name of a stop signal ("SIGINT").
+func SignalName(s os.Signal) string { return signalName(s) }
+
+func filepathBase(argv []string) string {
+	if len(argv) == 0 {
+		return "flasher"
+	}
+	a := argv[0]
+	if i := strings.LastIndexByte(a, '/'); i >= 0 {
+		a = a[i+1:]
+	}
+	return a
+}
+
+// QuoteArgv renders argv for messages and logs, quoting what a shell would
+// split. It is never given to a shell.
+func QuoteArgv(argv []string) string { return quoteArgv(argv) }
+
+func quoteArgv(argv []string) string {
+	q := make([]string, len(argv))
+	for i, a := range argv {
+		if a != "" && strings.IndexFunc(a, func(r rune) bool {
+			return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./:=,+@%", r))
+		}) < 0 {
+			q[i] = a
+		} else {
+			q[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+	}
+	return strings.Join(q, " ")
+}
+
+// lockedWriter serialises the two pipe copiers writing to the log.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	// A failing log must not stop the flasher's output from being read.
+	if _, err := l.w.Write(b); err != nil {
+		l.w = io.Discard
+	}
+	return len(b), nil
+}
+
+// tailBuffer keeps the last max bytes written to it.
+type tailBuffer struct {
+	mu  sync.Mutex
+	max int
+	b   []byte
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.b = append(t.b, p...)
+	if len(t.b) > 2*t.max {
+		t.b = append(t.b[:0:0], t.b[len(t.b)-t.max:]...)
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	b := t.b
+	if len(b) > t.max {
+		b = b[len(b)-t.max:]
+	}
+	return strings.ToValidUTF8(string(b), "\uFFFD")
+}
+
+// ChipInfo asks the flasher which chip it finds behind programmer
+// (--flash-name, then --flash-size). It reads no chip contents.
+func (f *Flasher) ChipInfo(ctx context.Context, programmer string) (Chip, error) {
+	return f.ChipInfoLog(ctx, programmer, nil)
+}
+
+// ChipInfoLog is ChipInfo, also copying the flasher's output to log (when
+// not nil) for diagnosis.
+func (f *Flasher) ChipInfoLog(ctx context.Context, programmer string, log io.Writer) (Chip, error) {
+	var c Chip
+	var lastChip *Chip
+	onEvent := func(e Event) {
+		if e.Kind == EvChip && e.Chip != nil {
+			cp := *e.Chip
+			lastChip = &cp
+		}
+	}
+	var out strings.Builder
+	w := io.Writer(&out)
+	if log != nil {
+		w = io.MultiWriter(&out, log)
+	}
+	if _, err := f.Run(ctx, Spec{Programmer: programmer, Args: []string{"--flash-name"}, Log: w, OnEvent: onEvent}); err != nil {
+		return c, err
+	}
+	vendor, name, ok := parseFlashName(out.String())
+	if !ok {
+		return c, fmt.Errorf("%s --flash-name: no vendor=\"…\" name=\"…\" line in its output", f.Path)
+	}
+	c.Vendor, c.Name = vendor, name
+
+	out.Reset()
+	if _, err := f.Run(ctx, Spec{Programmer: programmer, Args: []string{"--flash-size"}, Log: w, OnEvent: onEvent}); err != nil {
+		return c, err
+	}
+	size, ok := parseFlashSize(out.String())
+	if !ok {
+		return c, fmt.Errorf("%s --flash-size: no size in its output", f.Path)
+	}
+	c.SizeBytes = size
+	if lastChip != nil {
+		c.Bus = lastChip.Bus
+	}
+	return c, nil
+}
+
+// parseFlashName finds the `vendor="V" name="N"` line.
+func parseFlashName(out string) (vendor, name string, ok bool) {
+	for _, l := range strings.Split(out, "\n") {
+		l = strings.TrimSpace(l)
+		if !strings.HasPrefix(l, `vendor="`) {
+			continue
+		}
+		rest := l[len(`vendor="`):]
+		i := strings.Index(rest, `" name="`)
+		if i < 0 || !strings.HasSuffix(rest, `"`) {
+			continue
+		}
+		return rest[:i], rest[i+len(`" name="`) : len(rest)-1], true
+	}
+	return "", "", false
+}
+
+// parseFlashSize finds the line that is only a decimal number of bytes.
+func parseFlashSize(out string) (int64, bool) {
+	lines := strings.Split(out, "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		l := strings.TrimSpace(lines[i])
+		if l == "" || strings.Trim(l, "0123456789") != "" {
+			continue
+		}
+		var n int64
+		for _, c := range l {
+			if n > (1<<62)/10 {
+				return 0, false
+			}
+			n = n*10 + int64(c-'0')
+		}
+		return n, n > 0
+	}
+	return 0, false
+}
+
+// IsCancelled reports whether err says the user stopped the run.
+func IsCancelled(err error) bool {
+	var c *CancelledError
+	return errors.As(err, &c)
+}
