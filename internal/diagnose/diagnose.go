@@ -161,6 +161,8 @@ type state struct {
 	unchanged, unknownState         bool
 	failLine, failStage             int
 	details, detailLine             int
+	probeLine, probeDetails         int // first probe line; transaction errors before it
+	probeText                       string
 	os                              int
 	cmd                             int // cmdSudo, cmdUser: how the pasted command ran
 	userHint, rootHint              bool
@@ -246,6 +248,7 @@ func (st *state) resetRun() {
 	st.lastSuccess, st.lastFail = 0, 0
 	st.unchanged, st.unknownState = false, false
 	st.failLine, st.failStage, st.details, st.detailLine = 0, 0, 0, 0
+	st.probeLine, st.probeDetails, st.probeText = 0, 0, ""
 	st.os = 0
 	st.userHint, st.rootHint, st.bsdHint, st.lockdownLog, st.devmemLog = false, false, false, false, false
 	st.access, st.accessLine = "", 0
@@ -303,6 +306,12 @@ func (st *state) hit(s *sig, start, end int) {
 	case kFail:
 		st.fail(line)
 		st.resolvePending(regionFatal)
+		return
+	case kProbe:
+		if st.probeLine == 0 {
+			st.probeLine, st.probeText = line, st.c.lineText(li)
+			st.probeDetails = st.details
+		}
 		return
 	case kDetail:
 		st.details++
@@ -731,6 +740,15 @@ func (st *state) pickPrimary(run []*item) *item {
 	}
 	if conseq != nil {
 		return conseq
+	}
+	if st.probeDetails > 0 && st.failLine > st.probeLine {
+		// The controller rejected the probe commands, then "found" a chip
+		// anyway and could not read it: nothing real answered (flashrom 1.3
+		// on a chipset with no SPI flash behind it does exactly this).
+		it := st.add("chip_not_found", Fatal, "", st.probeLine, st.probeText)
+		it.Basis = fmt.Sprintf("%d transaction errors from the SPI controller while probing (first at line %d), then the operation failed at line %d: the chip named here did not really answer",
+			st.probeDetails, st.detailLine, st.failLine)
+		return it
 	}
 	line, evidence := st.failLine, ""
 	if li := st.findLine(line); li >= 0 {

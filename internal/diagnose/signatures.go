@@ -16,6 +16,7 @@ const (
 	kSuccess                  // the operation finished successfully
 	kFail                     // the run failed (no cause by itself)
 	kDetail                   // low-level error worth counting (transaction errors)
+	kProbe                    // the probe line: Found/Using/Assuming <vendor> flash chip "<name>" ...
 	kUnchanged                // write failed, chip unchanged
 	kUnknownState             // write failed, chip in unknown state
 	kEPERM                    // "Operation not permitted" getting I/O privileges or opening /dev/mem
@@ -98,6 +99,7 @@ var signatures = []sig{
 	{text: "At least one target region is not fully writable.", kind: kFail},
 	{text: "required checks to prepare flash access failed", kind: kFail},
 	{text: "Transaction error", kind: kDetail},
+	{text: ` flash chip "`, kind: kProbe},
 	{text: "Timeout error between offset", kind: kDetail},
 
 	// A: OS access.
