@@ -277,7 +277,11 @@ func (st *state) hit(s *sig, start, end int) {
 		}
 		return
 	case kOS:
-		st.os = s.arg
+		// Only the banner names the OS; flashrom 1.3 prints "On OpenBSD set
+		// securelevel=-1 ..." on every system.
+		if t := st.c.text[st.c.lines[li].start:st.c.lines[li].end]; bytes.HasPrefix(t, []byte("flashrom ")) || bytes.HasPrefix(t, []byte("flashprog ")) {
+			st.os = s.arg
+		}
 		return
 	case kSudo:
 		st.cmd = cmdSudo
