@@ -555,6 +555,10 @@ func (st *state) resolveEPERM(it *item) {
 	case euid && f.EUID != 0:
 		st.useFact(fmt.Sprintf("euid=%d", f.EUID))
 		set("not_root", fmt.Sprintf("the checks saw effective uid %d", f.EUID))
+	case st.userHint:
+		// flashrom ≥1.4 checked getuid() itself: the log outranks machine
+		// facts gathered later.
+		set("not_root", "flashrom says the uid was not 0")
 	case f.Available && f.HasSecurelevel && f.Securelevel > 0 && (euid || bsd):
 		st.useFact(fmt.Sprintf("securelevel=%d", f.Securelevel))
 		set("bsd_securelevel", fmt.Sprintf("kern.securelevel is %d on this machine", f.Securelevel))
@@ -579,8 +583,6 @@ func (st *state) resolveEPERM(it *item) {
 		}
 	case bsd:
 		set("bsd_securelevel", "the flasher runs on a BSD, where the securelevel gates I/O privileges", "not_root")
-	case st.userHint:
-		set("not_root", "flashrom says the uid was not 0")
 	case st.rootHint:
 		set("kernel_lockdown", "flashrom says it ran as root and the kernel refused")
 	case st.lockdownLog:
