@@ -61,6 +61,7 @@ type sig struct {
 var signatures = []sig{
 	// Run structure and outcome markers (§2).
 	{text: "is free software, get the source code at", kind: kBanner},
+	{text: "is free software. Get the source code at", kind: kBanner}, // older flashrom
 	{text: " on Linux ", kind: kOS, arg: osLinux},
 	{text: " on OpenBSD ", kind: kOS, arg: osBSD},
 	{text: " on FreeBSD ", kind: kOS, arg: osBSD},
