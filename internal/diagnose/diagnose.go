@@ -671,7 +671,7 @@ func (st *state) result() Result {
 	rank := map[string]int{Fatal: 0, Warning: 1, Info: 2}
 	rest := make([]*item, 0, len(st.items))
 	for _, it := range st.items {
-		if it != primary {
+		if it != primary && !(it.earlier && it.Candidate) { // alternatives only matter for the last run
 			rest = append(rest, it)
 		}
 	}
