@@ -641,3 +641,31 @@ func FuzzParseJournal(f *testing.F) {
 		}
 	})
 }
+
+// TestGrubbyPartialLeftAlone: with iomem=relaxed already in some BLS entries,
+// grubby's --remove-args could not restore them exactly; prepare says what
+// to do instead and changes nothing.
+func TestGrubbyPartialLeftAlone(t *testing.T) {
+	e := newEnv(t, familyNamed("fedora"))
+	p := "/boot/loader/entries/0b9e-6.10.conf"
+	e.cmd.write(p, strings.Replace(e.cmd.read(p), "rhgb quiet", "rhgb quiet iomem=relaxed", 1))
+	pl, err := e.m.PlanActions(context.Background(), []string{ActionIomem})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := pl.Steps[0]; s.Status != "manual" || !strings.Contains(s.Manual[0], "grubby --update-kernel=DEFAULT") {
+		t.Errorf("step %+v", s)
+	}
+}
+
+func TestITCOUnloadedBeforeLpcIch(t *testing.T) {
+	e := newEnv(t, familyNamed("debian"))
+	e.cmd.write("/proc/modules", "iTCO_wdt 16384 0 - Live 0x0\niTCO_vendor_support 12288 1 iTCO_wdt, Live 0x0\nlpc_ich 28672 0 - Live 0x0\n")
+	if got := fmt.Sprint(e.m.ConflictingLoaded()); got != "[iTCO_wdt lpc_ich]" {
+		t.Errorf("got %s", got)
+	}
+	e.cmd.write("/proc/modules", "iTCO_wdt 16384 0 - Live 0x0\n")
+	if got := e.m.ConflictingLoaded(); len(got) != 0 {
+		t.Errorf("iTCO_wdt alone: %v", got)
+	}
+}
