@@ -378,7 +378,7 @@ func TestStatus(t *testing.T) {
 	os.WriteFile(filepath.Join(e.state, "runs/20261123T120000Z/events.jsonl"),
 		[]byte(`{"type":"stage","stage":"backup","status":"start"}`+"\n"+`{"type":"summary","result":"prepared","exit":6}`+"\n"), 0o600)
 	os.MkdirAll(filepath.Join(e.state, "backups/20261123T120100Z-x200"), 0o700)
-	os.WriteFile(filepath.Join(e.state, "backups/20261123T120100Z-x200/manifest.json"), []byte(`{"sha256":"ABCD","size":8388608}`), 0o600)
+	os.WriteFile(filepath.Join(e.state, "backups/20261123T120100Z-x200/manifest.json"), []byte(`{"format":1,"verified":true,"sha256":"ABCD","size":8388608,"board":"x200"}`), 0o600)
 	st, err := e.m.Status()
 	if err != nil {
 		t.Fatal(err)
@@ -392,7 +392,7 @@ func TestStatus(t *testing.T) {
 	if len(st.Runs) != 1 || st.Runs[0].Result != "prepared" || *st.Runs[0].Exit != 6 {
 		t.Errorf("runs: %+v", st.Runs)
 	}
-	if len(st.Backups) != 1 || st.Backups[0].SHA256 != "abcd" || st.Backups[0].Size != 8388608 {
+	if len(st.Backups) != 1 || st.Backups[0].SHA256 != "abcd" || st.Backups[0].Size != 8388608 || !st.Backups[0].Verified || st.Backups[0].Board != "x200" {
 		t.Errorf("backups: %+v", st.Backups)
 	}
 	// After the reboot: iomem=relaxed is on the running kernel.
