@@ -669,3 +669,25 @@ func TestITCOUnloadedBeforeLpcIch(t *testing.T) {
 		t.Errorf("iTCO_wdt alone: %v", got)
 	}
 }
+
+// TestPrepareAfterInterruptedRun: a half-applied entry left by a crash is
+// not mistaken for a done change; prepare refuses until restore finishes it.
+func TestPrepareAfterInterruptedRun(t *testing.T) {
+	e := newEnv(t, familyNamed("arch"))
+	before := snapshotTree(t, e.root)
+	if !runCrash(t, e, "prepare", 2) { // after the journal write and the file
+		t.Fatal("helper did not crash")
+	}
+	_, err := e.manager().PlanActions(context.Background(), []string{ActionIomem})
+	var ie *InterruptedError
+	if !errors.As(err, &ie) || ie.ExitCode() != 3 || ie.State != StateApplying {
+		t.Fatalf("plan after crash: %v", err)
+	}
+	if _, err := e.manager().Restore(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	diffTrees(t, before, snapshotTree(t, e.root))
+	if _, err := e.manager().PlanActions(context.Background(), []string{ActionIomem}); err != nil {
+		t.Fatal(err)
+	}
+}
