@@ -59,7 +59,7 @@ func TestRealKernelInstall(t *testing.T) {
 R=$(cd "$(dirname "$0")/../.." && pwd)
 [ "$1" = add ] && [ $# -eq 3 ] || { echo "kernel-install stand-in: unexpected $*" >&2; exit 2; }
 export KERNEL_INSTALL_CONF_ROOT="$R/etc/kernel" BOOT_ROOT="$R/efi" MACHINE_ID=`+token+` \
-	KERNEL_INSTALL_PLUGINS=/usr/lib/kernel/install.d/90-loaderentry.install
+	KERNEL_INSTALL_PLUGINS=/usr/lib/kernel/install.d/90-loaderentry.install TMPDIR="$R/.."
 exec `+realKernelInstall+` add "$2" "$R$3"
 `, 0o755)
 	e.m.Cmd = ExecCommander{}
