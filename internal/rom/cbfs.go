@@ -9,12 +9,12 @@ import (
 // CBFS is the coreboot file system of the image (the FMAP's COREBOOT area,
 // or a legacy image found through its master header).
 type CBFS struct {
-	Offset int64    `json:"offset"` // of the CBFS area in the image
-	Size   int64    `json:"size"`
-	Source string   `json:"source"` // "fmap:COREBOOT" or "master header"
+	Offset int64  `json:"offset"` // of the CBFS area in the image
+	Size   int64  `json:"size"`
+	Source string `json:"source"` // "fmap:COREBOOT" or "master header"
 	// Arch is the master header's architecture ("x86", "arm", …); empty
 	// when the image has no master header.
-	Arch string `json:"arch,omitempty"`
+	Arch   string   `json:"arch,omitempty"`
 	Files  []File   `json:"files"`
 	Issues []string `json:"problems,omitempty"`
 	data   []byte
