@@ -110,6 +110,11 @@ func Check(img *Image, o CheckOptions) *Report {
 	r.add(checkBoard(r.Coreboot, o))
 	var v Verdict
 	r.MAC, v = checkMAC(img)
+	if v.ID == "" && r.Coreboot != nil && r.Coreboot.Config["HAVE_GBE_BIN"] == "y" {
+		v = Verdict{ID: "mac", Status: Warn, Summary: "the build config includes a GbE region, but the image has none or it is blank",
+			Detail: "the Intel Ethernet controller will not work without it",
+			Fix:    "use the complete release image for your board"}
+	}
 	r.add(v)
 	r.OK = len(r.Refusals()) == 0
 	return r
