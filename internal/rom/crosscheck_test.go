@@ -1,6 +1,7 @@
 package rom
 
 import (
+	"encoding/binary"
 	"regexp"
 	"strconv"
 	"strings"
@@ -154,5 +155,36 @@ func BenchmarkCheck16MiB(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		Check(Parse(img.Path, img.Bytes()), CheckOptions{ChipSize: 16 << 20, Machine: m})
+	}
+}
+
+// An IFDv2 descriptor (17 MHz read clock) whose master section follows
+// eight region entries: the words after them are masters, not regions.
+func TestDescriptorV2TableEnd(t *testing.T) {
+	t.Parallel()
+	data := make([]byte, 1<<20)
+	for i := range data {
+		data[i] = 0xff
+	}
+	writeIFD(data, []region{{0, 0, 0xfff}, {1, 0x80000, 0xfffff}, {3, 0x1000, 0x2fff}}, 0xffffff00)
+	le := binary.LittleEndian
+	le.PutUint32(data[0x30:], 6<<17)          // FLCOMP: 17 MHz: IFDv2
+	le.PutUint32(data[0x14:], 0x03|0x04<<16)  // FCBA 0x30, FRBA 0x40
+	le.PutUint32(data[0x18:], 0x06|2<<8)      // FMBA 0x60
+	le.PutUint32(data[0x40+4*2:], 0x00007fff) // ME unused (v2 style)
+	le.PutUint32(data[0x40+4*4:], 0x00007fff) // PD unused
+	for i := 5; i < 8; i++ {
+		le.PutUint32(data[0x40+4*i:], 0x00007fff)
+	}
+	le.PutUint32(data[0x60:], 0xffffff00) // FLMSTR1 (v2: rd 8..19, wr 20..31)
+	d := parseDescriptor(data)
+	if d == nil || d.Version != 2 || len(d.Problems) > 0 {
+		t.Fatalf("%+v", d)
+	}
+	if len(d.Regions) != 8 {
+		t.Errorf("%d regions, want the 8 before the master section", len(d.Regions))
+	}
+	if b, ok := d.Region("bios"); !ok || !b.HostWrite || !b.HostRead || b.Limit != 0xfffff {
+		t.Errorf("bios %+v", b)
 	}
 }

@@ -128,7 +128,16 @@ func parseDescriptor(data []byte) *Descriptor {
 		return d
 	}
 	size := int64(len(data))
-	for i := 0; i < nregions && d.FRBA+4*i+4 <= limit; i++ {
+	// The region table ends where the next section starts: on IFDv2 the
+	// number of regions depends on the chipset, and entries read past the
+	// table would be another section's words.
+	end := limit
+	for _, b := range []int{d.FCBA, d.FMBA} {
+		if b > d.FRBA && b < end {
+			end = b
+		}
+	}
+	for i := 0; i < nregions && d.FRBA+4*i+4 <= end; i++ {
 		v := le.Uint32(data[d.FRBA+4*i:])
 		baseF, limF := v&mask, v>>16&mask
 		r := Region{Index: i, Name: regionNames[i].name, Label: regionNames[i].label,
