@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 )
 
 // A fixture is a log in testdata/logs with "## " header lines: where it
@@ -503,50 +502,6 @@ func TestLiveFlashrom(t *testing.T) {
 		out, _ := cmd.CombinedOutput()
 		check(t, strings.Join(tc.args, " "), tc.w, Diagnose(out, Facts{}))
 	}
-}
-
-// TestLinear: adversarial inputs take time proportional to their size.
-func TestLinear(t *testing.T) {
-	if testing.Short() {
-		t.Skip("timing")
-	}
-	units := []string{
-		"Error accessing ",
-		"\x1b[",
-		"x\b\b\b",
-		"[READ: 1%]...[READ] 1% complete... ",
-		"Reading... [=====>   ",
-		"Operation not permitted) Could not get I/O privileges (Operation not permitted).\n",
-		"> > > \r\r",
-		"Setting BIOS Control at New value is 0x",
-	}
-	for _, u := range units {
-		small := bytes.Repeat([]byte(u), 64<<10/len(u)+1)
-		large := bytes.Repeat([]byte(u), 8*(64<<10/len(u)+1))
-		// Wall time on a shared machine is noisy: a quadratic path fails
-		// every attempt, a scheduling hiccup does not.
-		var ts, tl time.Duration
-		linear := false
-		for attempt := 0; attempt < 4 && !linear; attempt++ {
-			ts, tl = best(small), best(large)
-			linear = tl <= 30*ts+20*time.Millisecond
-		}
-		if !linear {
-			t.Errorf("%q: 8x input took %v vs %v: not linear", u, tl, ts)
-		}
-	}
-}
-
-func best(in []byte) time.Duration {
-	d := time.Duration(1 << 62)
-	for i := 0; i < 5; i++ {
-		s := time.Now()
-		Diagnose(in, Facts{})
-		if e := time.Since(s); e < d {
-			d = e
-		}
-	}
-	return d
 }
 
 func FuzzDiagnose(f *testing.F) {
