@@ -78,6 +78,7 @@ back on failure, and raises again the protections it lowered.`,
 	for _, f := range commands {
 		root.AddCommand(f(a))
 	}
+	addCompletions(root)
 	return root
 }
 
