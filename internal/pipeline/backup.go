@@ -221,6 +221,9 @@ func (b *backup) run(ctx context.Context) error {
 	chip, err := f.ChipInfoLog(ctx, b.o.Programmer, b.log)
 	if err != nil {
 		b.stage("plan", StatusFail, err.Error())
+		if runner.IsCancelled(err) {
+			return cancelled(err)
+		}
 		return b.flasherFailed(err, "could not identify the flash chip")
 	}
 	b.chip = chip
