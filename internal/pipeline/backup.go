@@ -532,7 +532,7 @@ func blockedByChecks(bl []CheckResult) error {
 // cancelled is the error for a run the user stopped before any write.
 func cancelled(err error) error {
 	if runner.IsCancelled(err) {
-		return &exitcode.E{Code: exitcode.Cancelled, Err: fmt.Errorf("backup %w; no backup was kept", err)}
+		return &exitcode.E{Code: exitcode.Cancelled, Err: fmt.Errorf("backup cancelled (%w); no backup was kept", err)}
 	}
 	return &exitcode.E{Code: exitcode.Cancelled, Err: errors.New("backup cancelled; no backup was kept")}
 }
