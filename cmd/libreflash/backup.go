@@ -12,6 +12,7 @@ import (
 	"libreflash/internal/pipeline"
 	"libreflash/internal/preflight"
 	"libreflash/internal/runner"
+	"libreflash/internal/statedir"
 )
 
 func init() { register(newBackupCmd) }
@@ -46,7 +47,7 @@ backup is never overwritten. ^C stops the read at once and keeps nothing.`,
 	f.BoolVar(&o.json, "json", false, "print JSON lines, one event each, ending with a summary")
 	f.StringVarP(&o.programmer, "programmer", "p", "internal", "flasher programmer, passed as -p")
 	f.StringVar(&o.flasher, "flasher", "", "flashprog or flashrom binary (default: search flashprog, then flashrom)")
-	f.StringVar(&o.stateDir, "state-dir", "", "state directory (default $LIBREFLASH_STATE_DIR or "+pipeline.DefaultStateDir+")")
+	f.StringVar(&o.stateDir, "state-dir", "", "state directory (default $LIBREFLASH_STATE_DIR or "+statedir.Default+")")
 	return cmd
 }
 
@@ -62,7 +63,7 @@ func (a *app) runBackup(ctx context.Context, o *backupOptions) error {
 	_, err := pipeline.Backup(ctx, pipeline.BackupOptions{
 		Programmer:  o.programmer,
 		FlasherPath: o.flasher,
-		StateDir:    pipeline.StateDir(o.stateDir, a.getenv),
+		StateDir:    statedir.Resolve(o.stateDir, a.getenv),
 		Root:        env.Path("/"),
 		Check:       a.backupChecks(env, &facts),
 		Diagnose: func(log []byte) []pipeline.Finding {

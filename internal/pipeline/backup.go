@@ -18,6 +18,7 @@ import (
 
 	"libreflash/internal/exitcode"
 	"libreflash/internal/runner"
+	"libreflash/internal/statedir"
 )
 
 // CheckResult is a preflight check that failed (blocks the run) or warns.
@@ -203,12 +204,12 @@ func (b *backup) run(ctx context.Context) error {
 		b.stage("lock", StatusFail, err.Error())
 		return fmt.Errorf("state directory: %w", err)
 	}
-	lock, err := AcquireLock(b.o.StateDir)
+	unlock, err := statedir.Lock(b.o.StateDir)
 	if err != nil {
 		b.stage("lock", StatusFail, err.Error())
 		return err
 	}
-	defer lock.Release()
+	defer unlock()
 	if err := b.openRun(); err != nil {
 		b.stage("lock", StatusFail, err.Error())
 		return err
@@ -242,7 +243,7 @@ func (b *backup) run(ctx context.Context) error {
 // openRun creates $STATE/runs/<ts>/ with events.jsonl (holding the events
 // so far) and flasher.log.
 func (b *backup) openRun() error {
-	runs := filepath.Join(b.o.StateDir, "runs")
+	runs := statedir.Runs(b.o.StateDir)
 	if err := ensureDir(runs); err != nil {
 		return err
 	}
@@ -277,7 +278,7 @@ func (b *backup) openRun() error {
 // readAndKeep reads the chip readPasses times into a new backup directory
 // and keeps the first read as backup.rom when all agree.
 func (b *backup) readAndKeep(ctx context.Context) error {
-	backups := filepath.Join(b.o.StateDir, "backups")
+	backups := statedir.Backups(b.o.StateDir)
 	if err := ensureDir(backups); err != nil {
 		return err
 	}
