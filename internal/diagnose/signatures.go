@@ -12,9 +12,11 @@ const (
 	kUserPrompt               // the pasted command line ran from a "$" prompt without sudo
 	kStage                    // an operation stage starts (arg: stage)
 	kStageDone                // a stage finished but the operation goes on
+	kStageFail                // "FAILED." ends the open stage
 	kSuccess                  // the operation finished successfully
 	kFail                     // the run failed (no cause by itself)
 	kDetail                   // low-level error worth counting (transaction errors)
+	kProbe                    // the probe line: Found/Using/Assuming <vendor> flash chip "<name>" ...
 	kUnchanged                // write failed, chip unchanged
 	kUnknownState             // write failed, chip in unknown state
 	kEPERM                    // "Operation not permitted" getting I/O privileges or opening /dev/mem
@@ -59,6 +61,7 @@ type sig struct {
 var signatures = []sig{
 	// Run structure and outcome markers (§2).
 	{text: "is free software, get the source code at", kind: kBanner},
+	{text: "is free software. Get the source code at", kind: kBanner}, // older flashrom
 	{text: " on Linux ", kind: kOS, arg: osLinux},
 	{text: " on OpenBSD ", kind: kOS, arg: osBSD},
 	{text: " on FreeBSD ", kind: kOS, arg: osBSD},
@@ -85,6 +88,7 @@ var signatures = []sig{
 	{text: "Chip content is identical to the requested image", kind: kSuccess},
 	{text: "No operations were specified.", kind: kSuccess},
 	{text: `vendor="`, kind: kSuccess},
+	{text: "FAILED.", kind: kStageFail},
 	{text: "FATAL ERROR!", kind: kFail},
 	{text: "Programmer initialization failed", kind: kFail},
 	{text: "Read operation failed!", kind: kFail},
@@ -96,6 +100,7 @@ var signatures = []sig{
 	{text: "At least one target region is not fully writable.", kind: kFail},
 	{text: "required checks to prepare flash access failed", kind: kFail},
 	{text: "Transaction error", kind: kDetail},
+	{text: ` flash chip "`, kind: kProbe},
 	{text: "Timeout error between offset", kind: kDetail},
 
 	// A: OS access.
@@ -129,11 +134,13 @@ var signatures = []sig{
 	{text: "No chipset found. Flash detection will most likely fail", cause: "unsupported_chipset", sev: Warning}, // B4
 	{text: "This chipset is marked as untested", cause: "unsupported_chipset", sev: Info, // B2
 		summary: "the chipset is marked as untested in this flasher version (informational)"},
-	{text: "BIOS region SMM protection is enabled", cause: "bios_lock", sev: Warning},   // B6
-	{text: "Setting BIOS Control at", cause: "bios_lock", sev: Warning, kind: kBIOSCtl}, // B7
+	{text: "BIOS region SMM protection is enabled", cause: "bios_lock", sev: Warning}, // B6
+	{text: "Setting BIOS Control at", cause: "bios_lock", sev: Warning, kind: kBIOSCtl, // B7
+		summary: "BIOS Write Enable could not be set: the BIOS lock is on and firmware (SMM) clears it again, so writes from the OS fail"},
 	{text: "New value is 0x", kind: kBIOSCtlNew},
 	{text: "Write/erase is not working yet on your programmer in its current configuration", cause: "bios_lock", sev: Fatal}, // B8
-	{text: "SPI Configuration is locked down", cause: "bios_lock", sev: Warning},                                             // B9
+	{text: "SPI Configuration is locked down", cause: "bios_lock", sev: Info,
+		summary: "the SPI controller configuration is locked until reset (normal on many boards; it keeps protected ranges in place)"}, // B9
 	{text: "SPI Configuration Lockdown activated", cause: "bios_lock", sev: Warning},
 	{text: ") is locked.", cause: "region_locked", sev: Warning},                                   // B11
 	{text: ") is read-only.", cause: "region_locked", sev: Warning},                                // B11
