@@ -19,6 +19,7 @@ import (
 
 	"libreflash/internal/exitcode"
 	"libreflash/internal/runner"
+	"libreflash/internal/statedir"
 )
 
 const systemFlashrom = "/usr/sbin/flashrom"
@@ -456,14 +457,14 @@ func TestBackupLocked(t *testing.T) {
 	if err := os.MkdirAll(state, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	l, err := AcquireLock(state)
+	unlock, err := statedir.Lock(state)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Release()
+	defer unlock()
 	_, err = Backup(context.Background(), BackupOptions{Programmer: "dummy:emulate=SST25VF032B", Flasher: f, StateDir: state})
 	var c exitcode.Coder
-	if !errors.As(err, &c) || c.ExitCode() != exitcode.Blocked || !strings.Contains(err.Error(), "another libreflash run holds") {
+	if !errors.As(err, &c) || c.ExitCode() != exitcode.Blocked || !strings.Contains(err.Error(), "another libreflash run") {
 		t.Fatalf("got %v", err)
 	}
 }
@@ -484,13 +485,6 @@ func TestBoard(t *testing.T) {
 		if got := tt.d.Board(); got != tt.want {
 			t.Errorf("%q: got %q, want %q", tt.d.ProductName, got, tt.want)
 		}
-	}
-}
-
-func TestStateDir(t *testing.T) {
-	env := func(v string) func(string) string { return func(string) string { return v } }
-	if StateDir("a", env("b")) != "a" || StateDir("", env("b")) != "b" || StateDir("", env("")) != DefaultStateDir {
-		t.Error("precedence: flag, LIBREFLASH_STATE_DIR, default")
 	}
 }
 

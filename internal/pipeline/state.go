@@ -7,30 +7,15 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 	"unicode/utf8"
 
-	"libreflash/internal/exitcode"
+	"libreflash/internal/statedir"
 )
 
 // DefaultStateDir is where libreflash keeps backups, the journal and run
 // logs unless --state-dir or LIBREFLASH_STATE_DIR say otherwise.
-const DefaultStateDir = "/var/lib/libreflash"
-
-// StateDir picks the state directory: the flag, then the environment
-// variable LIBREFLASH_STATE_DIR, then DefaultStateDir.
-func StateDir(flag string, getenv func(string) string) string {
-	if flag != "" {
-		return flag
-	}
-	if getenv != nil {
-		if d := getenv("LIBREFLASH_STATE_DIR"); d != "" {
-			return d
-		}
-	}
-	return DefaultStateDir
-}
+const DefaultStateDir = statedir.Default
 
 // stamp is the UTC timestamp used in directory names: sortable, no colons.
 func stamp(t time.Time) string { return t.UTC().Format("20060102T150405Z") }
@@ -70,38 +55,6 @@ func ensureDir(dir string) error {
 		return fmt.Errorf("%s is not a directory", dir)
 	}
 	return nil
-}
-
-// Lock is the state directory's run lock ($STATE/lock): one libreflash run
-// at a time may touch the chip or the state.
-type Lock struct{ f *os.File }
-
-// AcquireLock takes $STATE/lock without waiting.
-func AcquireLock(stateDir string) (*Lock, error) {
-	p := filepath.Join(stateDir, "lock")
-	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, exitcode.New(exitcode.Blocked,
-				"wait for the other run to finish; if none is running, check what holds "+p,
-				"another libreflash run holds %s", p)
-		}
-		return nil, fmt.Errorf("lock %s: %w", p, err)
-	}
-	return &Lock{f: f}, nil
-}
-
-// Release drops the lock.
-func (l *Lock) Release() {
-	if l != nil && l.f != nil {
-		_ = syscall.Flock(int(l.f.Fd()), syscall.LOCK_UN)
-		l.f.Close()
-		l.f = nil
-	}
 }
 
 // DMI is what the firmware says about the machine, where readable.
