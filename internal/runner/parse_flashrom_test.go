@@ -100,8 +100,12 @@ func TestParseLiveFlashrom(t *testing.T) {
 			cmd := exec.Command(flashrom, tc.args...)
 			cmd.Dir = dir
 			cmd.Env = append(os.Environ(), "LC_ALL=C")
-			cmd.Stdout = p.Tee("stdout", &raw)
-			cmd.Stderr = p.Tee("stderr", &raw)
+			// One pipe for both streams: flashrom flushes after every
+			// message, so the pipe keeps the order it printed in, and the
+			// line-number check below is not at the mercy of two readers.
+			// (The parser classifies by text, not by stream.)
+			w := p.Tee("stdout", &raw)
+			cmd.Stdout, cmd.Stderr = w, w
 			code := 0
 			if err := cmd.Run(); err != nil {
 				var ee *exec.ExitError
