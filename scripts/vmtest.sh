@@ -113,7 +113,7 @@ mkdir -p "$out"
 # --- initramfs, one for every boot
 root="$work/root"
 mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,lib,lib64,proc,sys,dev,tmp,etc,boot,run}
-cp /bin/busybox "$root/bin/busybox"
+cp "$(command -v busybox)" "$root/bin/busybox"
 log "building libreflash and guestprobe (static)"
 CGO_ENABLED=0 go build -trimpath -o "$root/bin/libreflash" ./cmd/libreflash
 CGO_ENABLED=0 go build -trimpath -o "$root/bin/guestprobe" ./internal/vmtest/guestprobe

@@ -1,3 +1,5 @@
+//go:build linux
+
 package vmtest
 
 import (
@@ -15,6 +17,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -130,6 +133,9 @@ func boot(t *testing.T) string {
 	cmd := exec.CommandContext(ctx, "../../scripts/vmtest.sh", args...)
 	var log bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &log, &log
+	// Its own process group, so that a timeout also stops the guests.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 10 * time.Second
 	start := time.Now()
 	err := cmd.Run()
