@@ -141,7 +141,7 @@ func ReadDMI(root string) DMI {
 }
 
 // Board is the machine's name for directory names: the DMI product name,
-// sanitised to [A-Za-z0-9._-], "unknown" when there is none.
+// sanitised to [A-Za-z0-9_-], "unknown" when there is none.
 func (d DMI) Board() string {
 	s := sanitise(d.ProductName)
 	if s == "" {
@@ -157,7 +157,7 @@ func sanitise(s string) string {
 	var b strings.Builder
 	dash := false
 	for _, r := range s {
-		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_'
+		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_'
 		if ok {
 			b.WriteRune(r)
 			dash = false
@@ -169,5 +169,5 @@ func sanitise(s string) string {
 			break
 		}
 	}
-	return strings.Trim(b.String(), "-.")
+	return strings.Trim(b.String(), "-")
 }
