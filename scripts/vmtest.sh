@@ -9,7 +9,7 @@
 #
 #   --out DIR      where results go (default: a new temp dir, printed at the end)
 #   --capture      also refresh internal/preflight/testdata/qemu-q35-*/ (root/
-#                  tree and probes.json) from what the guests saw
+#                  tree, probes.json, flashrom.log and .exit) from the guests
 #   --boots LIST   only these boots: bios, lockdown, relaxed, uefi, secureboot
 #   --timeout S    bound for each boot (default 420 under TCG, 120 under KVM)
 #
@@ -113,7 +113,7 @@ mkdir -p "$out"
 # --- initramfs, one for every boot
 root="$work/root"
 mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,lib,lib64,proc,sys,dev,tmp,etc,boot,run}
-cp /bin/busybox "$root/bin/busybox"
+cp "$(command -v busybox)" "$root/bin/busybox"
 log "building libreflash and guestprobe (static)"
 CGO_ENABLED=0 go build -trimpath -o "$root/bin/libreflash" ./cmd/libreflash
 CGO_ENABLED=0 go build -trimpath -o "$root/bin/guestprobe" ./internal/vmtest/guestprobe
@@ -323,10 +323,13 @@ if [ "$capture" = 1 ]; then
     s=$(basename "$d"); case $s in boot-*) continue ;; esac
     [ -e "$d/capture.tar" ] || continue
     dest=internal/preflight/testdata/qemu-q35-$s
-    rm -rf "$dest/root" "$dest/probes.json"
+    rm -rf "$dest/root" "$dest/probes.json" "$dest/flashrom.log" "$dest/flashrom.exit"
     mkdir -p "$dest"
     tar -xf "$d/capture.tar" -C "$dest"
     cp "$d/probes.json" "$dest/probes.json"
+    # Real flashrom 1.3 logs of each case, for the diagnosis tests.
+    cp "$d/flashrom.log" "$dest/flashrom.log"
+    cp "$d/flashrom.log.rc" "$dest/flashrom.exit"
     log "captured $dest"
   done
 fi

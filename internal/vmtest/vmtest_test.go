@@ -1,3 +1,5 @@
+//go:build linux
+
 package vmtest
 
 import (
@@ -15,6 +17,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -55,8 +58,17 @@ func TestRealKernel(t *testing.T) {
 				if len(d.Findings) == 0 {
 					t.Fatalf("diagnose found nothing in a failed flashrom run: %+v", d)
 				}
-				if got := d.Findings[0].ID; got != s.diagnose {
-					t.Errorf("diagnose: primary cause %q, want %q (findings %+v)", got, s.diagnose, d.Findings)
+				if got := d.Findings[0].ID; !s.diagnoseOK(got) {
+					t.Errorf("diagnose: primary cause %q, want %s (findings %+v)", got, s.diagnoseWant(), d.Findings)
+				}
+				if s.noChip {
+					// The many STRICT_DEVMEM refusals for large chip windows
+					// are harmless here: not a cause (shared/transcripts/README.md).
+					for _, f := range d.Findings {
+						if accessCauses[f.ID] && f.Severity == "fatal" {
+							t.Errorf("diagnose blames %s where flashrom got through to the chipset: %+v", f.ID, f)
+						}
+					}
 				}
 			})
 		})
@@ -121,6 +133,9 @@ func boot(t *testing.T) string {
 	cmd := exec.CommandContext(ctx, "../../scripts/vmtest.sh", args...)
 	var log bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &log, &log
+	// Its own process group, so that a timeout also stops the guests.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 10 * time.Second
 	start := time.Now()
 	err := cmd.Run()
@@ -422,7 +437,28 @@ type scenario struct {
 	flashrom func(*guest, flashromRun)
 	check    func(*guest, *checkReport)
 	diagnose string // primary cause of flashrom's failure
+	// noChip: flashrom got past the chipset and failed for want of a
+	// chip. Debian's flashrom 1.3 then half-matches a bogus chip behind
+	// QEMU's SPI controller (hundreds of transaction errors, "Read
+	// operation failed!"), which a diagnosis may call chip_not_found or,
+	// honestly, unknown; never an access cause.
+	noChip bool
 }
+
+func (s scenario) diagnoseOK(id string) bool {
+	return id == s.diagnose || (s.noChip && id == "unknown")
+}
+
+func (s scenario) diagnoseWant() string {
+	if s.noChip {
+		return s.diagnose + " or unknown"
+	}
+	return s.diagnose
+}
+
+// accessCauses are the causes that mean the kernel kept the flasher out.
+var accessCauses = map[string]bool{"devmem_restricted": true, "kernel_lockdown": true, "not_root": true,
+	"iopl_unavailable": true, "bsd_securelevel": true, "pat_conflict": true}
 
 // secureBootVar is SecureBoot-8be4df61-…: 4 attribute bytes, then 1 = enabled.
 const secureBootVar = "/sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c"
@@ -455,6 +491,7 @@ var scenarios = []scenario{
 			wantText(g, r.get(g, "devmem"), "STRICT_DEVMEM")
 		},
 		diagnose: "chip_not_found",
+		noChip:   true,
 	},
 	{
 		name: "not-root",
@@ -529,6 +566,7 @@ var scenarios = []scenario{
 			wantText(g, r.get(g, "devmem"), "relaxed")
 		},
 		diagnose: "chip_not_found",
+		noChip:   true,
 	},
 	{
 		// lpc_ich alone registers its children's resources without claiming
@@ -546,6 +584,7 @@ var scenarios = []scenario{
 			wantText(g, r.get(g, "devmem"), "lpc_ich")
 		},
 		diagnose: "chip_not_found",
+		noChip:   true,
 	},
 	{
 		// What udev does next: iTCO_wdt claims the TCO registers inside the
@@ -593,6 +632,7 @@ var scenarios = []scenario{
 			wantText(g, r.get(g, "devmem"), "relaxed")
 		},
 		diagnose: "chip_not_found",
+		noChip:   true,
 	},
 	{
 		name: "uefi",
@@ -611,6 +651,7 @@ var scenarios = []scenario{
 			wantText(g, c, "disabled")
 		},
 		diagnose: "chip_not_found",
+		noChip:   true,
 	},
 	{
 		// Secure Boot enforcing: OVMF with Microsoft's keys, Debian's signed
