@@ -16,6 +16,7 @@ if [ -n "$bad" ]; then echo "gofmt would change: $bad" >&2; exit 1; fi
 
 echo "==> go vet"
 go vet ./...
+go vet -tags gendocs ./cmd/libreflash
 
 echo "==> staticcheck"
 staticcheck ./...
@@ -28,5 +29,14 @@ done
 echo "==> go test"
 go test -count=1 -timeout 60m ./...
 
-echo "==> go test (linux/386)"
-GOARCH=386 go test -count=1 -timeout 20m ./...
+echo "==> linux/386 (ThinkPad X60/T60-class machines)"
+# Some kernels cannot execute 32-bit binaries (no IA32 emulation, or a
+# hypervisor without it); there the 386 tests are type-checked, not run.
+probe=$(mktemp); GOARCH=386 CGO_ENABLED=0 go build -o "$probe" ./cmd/libreflash
+if "$probe" version >/dev/null 2>&1; then
+  GOARCH=386 CGO_ENABLED=0 go test -count=1 -short -timeout 20m ./...
+else
+  echo "this kernel cannot run 386 binaries: vetting the 386 build and its tests instead"
+  GOARCH=386 CGO_ENABLED=0 go vet ./...
+fi
+rm -f "$probe"

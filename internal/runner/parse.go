@@ -2,71 +2,658 @@ package runner
 
 import (
 	"io"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
 )
 
-// Parser turns a flasher's stdout and stderr into Events. It never blocks
-// beyond its own mutex, never fails, and holds at most one capped partial line
-// per stream.
+// MaxLineBytes caps one output line. Longer lines are cut (Text ends in "…")
+// and the rest of the line is dropped, so a runaway flasher cannot make the
+// parser grow without bound.
+const MaxLineBytes = 4096
+
+// Parser turns a flasher's stdout and stderr, as they arrive, into Events —
+// the flashprog/flashrom counterpart of cmd/internal/test2json.
+//
+// Write to the writers returned by Stream in whatever chunks the pipes
+// deliver; call Close with the exit status when both pipes are drained.
+// Writes never fail, never block on anything but the parser's own mutex, and
+// never panic; memory is bounded by MaxLineBytes per stream.
+//
+// Line numbers: one counter over both streams, in the order bytes are
+// written. Event.Line is the 1-based number of the line on which the event's
+// text starts in a log that appends every write in arrival order and breaks
+// lines at '\n' only — the log the runner keeps. So the stderr line
+// "FAILED at 0x…" that follows stdout's unterminated "Verifying flash... "
+// gets the same number as that stdout line, as it does in the log. '\r'
+// (progress bars) does not start a new line number.
+//
+// Stages: EvStageStart/EvStageEnd pair up the flasher's operation lines —
+// read ("Reading flash... ", "Reading old flash chip contents... "), write
+// ("Erasing and writing flash chip... ", "Updating flash chip contents... "),
+// erase ("Erasing flash chip... ") and verify ("Verifying flash... "). A stage
+// ends with its completion word (done., VERIFIED., Erase/write done.,
+// FAILED.), with a failure printed on stderr (FAILED!, FAILED at …, unknown
+// state), when the next stage starts, or at Close (OK false: the flasher
+// never said it finished). flashrom 1.3 reports "-E" as a write stage.
+// StageProbe is reserved; an EvChip event is the probe's success.
+//
+// Progress: EvProgress.Stage is the kind of work the bar measures — read,
+// erase or write, and verify for reading inside a verify stage — so one write
+// stage carries erase progress and then write progress. Percent is 0..100
+// and never decreases within one bar run (a run is one output line);
+// flashprog starts a new line when it restarts a bar, so a new run may start
+// lower again.
 type Parser struct {
-	mu   sync.Mutex
-	emit func(Event)
-	line int
-	bufs map[string]*strings.Builder
+	mu      sync.Mutex
+	emit    func(Event)
+	nl      int // '\n' seen over all streams
+	streams map[string]*stream
+	order   []*stream
+	closed  bool
+
+	bannerSeen bool
+	op         Stage  // open stage, "" if none
+	opText     string // its prefix text, to rebuild "Reading flash... done."
+	sub        string // open sub-step prefix ("Reading current flash chip contents... ")
 }
 
-// NewParser returns a parser that calls emit for every event, in order.
+// NewParser returns a parser that calls emit for every event, in order, with
+// the parser's mutex held: emit must be quick and must not call the parser.
 func NewParser(emit func(Event)) *Parser {
 	if emit == nil {
 		emit = func(Event) {}
 	}
-	return &Parser{emit: emit, bufs: map[string]*strings.Builder{}}
+	return &Parser{emit: emit, streams: map[string]*stream{}}
 }
 
-// Stream returns the writer for one stream ("stdout" or "stderr"); it
-// accepts any chunking and always reports success.
+// Stream returns the writer for one stream, usually "stdout" or "stderr"
+// (a captured combined log can be fed as either). It accepts any chunking
+// and always reports success. Events carry the name in Event.Stream.
 func (p *Parser) Stream(name string) io.Writer {
-	return streamWriter{p: p, name: name}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stream(name)
 }
 
-type streamWriter struct {
+func (p *Parser) stream(name string) *stream {
+	s := p.streams[name]
+	if s == nil {
+		s = &stream{p: p, name: name, lineStart: true, buf: make([]byte, 0, 256)}
+		s.resetRun()
+		p.streams[name] = s
+		p.order = append(p.order, s)
+	}
+	return s
+}
+
+// Close flushes unterminated lines (streams in the order they were first
+// used), ends a stage still open (OK false) and emits EvExit. Later writes
+// are ignored; a second Close does nothing.
+func (p *Parser) Close(exitCode int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return
+	}
+	for _, s := range p.order {
+		if !s.lineStart {
+			s.endLine()
+			s.lineStart = true
+		}
+	}
+	if p.op != "" {
+		p.endOp(nil, false, "")
+	}
+	p.closed = true
+	p.emit(Event{Kind: EvExit, ExitCode: exitCode})
+}
+
+// escape states for ANSI sequences, which are dropped
+const (
+	escNone = iota
+	escStart
+	escCSI
+	escOSC
+	escOSCEsc
+)
+
+type stream struct {
 	p    *Parser
 	name string
+
+	lineStart bool // next byte starts a new line
+	lineNo    int
+	buf       []byte // current segment (after any consumed prefix or bar)
+	head      []byte // consumed stage prefixes of this line
+	truncated bool
+	esc       int
+
+	run [4]int // last percent per bar kind in this line, -1 = none
 }
 
-func (w streamWriter) Write(b []byte) (int, error) {
-	w.p.mu.Lock()
-	defer w.p.mu.Unlock()
-	buf := w.p.bufs[w.name]
-	if buf == nil {
-		buf = &strings.Builder{}
-		w.p.bufs[w.name] = buf
+// bar kinds
+const (
+	barRead = iota
+	barErase
+	barWrite
+	barOther
+)
+
+func (s *stream) resetRun() {
+	for i := range s.run {
+		s.run[i] = -1
+	}
+}
+
+func (s *stream) Write(b []byte) (int, error) {
+	p := s.p
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return len(b), nil
 	}
 	for _, c := range b {
-		if c == '\n' {
-			w.p.line++
-			w.p.emit(Event{Kind: EvLine, Stream: w.name, Line: w.p.line, Text: buf.String()})
-			buf.Reset()
+		if s.lineStart {
+			s.lineStart = false
+			s.lineNo = p.nl + 1
+			s.resetRun()
+		}
+		if s.esc != escNone {
+			s.escape(c)
 			continue
 		}
-		if buf.Len() < 4096 {
-			buf.WriteByte(c)
+		switch c {
+		case '\n':
+			p.nl++
+			s.endLine()
+			s.lineStart = true
+		case '\r':
+			// A carriage return redraws the line: a bar is consumed as soon as
+			// it is complete, so anything left is text worth keeping.
+			if len(s.buf) > 0 {
+				s.endSegment()
+			}
+		case '\b':
+			// flashrom ≥1.5 erases its bar with "\b \b": backspace deletes.
+			if len(s.buf) > 0 {
+				s.buf = s.buf[:len(s.buf)-1]
+			}
+		case 0x1b:
+			s.esc = escStart
+		default:
+			if c < 0x20 && c != '\t' || c == 0x7f {
+				continue
+			}
+			if len(s.buf)+len(s.head) >= MaxLineBytes {
+				s.truncated = true
+				continue
+			}
+			s.buf = append(s.buf, c)
+			switch c {
+			case ' ':
+				if n := len(s.buf); n >= 3 && s.buf[n-2] == '%' {
+					s.flashprogBar()
+				} else if n >= 4 && s.buf[n-2] == '.' && s.buf[n-3] == '.' && s.buf[n-4] == '.' {
+					if !s.flashrom14Progress() {
+						s.prefix()
+					}
+				}
+			case '.':
+				if n := len(s.buf); n >= 5 && s.buf[n-2] == '.' && s.buf[n-3] == '.' && s.buf[n-4] == ']' {
+					s.flashrom15Progress()
+				}
+			}
 		}
 	}
 	return len(b), nil
 }
 
-// Close flushes partial lines and emits EvExit.
-func (p *Parser) Close(exitCode int) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, name := range []string{"stdout", "stderr"} {
-		if buf := p.bufs[name]; buf != nil && buf.Len() > 0 {
-			p.line++
-			p.emit(Event{Kind: EvLine, Stream: name, Line: p.line, Text: buf.String()})
-			buf.Reset()
+// escape skips one byte of an ANSI escape sequence (CSI, OSC or two-byte).
+func (s *stream) escape(c byte) {
+	switch s.esc {
+	case escStart:
+		switch c {
+		case '[':
+			s.esc = escCSI
+		case ']':
+			s.esc = escOSC
+		default:
+			s.esc = escNone
+		}
+	case escCSI:
+		if c >= 0x40 && c <= 0x7e {
+			s.esc = escNone
+		}
+	case escOSC:
+		if c == 0x07 {
+			s.esc = escNone
+		} else if c == 0x1b {
+			s.esc = escOSCEsc
+		}
+	case escOSCEsc:
+		s.esc = escNone
+	}
+	if c == '\n' { // never let a broken sequence swallow line ends
+		s.esc = escNone
+		s.p.nl++
+		s.endLine()
+		s.lineStart = true
+	}
+}
+
+// flashprogBar consumes a complete flashprog --progress update
+// ("Reading... [=====>     ]  42% ") at the start of the segment.
+func (s *stream) flashprogBar() {
+	b := s.buf
+	kind := -1
+	for i, w := range [...]string{"Reading... [", "Erasing... [", "Writing... [", "Progress... ["} {
+		if hasPrefix(b, w) {
+			kind, b = i, b[len(w):]
+			break
 		}
 	}
-	p.emit(Event{Kind: EvExit, Line: p.line, ExitCode: exitCode})
+	if kind < 0 || len(b) < 50+2+1+2 {
+		return
+	}
+	for _, c := range b[:50] {
+		if c != '=' && c != '>' && c != ' ' {
+			return
+		}
+	}
+	b = b[50:]
+	if b[0] != ']' || b[1] != ' ' {
+		return
+	}
+	pct, ok := percent(trimLeftSpace(b[2 : len(b)-2]))
+	if !ok {
+		return
+	}
+	s.buf = s.buf[:0]
+	s.progress(kind, pct)
+}
+
+// flashrom14Progress consumes "[READ] 42% complete... " (flashrom 1.4).
+func (s *stream) flashrom14Progress() bool {
+	b := s.buf
+	if len(b) < 2 || b[0] != '[' || !hasSuffix(b, "% complete... ") {
+		return false
+	}
+	end := indexByte(b, ']')
+	if end < 0 || end+1 >= len(b) || b[end+1] != ' ' {
+		return false
+	}
+	kind := flashromKind(b[1:end])
+	if kind < 0 {
+		return false
+	}
+	pct, ok := percent(b[end+2 : len(b)-len("% complete... ")])
+	if !ok {
+		return false
+	}
+	s.buf = s.buf[:0]
+	s.progress(kind, pct)
+	return true
+}
+
+// flashrom15Progress consumes "[READ: 100%][ERASE:  7%]..." (flashrom ≥1.5).
+// Every tag that advanced is reported, in the printed order.
+func (s *stream) flashrom15Progress() {
+	b := s.buf[:len(s.buf)-3]
+	type tag struct{ kind, pct int }
+	var tags [8]tag
+	n := 0
+	for len(b) > 0 {
+		if b[0] != '[' || n == len(tags) {
+			return
+		}
+		end := indexByte(b, ']')
+		if end < 0 {
+			return
+		}
+		colon := indexByte(b[:end], ':')
+		if colon < 0 || end < colon+2 || b[end-1] != '%' {
+			return
+		}
+		kind := flashromKind(b[1:colon])
+		pct, ok := percent(trimLeftSpace(b[colon+1 : end-1]))
+		if kind < 0 || !ok {
+			return
+		}
+		tags[n] = tag{kind, pct}
+		n++
+		b = b[end+1:]
+	}
+	if n == 0 {
+		return
+	}
+	s.buf = s.buf[:0]
+	for _, t := range tags[:n] {
+		s.progress(t.kind, t.pct)
+	}
+}
+
+func flashromKind(b []byte) int {
+	switch string(b) {
+	case "READ":
+		return barRead
+	case "ERASE":
+		return barErase
+	case "WRITE":
+		return barWrite
+	}
+	return -1
+}
+
+// percent parses 1–3 decimal digits, capped at 100.
+func percent(b []byte) (int, bool) {
+	if len(b) == 0 || len(b) > 3 {
+		return 0, false
+	}
+	n := 0
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return min(n, 100), true
+}
+
+func (s *stream) progress(kind, pct int) {
+	if pct <= s.run[kind] {
+		return
+	}
+	s.run[kind] = pct
+	p := s.p
+	var st Stage
+	switch kind {
+	case barRead:
+		st = StageRead
+		if p.op == StageVerify {
+			st = StageVerify
+		}
+	case barErase:
+		st = StageErase
+	case barWrite:
+		st = StageWrite
+	default:
+		if st = p.op; st == "" {
+			return
+		}
+	}
+	p.emit(Event{Kind: EvProgress, Stream: s.name, Line: s.lineNo, Stage: st, Percent: pct})
+}
+
+var opPrefixes = [...]struct {
+	text  string
+	stage Stage
+}{
+	{"Reading flash... ", StageRead},
+	{"Reading old flash chip contents... ", StageRead},
+	{"Erasing and writing flash chip... ", StageWrite},
+	{"Updating flash chip contents... ", StageWrite},
+	{"Erasing flash chip... ", StageErase},
+	{"Verifying flash... ", StageVerify},
+}
+
+const subPrefix = "Reading current flash chip contents... "
+
+// prefix consumes a stage prefix when the segment is exactly one, so that
+// the stage starts as soon as it is printed, not when its result arrives.
+func (s *stream) prefix() {
+	p := s.p
+	if string(s.buf) == subPrefix && p.op != "" {
+		p.sub = subPrefix
+		s.head = append(s.head, s.buf...)
+		s.buf = s.buf[:0]
+		return
+	}
+	if len(s.head) > 0 {
+		return
+	}
+	for _, o := range opPrefixes {
+		if string(s.buf) != o.text {
+			continue
+		}
+		if p.op != "" {
+			p.endOp(s, false, "")
+		}
+		p.op, p.opText, p.sub = o.stage, o.text, ""
+		s.head = append(s.head, s.buf...)
+		s.buf = s.buf[:0]
+		p.emit(Event{Kind: EvStageStart, Stream: s.name, Line: s.lineNo, Stage: o.stage, Text: strings.TrimSpace(o.text)})
+		return
+	}
+}
+
+// endSegment handles text cut off by '\r' as if it were a line.
+func (s *stream) endSegment() {
+	s.classify()
+	s.buf = s.buf[:0]
+	s.head = s.head[:0]
+	s.truncated = false
+}
+
+func (s *stream) endLine() {
+	s.classify()
+	s.buf = s.buf[:0]
+	s.head = s.head[:0]
+	s.truncated = false
+}
+
+func (p *Parser) endOp(s *stream, ok bool, text string) {
+	ev := Event{Kind: EvStageEnd, Stage: p.op, OK: ok, Text: text}
+	if s != nil {
+		ev.Stream, ev.Line = s.name, s.lineNo
+	}
+	p.op, p.opText, p.sub = "", "", ""
+	p.emit(ev)
+}
+
+var (
+	eventBannerRE = regexp.MustCompile(`^(flashprog|flashrom) (\S+) on `)
+	eventChipRE   = regexp.MustCompile(`^(?:Found|Using|Assuming) (.+?) flash chip "(.+)" \((\d+) kB, ([^)]*)\) (?:on \S+|mapped at physical address 0x[0-9a-fA-F]+)\.$`)
+)
+
+// results are the completion words that end the open stage, longest first.
+var results = [...]struct {
+	text string
+	ok   bool
+}{
+	{"Erase/write done", true}, // "Erase/write done." and flashrom ≥1.4's "... from 0 to ffffff"
+	{"Erase done.", true},
+	{"VERIFIED.", true},
+	{"done.", true},
+	{"FAILED.", false},
+	{"FAILED!", false}, // erase/write failure, on stderr
+}
+
+func (s *stream) classify() {
+	p := s.p
+	rest := strings.TrimRight(cleanText(s.buf), " ")
+	if rest == "" {
+		return // stage prefix alone, bars only, or an empty line
+	}
+	text := cleanText(s.head) + rest
+	if s.truncated {
+		text += "…"
+	}
+	ev := Event{Stream: s.name, Line: s.lineNo, Text: text}
+
+	for _, r := range results {
+		if !strings.HasPrefix(rest, r.text) {
+			continue
+		}
+		switch {
+		case p.sub != "":
+			if len(s.head) == 0 {
+				ev.Text = p.sub + rest
+			}
+			p.sub = ""
+			ev.Kind = EvLine
+			if !r.ok {
+				ev.Kind = EvError
+			}
+			p.emit(ev)
+			return
+		case p.op != "":
+			// the whole line as a terminal shows it, even when a bar or
+			// the other stream came in between
+			stageText := text
+			if len(s.head) == 0 {
+				stageText = p.opText + rest
+			}
+			p.endOp(s, r.ok, stageText)
+			if !r.ok {
+				ev.Kind = EvError
+				p.emit(ev)
+			}
+			return
+		case r.text == "Erase/write done":
+			// flashrom ≥1.4 prints no stage line before it for -w/-E
+			p.emit(Event{Kind: EvStageStart, Stream: s.name, Line: s.lineNo, Stage: StageWrite})
+			p.op = StageWrite
+			p.endOp(s, true, text)
+			return
+		}
+	}
+
+	if len(s.head) == 0 && !p.bannerSeen {
+		if m := eventBannerRE.FindStringSubmatch(text); m != nil {
+			p.bannerSeen = true
+			ev.Kind, ev.FlasherKind, ev.Version = EvBanner, m[1], m[2]
+			p.emit(ev)
+			return
+		}
+	}
+	if len(s.head) == 0 && strings.Contains(text, ` flash chip "`) {
+		if m := eventChipRE.FindStringSubmatch(text); m != nil {
+			kb, _ := strconv.ParseInt(m[3], 10, 64)
+			ev.Kind = EvChip
+			ev.Chip = &Chip{Vendor: m[1], Name: m[2], SizeBytes: kb * 1024, Bus: m[4]}
+			p.emit(ev)
+			return
+		}
+	}
+
+	switch {
+	case strings.Contains(text, "Your flash chip is in an unknown state"):
+		if p.op != "" {
+			p.endOp(s, false, "")
+		}
+		ev.Kind = EvUnknownState
+	case strings.Contains(text, "apparently didn't do anything"):
+		if p.op != "" {
+			p.endOp(s, false, "")
+		}
+		ev.Kind = EvUnchanged
+	default:
+		ev.Kind = lineKind(text)
+		if ev.Kind == EvError && p.op != "" && endsStage(text, p.op) {
+			stageText := text
+			if len(s.head) == 0 {
+				stageText = p.opText + text
+			}
+			p.endOp(s, false, stageText)
+		}
+	}
+	p.emit(ev)
+}
+
+// endsStage says whether an error line printed on stderr is the failure of
+// the open stage, whose stdout line never gets a completion word.
+func endsStage(text string, op Stage) bool {
+	switch {
+	case strings.HasPrefix(text, "FAILED at "):
+		// also printed per block by the erase check inside a write
+		return op == StageVerify
+	case strings.HasPrefix(text, "Uh oh. Erase/write failed"),
+		strings.HasPrefix(text, "Write Failed!"),
+		strings.HasPrefix(text, "Can't even read anymore!"),
+		strings.HasPrefix(text, "Verification impossible"):
+		return true
+	}
+	return false
+}
+
+var warningMarks = [...]string{
+	"Warning", "WARNING", ": Warning:",
+	"Failed getting access to coreboot", "Unable to access DMI Table",
+	"Block protection could not be disabled!",
+	"possibly due to another failure",
+	"This chipset is marked as untested",
+	"This flash part has status",
+}
+
+var errorMarks = [...]string{
+	"Error", "ERROR", "FATAL", "Critical error",
+	"FAILED", "failed", "Failed", "Aborting.",
+	"Could not", "Couldn't", "Can't", "Unable to",
+	"Transaction error", "No EEPROM/flash device found",
+	"Unhandled programmer parameters", "Invalid ",
+	"Apparently at least some data has changed",
+	"has no erase function", "has no write function", "has no read function",
+	"is not working", "not supported", "is not possible",
+	"Please select a programmer", "Region requested",
+	"Multiple flash chip definitions match",
+	"write protected!", "doesn't match", "Uh oh.",
+}
+
+// lineKind sorts the remaining lines. flashprog sends errors and warnings to
+// stderr, but captured logs mix the streams, so the text decides.
+func lineKind(text string) EventKind {
+	for _, m := range warningMarks {
+		if strings.Contains(text, m) {
+			return EvWarning
+		}
+	}
+	for _, m := range errorMarks {
+		if strings.Contains(text, m) {
+			return EvError
+		}
+	}
+	// driver messages: "ich_spi_send_command: Internal command size error …"
+	if i := strings.Index(text, ": "); i > 0 && isIdent(text[:i]) && strings.Contains(text[i:], "error") {
+		return EvError
+	}
+	return EvLine
+}
+
+func isIdent(s string) bool {
+	for _, c := range s {
+		if c != '_' && (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') && (c < '0' || c > '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// cleanText makes text valid UTF-8, replacing invalid bytes.
+func cleanText(b []byte) string {
+	if utf8.Valid(b) {
+		return string(b)
+	}
+	return strings.ToValidUTF8(string(b), "\uFFFD")
+}
+
+func hasPrefix(b []byte, s string) bool { return len(b) >= len(s) && string(b[:len(s)]) == s }
+func hasSuffix(b []byte, s string) bool { return len(b) >= len(s) && string(b[len(b)-len(s):]) == s }
+
+func indexByte(b []byte, c byte) int {
+	for i, x := range b {
+		if x == c {
+			return i
+		}
+	}
+	return -1
+}
+
+func trimLeftSpace(b []byte) []byte {
+	for len(b) > 0 && b[0] == ' ' {
+		b = b[1:]
+	}
+	return b
 }

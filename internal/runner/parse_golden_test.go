@@ -1,0 +1,243 @@
+package runner
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files in testdata/")
+
+// transcriptsRoot is ../shared beside the repository, where CI puts it.
+func transcriptsRoot(t testing.TB) string {
+	if d := os.Getenv("LIBREFLASH_SHARED"); d != "" {
+		return d
+	}
+	d, err := filepath.Abs("../../../shared")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// parseTranscript is one recorded (or constructed) flasher run.
+type parseTranscript struct {
+	name    string
+	streams []streamBytes // in the order they are fed
+	exit    int
+}
+
+type streamBytes struct {
+	name string
+	data []byte
+}
+
+// constructedHeader starts the first line of fixtures that were built by
+// hand from the catalog's description rather than recorded; it is not fed.
+const constructedHeader = "# constructed:"
+
+// loadTranscripts reads NAME.stdout/.stderr/.combined/.exit from dir.
+func loadTranscripts(t testing.TB, dir string) []parseTranscript {
+	t.Helper()
+	exits, err := filepath.Glob(filepath.Join(dir, "*.exit"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(exits) == 0 {
+		t.Fatalf("no transcripts in %s (set LIBREFLASH_SHARED?)", dir)
+	}
+	var out []parseTranscript
+	for _, e := range exits {
+		base := strings.TrimSuffix(e, ".exit")
+		code, err := os.ReadFile(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr := parseTranscript{name: filepath.Base(base)}
+		if tr.exit, err = strconv.Atoi(strings.TrimSpace(string(code))); err != nil {
+			t.Fatalf("%s: %v", e, err)
+		}
+		for _, s := range []string{"stdout", "stderr", "combined"} {
+			b, err := os.ReadFile(base + "." + s)
+			if os.IsNotExist(err) {
+				continue
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if bytes.HasPrefix(b, []byte(constructedHeader)) {
+				b = b[bytes.IndexByte(b, '\n')+1:]
+			}
+			tr.streams = append(tr.streams, streamBytes{s, b})
+		}
+		if len(tr.streams) == 0 {
+			t.Fatalf("%s: no output files", base)
+		}
+		out = append(out, tr)
+	}
+	return out
+}
+
+// feedParser runs a parseTranscript through a parser, writing each stream in chunks
+// made by split (stdout completely, then stderr: the recorded order of
+// streams captured separately is unknown).
+func feedParser(tr parseTranscript, split func([]byte) [][]byte) []Event {
+	var evs []Event
+	p := NewParser(func(e Event) { evs = append(evs, e) })
+	for _, s := range tr.streams {
+		w := p.Stream(s.name)
+		for _, c := range split(s.data) {
+			if n, err := w.Write(c); n != len(c) || err != nil {
+				panic(fmt.Sprintf("Write = %d, %v", n, err))
+			}
+		}
+	}
+	p.Close(tr.exit)
+	return evs
+}
+
+var splits = []struct {
+	name  string
+	split func([]byte) [][]byte
+}{
+	{"whole", func(b []byte) [][]byte { return [][]byte{b} }},
+	{"lines", func(b []byte) [][]byte { return bytes.SplitAfter(b, []byte("\n")) }},
+	{"1byte", chunkSplit(1)},
+	{"2byte", chunkSplit(2)},
+	{"7byte", chunkSplit(7)},
+}
+
+func chunkSplit(n int) func([]byte) [][]byte {
+	return func(b []byte) [][]byte {
+		var out [][]byte
+		for len(b) > n {
+			out = append(out, b[:n])
+			b = b[n:]
+		}
+		return append(out, b)
+	}
+}
+
+// goldenEvent is Event as one JSON line; fields that do not apply to the
+// kind are left out.
+type goldenEvent struct {
+	Kind     string `json:"kind"`
+	Stream   string `json:"stream,omitempty"`
+	Line     int    `json:"line,omitempty"`
+	Stage    Stage  `json:"stage,omitempty"`
+	OK       *bool  `json:"ok,omitempty"`
+	Percent  *int   `json:"percent,omitempty"`
+	Flasher  string `json:"flasher,omitempty"`
+	Version  string `json:"version,omitempty"`
+	Chip     *Chip  `json:"chip,omitempty"`
+	ExitCode *int   `json:"exit,omitempty"`
+	Text     string `json:"text,omitempty"`
+}
+
+func marshalEvents(evs []Event) []byte {
+	var buf bytes.Buffer
+	for _, e := range evs {
+		g := goldenEvent{Kind: e.Kind.String(), Stream: e.Stream, Line: e.Line, Stage: e.Stage,
+			Flasher: e.FlasherKind, Version: e.Version, Chip: e.Chip, Text: e.Text}
+		switch e.Kind {
+		case EvStageEnd:
+			g.OK = &e.OK
+		case EvProgress:
+			g.Percent = &e.Percent
+		case EvExit:
+			g.ExitCode = &e.ExitCode
+		}
+		b, err := json.Marshal(g)
+		if err != nil {
+			panic(err)
+		}
+		buf.Write(b)
+		buf.WriteByte('\n')
+	}
+	return buf.Bytes()
+}
+
+func TestParseGolden(t *testing.T) {
+	sets := []struct{ name, dir string }{
+		{"flashprog", filepath.Join(transcriptsRoot(t), "transcripts", "flashprog")},
+		{"flashrom", filepath.Join(transcriptsRoot(t), "transcripts", "flashrom")},
+		{"constructed", filepath.Join("testdata", "parse", "constructed")},
+	}
+	for _, set := range sets {
+		for _, tr := range loadTranscripts(t, set.dir) {
+			t.Run(set.name+"/"+tr.name, func(t *testing.T) {
+				want := feedParser(tr, splits[0].split)
+				checkParseGolden(t, filepath.Join("testdata", "parse", set.name, tr.name+".golden"), marshalEvents(want))
+				for _, s := range splits[1:] {
+					got := feedParser(tr, s.split)
+					if g, w := marshalEvents(got), marshalEvents(want); !bytes.Equal(g, w) {
+						t.Errorf("fed %s: events differ from fed whole:\n%s", s.name, lineDiff(w, g))
+					}
+				}
+			})
+		}
+	}
+}
+
+// checkParseGolden compares got with the golden file, rewriting it with -update.
+// On mismatch it writes got next to it as .actual and shows a diff.
+func checkParseGolden(t *testing.T, path string, got []byte) {
+	t.Helper()
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		actual := path + ".actual"
+		_ = os.WriteFile(actual, got, 0o644)
+		t.Errorf("%s differs (got written to %s; -update accepts it):\n%s", path, actual, lineDiff(want, got))
+	}
+}
+
+// lineDiff is a small line diff: the common prefix and suffix are skipped and
+// the differing middle is shown as -want/+got, capped for readability.
+func lineDiff(want, got []byte) string {
+	w := strings.Split(string(want), "\n")
+	g := strings.Split(string(got), "\n")
+	i := 0
+	for i < len(w) && i < len(g) && w[i] == g[i] {
+		i++
+	}
+	jw, jg := len(w), len(g)
+	for jw > i && jg > i && w[jw-1] == g[jg-1] {
+		jw--
+		jg--
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "@@ line %d @@\n", i+1)
+	const max = 20
+	for k, l := range w[i:jw] {
+		if k == max {
+			fmt.Fprintf(&b, "-… (%d more)\n", jw-i-max)
+			break
+		}
+		fmt.Fprintf(&b, "-%s\n", l)
+	}
+	for k, l := range g[i:jg] {
+		if k == max {
+			fmt.Fprintf(&b, "+… (%d more)\n", jg-i-max)
+			break
+		}
+		fmt.Fprintf(&b, "+%s\n", l)
+	}
+	return b.String()
+}
