@@ -1,0 +1,218 @@
+package rom
+
+import (
+	"bufio"
+	"bytes"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// maxTextFile bounds the config/revision files read: a real defconfig is a
+// few KiB, a full .config about 30 KiB.
+const maxTextFile = 1 << 20
+
+// Coreboot is what the image says about its coreboot build.
+type Coreboot struct {
+	// Version is coreboot's (or Libreboot's) version from the revision or
+	// build_info file; empty when neither is readable.
+	Version string `json:"version,omitempty"`
+	// Config holds the build's Kconfig symbols (without CONFIG_), nil when
+	// the image has no readable config file.
+	Config map[string]string `json:"-"`
+	// ConfigNote says why Config is missing ("no config file",
+	// "config is LZMA-compressed").
+	ConfigNote string   `json:"config_note,omitempty"`
+	Board      Board    `json:"board"`
+	Payload    string   `json:"payload,omitempty"`  // default payload: GRUB, SeaBIOS, U-Boot
+	Payloads   []string `json:"payloads,omitempty"` // every payload found
+	// Unreadable lists compressed text files that could not be read.
+	Unreadable []string `json:"unreadable,omitempty"`
+}
+
+// Board is the board an image was built for.
+type Board struct {
+	Vendor  string `json:"vendor,omitempty"`  // "Lenovo"
+	Part    string `json:"part,omitempty"`    // "ThinkPad X230"
+	Kconfig string `json:"kconfig,omitempty"` // "BOARD_LENOVO_X230"
+}
+
+// Known reports whether the image named its board.
+func (b Board) Known() bool { return b.Kconfig != "" || b.Part != "" }
+
+func (b Board) String() string {
+	switch {
+	case b.Vendor != "" && b.Part != "":
+		return b.Vendor + " " + b.Part
+	case b.Kconfig != "":
+		return b.Kconfig
+	}
+	return "unknown"
+}
+
+// Coreboot reads the coreboot facts from the CBFS; nil when there is none.
+func (img *Image) Coreboot() *Coreboot {
+	c := img.CBFS
+	if c == nil {
+		return nil
+	}
+	cb := &Coreboot{}
+	if f, ok := c.File("config"); !ok {
+		cb.ConfigNote = "the image has no config file"
+	} else if f.Compression != "none" {
+		cb.ConfigNote = "the config file is " + f.Compression + "-compressed and libreflash cannot read it"
+		cb.Unreadable = append(cb.Unreadable, "config")
+	} else if f.Size > maxTextFile {
+		cb.ConfigNote = "the config file is too large to be a build config"
+	} else {
+		cb.Config = parseKconfig(c.Data(f))
+		cb.Board = boardFromConfig(cb.Config)
+	}
+	for _, name := range []string{"build_info", "revision"} {
+		f, ok := c.File(name)
+		if !ok {
+			continue
+		}
+		if f.Compression != "none" || f.Size > maxTextFile {
+			cb.Unreadable = append(cb.Unreadable, name)
+			continue
+		}
+		if v := versionFrom(c.Data(f)); v != "" && cb.Version == "" {
+			cb.Version = v
+		}
+	}
+	cb.Payload, cb.Payloads = payloads(c)
+	return cb
+}
+
+// parseKconfig reads "CONFIG_X=value" lines; strings are unquoted and
+// "# CONFIG_X is not set" becomes "n".
+func parseKconfig(b []byte) map[string]string {
+	m := map[string]string{}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(make([]byte, 4096), maxTextFile)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if rest, ok := strings.CutPrefix(line, "# CONFIG_"); ok {
+			if k, ok := strings.CutSuffix(rest, " is not set"); ok {
+				m[k] = "n"
+			}
+			continue
+		}
+		rest, ok := strings.CutPrefix(line, "CONFIG_")
+		if !ok {
+			continue
+		}
+		k, v, ok := strings.Cut(rest, "=")
+		if !ok {
+			continue
+		}
+		if u, err := strconv.Unquote(v); err == nil {
+			v = u
+		}
+		m[k] = v
+	}
+	return m
+}
+
+// boardFromConfig names the board: CONFIG_MAINBOARD_VENDOR/PART_NUMBER in a
+// full config, else the VENDOR_x and BOARD_x_y choices that even a minimal
+// defconfig (which is what coreboot stores in CBFS) keeps.
+func boardFromConfig(cfg map[string]string) Board {
+	var b Board
+	b.Vendor, b.Part = cfg["MAINBOARD_VENDOR"], cfg["MAINBOARD_PART_NUMBER"]
+	var vendorKey string
+	for _, k := range sortedKeys(cfg) {
+		if v, ok := strings.CutPrefix(k, "VENDOR_"); ok && cfg[k] == "y" {
+			vendorKey = v
+			break
+		}
+	}
+	if vendorKey != "" {
+		for _, k := range sortedKeys(cfg) {
+			if strings.HasPrefix(k, "BOARD_"+vendorKey+"_") && cfg[k] == "y" {
+				b.Kconfig = k
+				break
+			}
+		}
+		if b.Vendor == "" {
+			b.Vendor = vendorKey
+		}
+	}
+	if b.Part == "" && b.Kconfig != "" {
+		b.Part = strings.ReplaceAll(strings.TrimPrefix(b.Kconfig, "BOARD_"+vendorKey+"_"), "_", " ")
+	}
+	return b
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// versionFrom finds a version in a revision/build_info file, written as
+// "KEY: value" or "KEY=value" lines.
+func versionFrom(b []byte) string {
+	var best string
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			k, v, ok = strings.Cut(line, "=")
+		}
+		if !ok {
+			continue
+		}
+		k, v = strings.ToUpper(strings.TrimSpace(k)), strings.Trim(strings.TrimSpace(v), `"`)
+		if v == "" {
+			continue
+		}
+		switch {
+		case k == "COREBOOT_VERSION" || k == "LIBREBOOT_VERSION":
+			return v
+		case best == "" && (strings.Contains(k, "VERSION") || k == "REVISION"):
+			best = v
+		}
+	}
+	return best
+}
+
+// payloads tells the payloads apart by the names Libreboot and coreboot
+// give them. fallback/payload is the default; which program it is follows
+// from the other files: SeaBIOS keeps its settings under etc/ and vgaroms/,
+// and a SeaBIOS-first image carries GRUB as img/grub2.
+func payloads(c *CBFS) (def string, all []string) {
+	has := func(name string) bool { _, ok := c.File(name); return ok }
+	hasPrefix := func(p string) bool {
+		for _, f := range c.Files {
+			if strings.HasPrefix(f.Name, p) {
+				return true
+			}
+		}
+		return false
+	}
+	seabiosFiles := hasPrefix("etc/") || hasPrefix("vgaroms/") || has("bootorder")
+	grubFiles := has("grub.cfg") || has("grubtest.cfg")
+	if has("fallback/payload") || has("normal/payload") {
+		switch {
+		case has("img/grub2") || has("img/u-boot") || seabiosFiles && !grubFiles:
+			def = "SeaBIOS"
+		case grubFiles || has("img/seabios"):
+			def = "GRUB"
+		case hasPrefix("u-boot") || has("u-boot.dtb"):
+			def = "U-Boot"
+		default:
+			def = "unknown"
+		}
+		all = append(all, def)
+	}
+	for _, x := range []struct{ file, name string }{{"img/grub2", "GRUB"}, {"img/seabios", "SeaBIOS"}, {"img/u-boot", "U-Boot"}} {
+		if has(x.file) && x.name != def {
+			all = append(all, x.name)
+		}
+	}
+	return def, all
+}
