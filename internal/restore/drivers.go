@@ -1,0 +1,85 @@
+package restore
+
+import (
+	"strings"
+)
+
+// conflictingModules claim the chipset's LPC/SPI controller and its MMIO, so
+// that a kernel with CONFIG_IO_STRICT_DEVMEM refuses flashprog's /dev/mem
+// mapping. Listed in unload order: users of lpc_ich first.
+var conflictingModules = []string{
+	"spi_intel_pci", "spi_intel_platform", "spi_intel",
+	"intel_spi_pci", "intel_spi_platform", "intel_spi",
+	"lpc_ich",
+}
+
+// loadedModules reads /proc/modules.
+func (m *Manager) loadedModules() map[string]bool {
+	b, err := m.readHost("/proc/modules")
+	if err != nil {
+		return nil
+	}
+	out := map[string]bool{}
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) > 0 {
+			out[f[0]] = true
+		}
+	}
+	return out
+}
+
+// ConflictingLoaded lists the loaded drivers that claim the flash controller.
+func (m *Manager) ConflictingLoaded() []string {
+	return m.loaded(conflictingModules)
+}
+
+// loaded returns those of mods that are loaded, in the order given.
+func (m *Manager) loaded(mods []string) []string {
+	have := m.loadedModules()
+	var out []string
+	for _, mod := range mods {
+		if have[mod] {
+			out = append(out, mod)
+		}
+	}
+	return out
+}
+
+func (m *Manager) planDrivers(j *Journal) (*Step, error) {
+	s := &Step{Action: ActionDrivers}
+	mods := m.ConflictingLoaded()
+	if len(mods) == 0 {
+		s.Status = "already"
+		s.Summary = "no driver that claims the flash controller is loaded"
+		return s, nil
+	}
+	t, err := m.findTool("modprobe")
+	if err != nil {
+		return nil, err
+	}
+	e := &Entry{Action: ActionDrivers, Backend: "modprobe", BootID: m.bootID(), Modules: mods,
+		Apply:  []Command{{Tool: t, Args: append([]string{"-r"}, mods...)}},
+		Expect: "none of " + strings.Join(mods, ", ") + " in /proc/modules"}
+	return m.describe(s, e), nil
+}
+
+// reloadCommands loads again, in reverse unload order, the drivers of e that
+// are not loaded now. After a reboot the kernel loaded them itself, so
+// nothing is left to do.
+func (m *Manager) reloadCommands(e *Entry) []Command {
+	if e.BootID != "" && e.BootID != m.bootID() {
+		return nil
+	}
+	t, err := m.findTool("modprobe")
+	if err != nil {
+		t = "/sbin/modprobe" // run reports the error, and the entry stays
+	}
+	have := m.loadedModules()
+	var out []Command
+	for i := len(e.Modules) - 1; i >= 0; i-- {
+		if !have[e.Modules[i]] {
+			out = append(out, Command{Tool: t, Args: []string{e.Modules[i]}})
+		}
+	}
+	return out
+}

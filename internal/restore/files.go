@@ -1,0 +1,199 @@
+package restore
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+
+	"github.com/google/renameio/v2"
+)
+
+func sha(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+// path joins a host path to the root directory.
+func (m *Manager) path(host string) string {
+	if m.Root == "" || m.Root == "/" {
+		return host
+	}
+	return filepath.Join(m.Root, host)
+}
+
+// readHost reads a host file under the root.
+func (m *Manager) readHost(host string) ([]byte, error) { return os.ReadFile(m.path(host)) }
+
+func (m *Manager) existsHost(host string) bool {
+	_, err := os.Stat(m.path(host))
+	return err == nil
+}
+
+// snapshot records a file as it is now, before libreflash changes it to
+// content new.
+func (m *Manager) snapshot(host string, newContent []byte, fallback, remove string) (*FileChange, error) {
+	fc := &FileChange{Path: host, NewSHA256: sha(newContent), Fallback: fallback, Remove: remove, new: newContent,
+		Mode: 0o644}
+	fi, err := os.Stat(m.path(host))
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return fc, nil
+	case err != nil:
+		return nil, err
+	case !fi.Mode().IsRegular():
+		return nil, fmt.Errorf("%s is not a regular file", host)
+	}
+	b, err := os.ReadFile(m.path(host))
+	if err != nil {
+		return nil, err
+	}
+	fc.Existed, fc.Orig, fc.OrigSHA256 = true, b, sha(b)
+	fc.Mode = uint32(fi.Mode().Perm())
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		fc.UID, fc.GID = int(st.Uid), int(st.Gid)
+	}
+	return fc, nil
+}
+
+// writeHost replaces a host file atomically with data, mode and owner, and
+// makes the rename durable.
+func (m *Manager) writeHost(host string, data []byte, mode os.FileMode, uid, gid int) error {
+	real := m.path(host)
+	pf, err := renameio.NewPendingFile(real, renameio.WithStaticPermissions(mode))
+	if err != nil {
+		return err
+	}
+	defer pf.Cleanup()
+	if _, err := pf.Write(data); err != nil {
+		return err
+	}
+	if err := pf.Chown(uid, gid); err != nil && os.Geteuid() == 0 {
+		return err
+	}
+	if err := pf.Chmod(mode); err != nil {
+		return err
+	}
+	if err := pf.CloseAtomicallyReplace(); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(real))
+}
+
+func (m *Manager) removeHost(host string) error {
+	real := m.path(host)
+	err := os.Remove(real)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(real))
+}
+
+// applyFile writes libreflash's version of the file. New files get mode
+// 0644 owned by the trusted user.
+func (m *Manager) applyFile(fc *FileChange) error {
+	mode, uid, gid := os.FileMode(fc.Mode), fc.UID, fc.GID
+	if !fc.Existed {
+		mode, uid, gid = 0o644, m.TrustedUID, 0
+		if err := os.MkdirAll(filepath.Dir(m.path(fc.Path)), 0o755); err != nil {
+			return err
+		}
+	}
+	return m.writeHost(fc.Path, fc.new, mode, uid, gid)
+}
+
+// ConflictError is a file libreflash changed that was since edited so that
+// libreflash's change can no longer be taken out safely.
+type ConflictError struct{ Path, Reason string }
+
+func (e *ConflictError) Error() string { return fmt.Sprintf("%s: %s", e.Path, e.Reason) }
+
+// Hint implements exitcode.Hinter.
+func (e *ConflictError) Hint() string {
+	return "edit the file by hand to remove what libreflash added, then run 'libreflash restore' again"
+}
+
+// undoFile puts a file back. It is idempotent: a file already back to its
+// original is left alone, a file still as libreflash wrote it gets its
+// original bytes, mode and owner back, and a file edited since has only
+// libreflash's change taken out (Fallback).
+func (m *Manager) undoFile(fc *FileChange) (changed bool, err error) {
+	cur, err := os.ReadFile(m.path(fc.Path))
+	exists := err == nil
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return false, err
+	}
+	switch {
+	case !fc.Existed && !exists:
+		return false, nil
+	case fc.Existed && exists && bytes.Equal(cur, fc.Orig):
+		// Content is back; make sure mode and owner are too (a crash may
+		// have come between rename and nothing else, but be exact).
+		return false, m.fixMeta(fc)
+	case exists && sha(cur) == fc.NewSHA256:
+		if !fc.Existed {
+			return true, m.removeHost(fc.Path)
+		}
+		return true, m.writeHost(fc.Path, fc.Orig, os.FileMode(fc.Mode), fc.UID, fc.GID)
+	case !exists:
+		// libreflash never deletes a file that existed: someone else did.
+		return false, &ConflictError{Path: fc.Path, Reason: "was removed since libreflash changed it; not recreating it"}
+	}
+	// Edited since libreflash wrote it.
+	var out []byte
+	switch fc.Fallback {
+	case "delete":
+		return true, m.removeHost(fc.Path)
+	case "grub-var":
+		out, err = removeGrubArg(cur, fc.Remove)
+	case "words":
+		out = removeWord(cur, fc.Remove)
+	case "options":
+		out = removeOption(cur, fc.Remove)
+	case "line":
+		out = removeLine(cur, fc.Remove)
+	default:
+		return false, &ConflictError{Path: fc.Path, Reason: "was edited since libreflash changed it"}
+	}
+	if err != nil {
+		return false, &ConflictError{Path: fc.Path, Reason: err.Error()}
+	}
+	if bytes.Equal(out, cur) {
+		return false, nil
+	}
+	fi, err := os.Stat(m.path(fc.Path))
+	if err != nil {
+		return false, err
+	}
+	uid, gid := fc.UID, fc.GID
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		uid, gid = int(st.Uid), int(st.Gid)
+	}
+	return true, m.writeHost(fc.Path, out, fi.Mode().Perm(), uid, gid)
+}
+
+func (m *Manager) fixMeta(fc *FileChange) error {
+	real := m.path(fc.Path)
+	fi, err := os.Stat(real)
+	if err != nil {
+		return err
+	}
+	if fi.Mode().Perm() != os.FileMode(fc.Mode) {
+		if err := os.Chmod(real, os.FileMode(fc.Mode)); err != nil {
+			return err
+		}
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && (int(st.Uid) != fc.UID || int(st.Gid) != fc.GID) && os.Geteuid() == 0 {
+		return os.Chown(real, fc.UID, fc.GID)
+	}
+	return nil
+}
+
+func statHost(m *Manager, host string) (os.FileInfo, error) { return os.Stat(m.path(host)) }

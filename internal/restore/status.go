@@ -1,0 +1,162 @@
+package restore
+
+import (
+	"bufio"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"libreflash/internal/statedir"
+)
+
+// Status is what `libreflash status` shows.
+type Status struct {
+	Pending []PendingEntry `json:"pending"`
+	Kernel  KernelState    `json:"kernel"`
+	Runs    []RunInfo      `json:"runs"`
+	Backups []BackupInfo   `json:"backups"`
+}
+
+// PendingEntry is one journal entry and whether it is in effect now.
+type PendingEntry struct {
+	ID       string     `json:"id"`
+	Action   string     `json:"action"`
+	Backend  string     `json:"backend"`
+	State    string     `json:"state"`
+	Created  time.Time  `json:"created"`
+	Reboot   bool       `json:"reboot"`
+	Files    []string   `json:"files,omitempty"`
+	Commands [][]string `json:"commands,omitempty"`
+	Expect   string     `json:"expect,omitempty"`
+	// InEffect: whether the running system has the change; null when it
+	// cannot be known from Linux /proc (BSD securelevel).
+	InEffect *bool `json:"in_effect"`
+}
+
+// KernelState is what the running kernel shows.
+type KernelState struct {
+	IomemRelaxed bool     `json:"iomem_relaxed"`
+	Cmdline      bool     `json:"cmdline_readable"`
+	Drivers      []string `json:"drivers"` // loaded conflicting drivers
+}
+
+// RunInfo is one install or backup run under $STATE/runs.
+type RunInfo struct {
+	Path   string `json:"path"`
+	Result string `json:"result,omitempty"`
+	Exit   *int   `json:"exit,omitempty"`
+}
+
+// BackupInfo is one backup under $STATE/backups.
+type BackupInfo struct {
+	Path   string `json:"path"`
+	SHA256 string `json:"sha256,omitempty"`
+	Size   int64  `json:"size,omitempty"`
+}
+
+// statusListMax bounds the runs and backups shown, newest first.
+const statusListMax = 5
+
+// Status reports pending entries, the running kernel's state, and the last
+// runs and backups. It reads only.
+func (m *Manager) Status() (*Status, error) {
+	j, err := m.Journal()
+	if err != nil {
+		return nil, err
+	}
+	on, known := m.iomemInEffect()
+	st := &Status{Pending: []PendingEntry{}, Runs: []RunInfo{}, Backups: []BackupInfo{},
+		Kernel: KernelState{IomemRelaxed: on, Cmdline: known, Drivers: m.ConflictingLoaded()}}
+	if st.Kernel.Drivers == nil {
+		st.Kernel.Drivers = []string{}
+	}
+	for _, e := range j.Entries {
+		p := PendingEntry{ID: e.ID, Action: e.Action, Backend: e.Backend, State: e.State, Created: e.Created,
+			Reboot: e.Reboot, Expect: e.Expect}
+		for _, f := range e.Files {
+			p.Files = append(p.Files, f.Path)
+		}
+		for _, c := range e.Apply {
+			p.Commands = append(p.Commands, c.Argv())
+		}
+		switch e.Action {
+		case ActionIomem:
+			if known {
+				v := on
+				p.InEffect = &v
+			}
+		case ActionDrivers:
+			v := e.BootID == m.bootID() && len(m.loaded(e.Modules)) == 0
+			p.InEffect = &v
+		}
+		st.Pending = append(st.Pending, p)
+	}
+	for _, d := range newestDirs(statedir.Runs(m.StateDir)) {
+		st.Runs = append(st.Runs, runInfo(d))
+	}
+	for _, d := range newestDirs(statedir.Backups(m.StateDir)) {
+		st.Backups = append(st.Backups, backupInfo(d))
+	}
+	return st, nil
+}
+
+// newestDirs lists the subdirectories of dir, newest name first (names
+// start with a UTC timestamp).
+func newestDirs(dir string) []string {
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, d := range des {
+		if d.IsDir() {
+			out = append(out, filepath.Join(dir, d.Name()))
+		}
+	}
+	sort.Sort(sort.Reverse(sort.StringSlice(out)))
+	if len(out) > statusListMax {
+		out = out[:statusListMax]
+	}
+	return out
+}
+
+// runInfo reads the summary event of a run's events.jsonl.
+func runInfo(dir string) RunInfo {
+	ri := RunInfo{Path: dir}
+	f, err := os.Open(filepath.Join(dir, "events.jsonl"))
+	if err != nil {
+		return ri
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64*1024), 1<<20)
+	for sc.Scan() {
+		var ev struct {
+			Type   string `json:"type"`
+			Result string `json:"result"`
+			Exit   *int   `json:"exit"`
+		}
+		if json.Unmarshal(sc.Bytes(), &ev) == nil && ev.Type == "summary" {
+			ri.Result, ri.Exit = ev.Result, ev.Exit
+		}
+	}
+	return ri
+}
+
+func backupInfo(dir string) BackupInfo {
+	bi := BackupInfo{Path: dir}
+	b, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
+	if err == nil {
+		var man struct {
+			SHA256 string `json:"sha256"`
+			Size   int64  `json:"size"`
+		}
+		if json.Unmarshal(b, &man) == nil {
+			bi.SHA256, bi.Size = strings.ToLower(man.SHA256), man.Size
+		}
+	}
+	return bi
+}
