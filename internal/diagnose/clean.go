@@ -1,0 +1,281 @@
+package diagnose
+
+import "bytes"
+
+// Cleaning turns a log as people paste it into one stream of text the
+// signatures can be matched against: terminal control (ANSI colours, \b
+// erasures, \r redraws) is applied or dropped, progress bars are removed but
+// the words printed after them ("100% done.") are kept, e-mail quoting is
+// stripped, and whitespace — including line breaks — collapses to single
+// spaces. Joining lines is what makes messages wrapped by mailing-list
+// archives match again. Every step is a single forward pass.
+
+// lineRef locates one input line in the cleaned stream.
+type lineRef struct {
+	start, end int // offsets in cleaned text
+	num        int // 1-based line number in the input
+}
+
+type cleaned struct {
+	text  []byte
+	lines []lineRef // only lines with visible text, in order
+}
+
+// maxLineRunes bounds the evidence text we keep per line.
+const maxEvidence = 240
+
+func clean(log []byte) *cleaned {
+	c := &cleaned{text: make([]byte, 0, len(log)/2+16)}
+	var line, seg []byte
+	num := 0
+	for len(log) > 0 {
+		num++
+		var raw []byte
+		if i := bytes.IndexByte(log, '\n'); i >= 0 {
+			raw, log = log[:i], log[i+1:]
+		} else {
+			raw, log = log, nil
+		}
+		line, seg = line[:0], seg[:0]
+		for i := 0; i < len(raw); i++ {
+			b := raw[i]
+			switch {
+			case b == 0x1b: // ANSI escape: CSI ... final, OSC ... BEL/ST, or a 2-byte escape
+				i = skipEscape(raw, i)
+			case b == '\b':
+				if len(seg) > 0 {
+					seg = seg[:len(seg)-1]
+				}
+			case b == '\r':
+				line = appendSegment(line, seg)
+				seg = seg[:0]
+			case b < 0x20 || b == 0x7f:
+				seg = append(seg, ' ')
+			default:
+				seg = append(seg, b)
+			}
+		}
+		line = appendSegment(line, seg)
+		line = stripProgressTokens(line)
+		line = stripQuote(line)
+		c.addLine(line, num)
+	}
+	return c
+}
+
+// skipEscape returns the index of the last byte of the escape sequence that
+// starts at raw[i] (an ESC).
+func skipEscape(raw []byte, i int) int {
+	if i+1 >= len(raw) {
+		return i
+	}
+	switch raw[i+1] {
+	case '[':
+		j := i + 2
+		for j < len(raw) && !(raw[j] >= 0x40 && raw[j] <= 0x7e) {
+			j++
+		}
+		if j >= len(raw) {
+			return len(raw) - 1
+		}
+		return j
+	case ']':
+		j := i + 2
+		for j < len(raw) {
+			if raw[j] == 0x07 {
+				return j
+			}
+			if raw[j] == 0x1b && j+1 < len(raw) && raw[j+1] == '\\' {
+				return j + 1
+			}
+			j++
+		}
+		return len(raw) - 1
+	}
+	return i + 1
+}
+
+// appendSegment adds one \r-delimited segment to the line, without the
+// flashprog progress bar it may start with.
+func appendSegment(line, seg []byte) []byte {
+	seg = stripBar(seg)
+	if len(bytes.TrimSpace(seg)) == 0 {
+		return line
+	}
+	if len(line) > 0 {
+		line = append(line, ' ')
+	}
+	return append(line, seg...)
+}
+
+var barStages = [][]byte{[]byte("Reading... ["), []byte("Writing... ["), []byte("Erasing... ["), []byte("Progress... [")}
+
+// stripBar removes flashprog's "Reading... [=====>    ]  42% " prefix.
+func stripBar(seg []byte) []byte {
+	for _, st := range barStages {
+		if !bytes.HasPrefix(seg, st) {
+			continue
+		}
+		rest := seg[len(st):]
+		j := 0
+		for j < len(rest) && j < 60 && (rest[j] == '=' || rest[j] == '>' || rest[j] == ' ') {
+			j++
+		}
+		if j >= len(rest) || rest[j] != ']' {
+			return seg
+		}
+		j++
+		for j < len(rest) && rest[j] == ' ' {
+			j++
+		}
+		d := j
+		for j < len(rest) && j-d < 3 && rest[j] >= '0' && rest[j] <= '9' {
+			j++
+		}
+		if j == d || j >= len(rest) || rest[j] != '%' {
+			return rest[j:] // a bar cut off mid-way: drop what we recognised
+		}
+		return rest[j+1:]
+	}
+	return seg
+}
+
+var progressWords = [][]byte{[]byte("READ"), []byte("ERASE"), []byte("WRITE")}
+
+// stripProgressTokens removes flashrom's progress tokens: 1.4's
+// "[READ] 42% complete... " and 1.5+'s "[READ: 42%][ERASE: 100%]...".
+func stripProgressTokens(line []byte) []byte {
+	if bytes.IndexByte(line, '[') < 0 {
+		return line
+	}
+	out := line[:0:0]
+	for i := 0; i < len(line); {
+		if line[i] == '[' {
+			if n := progressToken(line[i:]); n > 0 {
+				i += n
+				continue
+			}
+		}
+		out = append(out, line[i])
+		i++
+	}
+	return out
+}
+
+// progressToken returns the length of a progress token at the start of s, or 0.
+func progressToken(s []byte) int {
+	for _, w := range progressWords {
+		if len(s) < len(w)+2 || !bytes.Equal(s[1:1+len(w)], w) {
+			continue
+		}
+		j := 1 + len(w)
+		switch s[j] {
+		case ']': // [READ] 42% complete...
+			j++
+			for j < len(s) && s[j] == ' ' {
+				j++
+			}
+			d := j
+			for j < len(s) && j-d < 3 && s[j] >= '0' && s[j] <= '9' {
+				j++
+			}
+			if j == d || j >= len(s) || s[j] != '%' {
+				return 0
+			}
+			j++
+			const tail = " complete..."
+			if bytes.HasPrefix(s[j:], []byte(tail)) {
+				j += len(tail)
+			}
+			if j < len(s) && s[j] == ' ' {
+				j++
+			}
+			return j
+		case ':': // [READ: 42%]...
+			j++
+			for j < len(s) && s[j] == ' ' {
+				j++
+			}
+			d := j
+			for j < len(s) && j-d < 3 && s[j] >= '0' && s[j] <= '9' {
+				j++
+			}
+			if j == d || j+1 >= len(s) || s[j] != '%' || s[j+1] != ']' {
+				return 0
+			}
+			j += 2
+			if bytes.HasPrefix(s[j:], []byte("...")) {
+				j += 3
+			}
+			return j
+		}
+	}
+	return 0
+}
+
+// stripQuote removes e-mail quoting ("> ", "> > ", ">>").
+func stripQuote(line []byte) []byte {
+	i := 0
+	for i < len(line) && (line[i] == ' ' || line[i] == '\t') {
+		i++
+	}
+	if i >= len(line) || line[i] != '>' {
+		return line
+	}
+	for i < len(line) && (line[i] == '>' || line[i] == ' ' || line[i] == '\t') {
+		i++
+	}
+	return line[i:]
+}
+
+// addLine appends a line to the stream with whitespace collapsed.
+func (c *cleaned) addLine(line []byte, num int) {
+	start := -1
+	space := false
+	for _, b := range line {
+		if b == ' ' || b == '\t' {
+			space = true
+			continue
+		}
+		if start < 0 {
+			if len(c.text) > 0 {
+				c.text = append(c.text, ' ')
+			}
+			start = len(c.text)
+		} else if space {
+			c.text = append(c.text, ' ')
+		}
+		space = false
+		c.text = append(c.text, b)
+	}
+	if start >= 0 {
+		c.lines = append(c.lines, lineRef{start: start, end: len(c.text), num: num})
+	}
+}
+
+// lineAt returns the index in c.lines of the line containing offset off.
+func (c *cleaned) lineAt(off int) int {
+	lo, hi := 0, len(c.lines)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if c.lines[m].end <= off {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	if lo >= len(c.lines) {
+		return len(c.lines) - 1
+	}
+	return lo
+}
+
+// lineText is the cleaned text of line i, shortened for display.
+func (c *cleaned) lineText(i int) string {
+	l := c.lines[i]
+	t := c.text[l.start:l.end]
+	if len(t) > maxEvidence {
+		return string(t[:maxEvidence]) + "…"
+	}
+	return string(t)
+}
