@@ -55,7 +55,7 @@ func checkIopl(s *state) Check {
 		if s.lock.mode != "" && s.lock.mode != "none" {
 			return s.ioplLocked("iopl(3) refused to root: kernel lockdown (" + s.lock.mode + ")")
 		}
-		return s.ioplLocked("iopl(3) refused to root (Operation not permitted): kernel lockdown or a security policy")
+		return s.ioplLocked("iopl(3) refused to root (Operation not permitted): kernel lockdown, a security policy, or a container without CAP_SYS_RAWIO")
 	}
 	return Check{Status: Fail, Summary: "iopl(3) failed: " + errnoText(err), Docs: docsFAQ}
 }

@@ -81,12 +81,15 @@ func lockdownSource(s *state) (source, mode, fix string) {
 			"Remove lockdown=" + p.Value + " from the kernel command line (bootloader configuration) and reboot."
 	}
 	if s.secure.enforcing() && k.Tri("CONFIG_LOCK_DOWN_IN_EFI_SECURE_BOOT") == diagnose.Yes {
-		return "Secure Boot is enabled and the kernel locks down under it (CONFIG_LOCK_DOWN_IN_EFI_SECURE_BOOT)", "integrity",
+		return "Secure Boot is on and the kernel has CONFIG_LOCK_DOWN_IN_EFI_SECURE_BOOT", "integrity",
 			"1. Reboot into the firmware setup and disable Secure Boot.\n2. Boot again and run libreflash check."
 	}
 	if s.secure.enforcing() && !k.Found() {
 		return "Secure Boot is enabled, which locks down most distribution kernels", "",
 			"1. Reboot into the firmware setup and disable Secure Boot.\n2. Boot again and run libreflash check."
+	}
+	if !k.Found() {
+		return "", "", "" // nothing to deduce from
 	}
 	return "", "none", ""
 }
@@ -127,13 +130,13 @@ func checkLockdown(s *state) Check {
 		Docs:    docsDevmem,
 	}
 	if l.source != "" {
-		c.Summary += " (" + l.source + ")"
+		c.Summary += ", because " + l.source
 	} else {
 		c.Detail += " Its source is not visible: not on the command line, not forced by the kernel config, not from Secure Boot (a distribution policy?)."
 		c.Fix = "Boot a kernel or configuration without lockdown; disabling Secure Boot in the firmware setup is the usual way."
 	}
 	if l.inferred {
-		c.Summary = "kernel lockdown is active: " + l.mode + " (" + l.source + "; securityfs not mounted, so deduced)"
+		c.Summary = "kernel lockdown is active: " + l.mode + ", because " + l.source + " (deduced: securityfs is not mounted)"
 	}
 	return c
 }

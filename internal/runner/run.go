@@ -81,7 +81,6 @@ func (f *Flasher) Run(ctx context.Context, s Spec) (*Result, error) {
 
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = flasherEnv()
-	cmd.Dir = "/"
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 
 	parser := NewParser(func(e Event) {
@@ -333,6 +332,12 @@ func (t *tailBuffer) String() string {
 // ChipInfo asks the flasher which chip it finds behind programmer
 // (--flash-name, then --flash-size). It reads no chip contents.
 func (f *Flasher) ChipInfo(ctx context.Context, programmer string) (Chip, error) {
+	return f.ChipInfoLog(ctx, programmer, nil)
+}
+
+// ChipInfoLog is ChipInfo, also copying the flasher's output to log (when
+// not nil) for diagnosis.
+func (f *Flasher) ChipInfoLog(ctx context.Context, programmer string, log io.Writer) (Chip, error) {
 	var c Chip
 	var lastChip *Chip
 	onEvent := func(e Event) {
@@ -342,8 +347,11 @@ func (f *Flasher) ChipInfo(ctx context.Context, programmer string) (Chip, error)
 		}
 	}
 	var out strings.Builder
-	_, err := f.Run(ctx, Spec{Programmer: programmer, Args: []string{"--flash-name"}, Log: &out, OnEvent: onEvent})
-	if err != nil {
+	w := io.Writer(&out)
+	if log != nil {
+		w = io.MultiWriter(&out, log)
+	}
+	if _, err := f.Run(ctx, Spec{Programmer: programmer, Args: []string{"--flash-name"}, Log: w, OnEvent: onEvent}); err != nil {
 		return c, err
 	}
 	vendor, name, ok := parseFlashName(out.String())
@@ -353,8 +361,7 @@ func (f *Flasher) ChipInfo(ctx context.Context, programmer string) (Chip, error)
 	c.Vendor, c.Name = vendor, name
 
 	out.Reset()
-	_, err = f.Run(ctx, Spec{Programmer: programmer, Args: []string{"--flash-size"}, Log: &out, OnEvent: onEvent})
-	if err != nil {
+	if _, err := f.Run(ctx, Spec{Programmer: programmer, Args: []string{"--flash-size"}, Log: w, OnEvent: onEvent}); err != nil {
 		return c, err
 	}
 	size, ok := parseFlashSize(out.String())

@@ -170,18 +170,6 @@ func TestParseFlashNameSize(t *testing.T) {
 	}
 }
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, d time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("timed out")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // A read stops at once on SIGINT or SIGTERM, and leaves no file.
 func TestRunReadStopsOnSignal(t *testing.T) {
 	f := systemFlasher(t)

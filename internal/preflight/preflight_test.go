@@ -1,0 +1,103 @@
+package preflight_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"libreflash/internal/preflight"
+	"libreflash/internal/preflight/preflighttest"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+// machines lists every fixture directory in testdata, including those other
+// branches add (qemu-q35-* captured from real guests).
+func machines(t testing.TB) []string {
+	ents, err := os.ReadDir("testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range ents {
+		if _, err := os.Stat(filepath.Join("testdata", e.Name(), "probes.json")); err == nil {
+			out = append(out, e.Name())
+		}
+	}
+	if len(out) < 6 {
+		t.Fatalf("only %d fixture machines in testdata", len(out))
+	}
+	return out
+}
+
+// golden is what a fixture's report must be: the JSON report (DESIGN §6)
+// and the facts diagnose gets.
+type golden struct {
+	Report *preflight.Report `json:"report"`
+	Facts  any               `json:"facts"`
+}
+
+func TestGolden(t *testing.T) {
+	for _, m := range machines(t) {
+		t.Run(m, func(t *testing.T) {
+			dir := filepath.Join("testdata", m)
+			env, err := preflighttest.Load(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := preflight.Run(context.Background(), env, preflight.Options{})
+			got, err := json.MarshalIndent(golden{Report: r, Facts: r.Facts}, "", "  ")
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, '\n')
+			compareGolden(t, filepath.Join(dir, "report.json.golden"), got)
+			compareGolden(t, filepath.Join(dir, "report.golden"), []byte(text(r)))
+		})
+	}
+}
+
+// text is a compact human view of a report, for reviewing fixtures.
+func text(r *preflight.Report) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "programmer %s ok=%v\n", r.Programmer, r.OK)
+	for _, c := range r.Checks {
+		fmt.Fprintf(&b, "\n%-4s %s: %s\n", c.Status, c.ID, c.Summary)
+		if c.Detail != "" {
+			fmt.Fprintf(&b, "  detail: %s\n", c.Detail)
+		}
+		if c.Fix != "" {
+			fmt.Fprintf(&b, "  fix: %s\n", strings.ReplaceAll(c.Fix, "\n", "\n       "))
+		}
+	}
+	return b.String()
+}
+
+// compareGolden compares with the golden file; on a mismatch it writes
+// got beside it as .actual for a diff. -update rewrites the golden.
+func compareGolden(t *testing.T, path string, got []byte) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		actual := path + ".actual"
+		_ = os.WriteFile(actual, got, 0o644)
+		t.Errorf("%s differs from the golden; see diff %s %s", filepath.Base(path), path, actual)
+	} else {
+		_ = os.Remove(path + ".actual")
+	}
+}

@@ -1,0 +1,289 @@
+#!/usr/bin/env bash
+# Boots Debian's real kernel under qemu-system-x86_64 -M q35 (Intel ICH9) in
+# a few configurations and, in each guest, runs the live probes, real
+# flashrom -p internal -r, and libreflash check/diagnose; results come back
+# over a second serial port between markers and land in OUT/<scenario>/.
+# The assertions live in internal/vmtest (go test runs this script).
+#
+#   scripts/vmtest.sh [--out DIR] [--capture] [--boots b1,b2] [--timeout SECS]
+#
+#   --out DIR      where results go (default: a new temp dir, printed at the end)
+#   --capture      also refresh internal/preflight/testdata/qemu-q35-*/ (root/
+#                  tree and probes.json) from what the guests saw
+#   --boots LIST   only these boots: bios, lockdown, relaxed, uefi
+#   --timeout S    bound for each boot (default 420 under TCG, 120 under KVM)
+#
+# Nothing is installed on the host but Debian's qemu-system-x86,
+# busybox-static, cpio, flashrom and ovmf: the kernel package is fetched
+# with apt-get download and unpacked into a cache dir
+# (${XDG_CACHE_HOME:-~/.cache}/libreflash-vmtest). No guest writes a flash
+# chip: flashrom only reads (-r), and q35 has no SPI chip anyway.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+
+out="" capture=0 boots="bios,lockdown,relaxed,uefi" timeout_s=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --out) out=$2; shift 2 ;;
+    --capture) capture=1; shift ;;
+    --boots) boots=$2; shift 2 ;;
+    --timeout) timeout_s=$2; shift 2 ;;
+    -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "vmtest: unknown argument: $1" >&2; exit 2 ;;
+  esac
+done
+
+ensure_go
+ensure_pkgs qemu-system-x86 busybox-static cpio flashrom ovmf
+
+log() { echo "vmtest: $*" >&2; }
+die() { echo "vmtest: error: $*" >&2; exit 1; }
+
+[ "$(uname -m)" = x86_64 ] || die "the guest runs this host's amd64 flashrom; needs an x86_64 host"
+
+# --- kernel: the package linux-image-amd64 depends on, unpacked in the cache
+cache=${XDG_CACHE_HOME:-$HOME/.cache}/libreflash-vmtest
+mkdir -p "$cache"
+kpkg() { apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}'; }
+pkg=$(kpkg)
+if [ -z "$pkg" ]; then
+  sudo=$(need_root_cmd)
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+  pkg=$(kpkg)
+fi
+[ -n "$pkg" ] || die "apt-cache knows no linux-image-amd64"
+ver=$(apt-cache policy "$pkg" | awk '/Candidate:/ {print $2}')
+deb=$(ls "$cache/${pkg}_"*.deb 2>/dev/null | head -n1 || true)
+if [ -z "$deb" ]; then
+  log "downloading $pkg $ver"
+  # apt-get download writes into the current directory; _apt cannot read
+  # a root-owned cache, which only costs a warning.
+  (cd "$cache" && apt-get download -q "$pkg" 2>&1 | grep -v '^W: Download is performed unsandboxed' >&2 || true)
+  deb=$(ls "$cache/${pkg}_"*.deb 2>/dev/null | head -n1 || true)
+  [ -n "$deb" ] || die "apt-get download $pkg failed"
+fi
+kdir="$cache/$(basename "$deb" .deb)"
+if [ ! -e "$kdir/.done" ]; then
+  log "unpacking $(basename "$deb")"
+  rm -rf "$kdir"
+  dpkg -x "$deb" "$kdir"
+  touch "$kdir/.done"
+fi
+vmlinuz=$(ls "$kdir"/boot/vmlinuz-* | head -n1)
+rel=${vmlinuz##*/vmlinuz-}
+kconfig="$kdir/boot/config-$rel"
+moddir="$kdir/lib/modules/$rel"
+
+# --- accelerator: KVM when /dev/kvm really works (qemu still running after
+# 3 s means it initialised), else TCG; VMTEST_ACCEL overrides.
+accel=${VMTEST_ACCEL:-tcg}
+if [ -z "${VMTEST_ACCEL:-}" ] && [ -w /dev/kvm ]; then
+  rc=0
+  timeout 3 qemu-system-x86_64 -accel kvm -M none -nodefaults -display none -monitor none \
+    </dev/null >/dev/null 2>&1 || rc=$?
+  [ "$rc" = 124 ] && accel=kvm
+fi
+[ -n "$timeout_s" ] || { [ "$accel" = kvm ] && timeout_s=120 || timeout_s=420; }
+log "kernel $rel, accel $accel, timeout ${timeout_s}s per boot"
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/libreflash-vmtest.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+[ -n "$out" ] || out=$(mktemp -d "${TMPDIR:-/tmp}/libreflash-vmtest-out.XXXXXX")
+mkdir -p "$out"
+
+# --- initramfs, one for every boot
+root="$work/root"
+mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,lib,lib64,proc,sys,dev,tmp,etc,boot,run}
+cp /bin/busybox "$root/bin/busybox"
+log "building libreflash and guestprobe (static)"
+CGO_ENABLED=0 go build -trimpath -o "$root/bin/libreflash" ./cmd/libreflash
+CGO_ENABLED=0 go build -trimpath -o "$root/bin/guestprobe" ./internal/vmtest/guestprobe
+flashrom=$(command -v flashrom)
+cp "$flashrom" "$root/usr/sbin/flashrom"
+# The shared libraries flashrom links, and the loader, at the same paths.
+ldd "$flashrom" | awk '/=> \// {print $3} /^[ \t]*\// {print $1}' | while read -r lib; do
+  mkdir -p "$root$(dirname "$lib")"
+  cp -L "$lib" "$root$lib"
+done
+cp "$kconfig" "$root/boot/"
+# Modules: lpc_ich (the driver scenario), the watchdog udev would load for
+# it, and efivarfs for the UEFI boot; with their dependencies.
+add_module() {
+  local name=$1 f dep
+  f=$(find "$moddir/kernel" -name "$name.ko" -o -name "${name//_/-}.ko" | head -n1)
+  [ -n "$f" ] || die "module $name not in $pkg"
+  [ -e "$root${f#"$kdir"}" ] && return 0
+  mkdir -p "$root$(dirname "${f#"$kdir"}")"
+  cp "$f" "$root${f#"$kdir"}"
+  for dep in $(tr '\0' '\n' <"$f" | sed -n 's/^depends=//p' | tr ',' ' '); do add_module "$dep"; done
+}
+for m in lpc_ich iTCO_wdt efivarfs; do add_module "$m"; done
+cp "$moddir"/modules.{order,builtin} "$root/lib/modules/$rel/" 2>/dev/null || true
+busybox depmod -b "$root" "$rel"
+echo 'root:x:0:0:root:/root:/bin/sh' >"$root/etc/passwd"
+echo 'user:x:1000:1000:user:/tmp:/bin/sh' >>"$root/etc/passwd"
+printf 'root:x:0:\nuser:x:1000:\n' >"$root/etc/group"
+
+cat >"$root/init" <<'EOF'
+#!/bin/busybox sh
+# Guest side of scripts/vmtest.sh. Scenarios come from libreflash.vmtest= on
+# the kernel command line; each section goes to /dev/ttyS1 as
+# "=== BEGIN scenario/name ===", gzip+base64, "=== END scenario/name rc=N ===".
+/bin/busybox --install -s /bin
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/tmp
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+mount -t tmpfs tmp /tmp
+chmod 1777 /tmp
+mount -t securityfs none /sys/kernel/security
+if [ -d /sys/firmware/efi ]; then
+  modprobe efivarfs && mount -t efivarfs none /sys/firmware/efi/efivars
+fi
+R=/dev/ttyS1
+stty -F $R raw -echo 2>/dev/null
+rel=$(uname -r)
+
+emit() { # name file rc
+  { echo "=== BEGIN $1 ==="; gzip -c "$2" | base64; echo "=== END $1 rc=$3 ==="; } >$R
+}
+# step NAME CMD...: run CMD as the scenario's user, bounded, and emit its output.
+step() {
+  name=$1; shift
+  rc=0
+  timeout 240 $AS "$@" >/tmp/step.out 2>&1 </dev/null || rc=$?
+  emit "$S/$name" /tmp/step.out $rc
+  echo "vmtest-guest: $S/$name rc=$rc"
+}
+# grab SRC: copy a host path into the capture tree as the scenario's user
+# sees it (a user reads zeros for /proc/iomem addresses, 64 bytes of PCI
+# config); unreadable or absent files are left out.
+grab() {
+  [ -e "$1" ] || return 0
+  mkdir -p "/tmp/cap/root$(dirname "$1")"
+  $AS cat "$1" >"/tmp/cap/root$1" 2>/dev/null || rm -f "/tmp/cap/root$1"
+}
+capture() {
+  rm -rf /tmp/cap; mkdir -p /tmp/cap/root
+  for f in /proc/cmdline /proc/iomem /proc/modules /proc/sys/kernel/osrelease \
+      /sys/kernel/security/lockdown \
+      /sys/bus/pci/devices/0000:00:1f.0/config /sys/bus/pci/devices/0000:00:1f.0/vendor \
+      /sys/bus/pci/devices/0000:00:1f.0/device /sys/bus/pci/devices/0000:00:1f.0/class \
+      /sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c \
+      /sys/firmware/efi/efivars/SetupMode-8be4df61-93ca-11d2-aa0d-00e098032b8c \
+      /sys/class/dmi/id/sys_vendor /sys/class/dmi/id/product_name \
+      /sys/class/dmi/id/product_version /sys/class/dmi/id/board_vendor \
+      /sys/class/dmi/id/board_name /sys/class/dmi/id/bios_vendor \
+      /sys/class/dmi/id/bios_version /sys/class/dmi/id/chassis_type; do
+    grab "$f"
+  done
+  # The kernel config lines the checks read (the whole file is 250 KB).
+  mkdir -p /tmp/cap/root/boot
+  grep -E '^(# )?CONFIG_(DEVMEM|STRICT_DEVMEM|IO_STRICT_DEVMEM|X86_IOPL_IOPERM|SECURITY_LOCKDOWN_LSM[A-Z_]*|LOCK_DOWN_[A-Z_]*|LPC_ICH|ITCO_WDT|SPI_INTEL[A-Z_]*|MTD_SPI_NOR|EFI|EFIVAR_FS|IKCONFIG[A-Z_]*|MODULE_SIG|MODULE_SIG_FORCE|SECURITY|SECURITYFS)[= ]' \
+    "/boot/config-$rel" >"/tmp/cap/root/boot/config-$rel"
+  tar -cf /tmp/cap.tar -C /tmp/cap root
+  emit "$S/capture.tar" /tmp/cap.tar 0
+}
+scenario() {
+  S=$1 AS=
+  case $S in
+    not-root) AS="guestprobe runas 1000" ;;
+    # lpc_ich alone, then what udev loads for the devices it creates: the
+    # watchdog claims part of the RCRB that flashprog maps.
+    lpc-ich) modprobe lpc_ich ;;
+    lpc-ich-itco|iomem-relaxed-lpc-ich) modprobe lpc_ich && modprobe iTCO_wdt ;;
+  esac
+  echo "vmtest-guest: scenario $S"
+  mkdir -p /tmp/w && chmod 1777 /tmp/w && cd /tmp/w
+  step probes.json guestprobe
+  capture
+  step flashrom.log flashrom -p internal -r /tmp/w/x.rom
+  cp /tmp/step.out /tmp/w/flashrom.log; chmod 644 /tmp/w/flashrom.log
+  rm -f /tmp/w/x.rom
+  step check.json libreflash check --json
+  step check.txt libreflash check
+  step diagnose.json libreflash diagnose --json /tmp/w/flashrom.log
+  step dmesg dmesg
+  cd /
+}
+for s in $(sed -n 's/.*libreflash\.vmtest=\([^ ]*\).*/\1/p' /proc/cmdline | tr ',' ' '); do
+  scenario "$s"
+done
+echo "=== DONE ===" >$R
+sync
+poweroff -f
+EOF
+chmod 755 "$root/init"
+(cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet) >"$work/initrd.cpio"
+log "initramfs $(du -h "$work/initrd.cpio" | cut -f1)"
+
+# --- boots: name, kernel arguments, scenarios, firmware
+boot() {
+  local name=$1 args=$2 scen=$3 fw=$4 dir="$out/boot-$1"
+  mkdir -p "$dir"
+  local q=(qemu-system-x86_64 -M q35 -accel "$accel" -cpu max -m 512 -smp 1
+    -nodefaults -no-user-config -nographic -no-reboot -monitor none
+    -serial "file:$dir/console.log" -serial "file:$dir/results.txt"
+    -kernel "$vmlinuz" -initrd "$work/initrd.cpio"
+    -append "console=ttyS0 panic=-1 $args libreflash.vmtest=$scen")
+  if [ "$fw" = uefi ]; then
+    cp /usr/share/OVMF/OVMF_VARS_4M.fd "$work/vars-$name.fd"
+    q+=(-drive "if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd"
+        -drive "if=pflash,format=raw,unit=1,file=$work/vars-$name.fd")
+  fi
+  local t0=$SECONDS rc=0
+  timeout -k 5 "$timeout_s" "${q[@]}" </dev/null >"$dir/qemu.out" 2>&1 || rc=$?
+  echo "$rc" >"$dir/qemu.rc"
+  log "boot $name: qemu rc=$rc in $((SECONDS - t0))s"
+}
+declare -A bootspec=(
+  [bios]="|default,not-root,lpc-ich,lpc-ich-itco|bios"
+  [lockdown]="lockdown=integrity|lockdown-integrity|bios"
+  [relaxed]="iomem=relaxed|iomem-relaxed,iomem-relaxed-lpc-ich|bios"
+  [uefi]="|uefi|uefi"
+)
+# Two guests at a time: TCG runs one vCPU per host thread.
+jobs=$(nproc); [ "$jobs" -gt 2 ] && jobs=2 || true
+pids=()
+for b in ${boots//,/ }; do
+  spec=${bootspec[$b]:-}; [ -n "$spec" ] || die "unknown boot $b"
+  IFS='|' read -r args scen fw <<<"$spec"
+  while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n || true; done
+  boot "$b" "$args" "$scen" "$fw" &
+  pids+=($!)
+done
+wait
+
+# --- results: split sections into OUT/<scenario>/<name> and <name>.rc
+fail=0
+for b in ${boots//,/ }; do
+  dir="$out/boot-$b"
+  if ! grep -q '^=== DONE ===' <(tr -d '\r' <"$dir/results.txt"); then
+    log "boot $b did not finish (qemu rc=$(cat "$dir/qemu.rc")); console tail:"
+    tail -n 40 "$dir/console.log" >&2 || true
+    fail=1
+  fi
+  tr -d '\r' <"$dir/results.txt" | awk -v out="$out" '
+    /^=== BEGIN .* ===$/ { name = $3; f = out "/" name ".b64"; sub(/\/[^\/]*$/, "", name); system("mkdir -p \"" out "/" name "\""); printf "" > f; next }
+    /^=== END .* rc=[0-9]+ ===$/ { close(f); rc = $4; sub(/^rc=/, "", rc); n = $3; print rc > (out "/" n ".rc"); close(out "/" n ".rc"); f = ""; next }
+    f != "" { print >> f }'
+done
+find "$out" -name '*.b64' | while read -r f; do
+  base64 -d <"$f" | gzip -dc >"${f%.b64}" && rm -f "$f"
+done
+
+if [ "$capture" = 1 ]; then
+  for d in "$out"/*/; do
+    s=$(basename "$d"); case $s in boot-*) continue ;; esac
+    [ -e "$d/capture.tar" ] || continue
+    dest=internal/preflight/testdata/qemu-q35-$s
+    rm -rf "$dest/root" "$dest/probes.json"
+    mkdir -p "$dest"
+    tar -xf "$d/capture.tar" -C "$dest"
+    cp "$d/probes.json" "$dest/probes.json"
+    log "captured $dest"
+  done
+fi
+log "results in $out"
+exit $fail
