@@ -102,6 +102,7 @@ func (s *state) devmemVerdict() Check {
 		cfgText = "kernel without STRICT_DEVMEM"
 	}
 
+	busy, busyWhy := s.busyConflict()
 	if probed && probeErr != nil {
 		c := Check{Status: Fail, Docs: docsDevmem}
 		c.Summary = "/dev/mem refuses to map " + window + ": " + errnoText(probeErr)
@@ -112,8 +113,8 @@ func (s *state) devmemVerdict() Check {
 			if c.Fix == "" {
 				c.Fix = "Disable what enables lockdown (see the lockdown check), usually Secure Boot in the firmware setup."
 			}
-		case errors.Is(probeErr, syscall.EPERM) && len(s.claimers) > 0 && !relaxed:
-			c.Detail = fmt.Sprintf("%s; %s hold the range, so the kernel refuses to share it.", cfgText, strings.Join(s.claimers, ", "))
+		case errors.Is(probeErr, syscall.EPERM) && busy && !relaxed:
+			c.Detail = cfgText + "; " + busyWhy + ", and the kernel refuses to share a range a driver holds."
 			c.Fix = fixRelaxed
 		case errors.Is(probeErr, syscall.EPERM) && !relaxed:
 			c.Detail = cfgText + ": the kernel refuses user mappings of this range."
@@ -131,29 +132,36 @@ func (s *state) devmemVerdict() Check {
 		return Check{Status: Pass, Summary: "/dev/mem usable: iomem=relaxed is in effect" + probeText(probed, window),
 			Detail: cfgText + "; iomem=relaxed lets root map ranges that drivers hold."}
 	}
-	if ioStrict == diagnose.Yes && len(s.claimers) > 0 {
-		if probed && s.chip.length > 0 {
-			// The probe mapped the very window they hold, and it worked.
-			return Check{Status: Pass, Summary: "/dev/mem maps " + window + " although " + strings.Join(s.claimers, ", ") + " is loaded",
-				Detail: cfgText + "."}
+	if probed && s.chip.length > 0 {
+		// The probe mapped the very window flashprog maps first.
+		c := Check{Status: Pass, Summary: "/dev/mem usable" + probeText(probed, window), Detail: cfgText + "."}
+		if len(s.claimers) > 0 {
+			c.Detail += " Loaded: " + strings.Join(s.claimers, ", ") + ", holding none of it busy."
 		}
+		return c
+	}
+	if ioStrict == diagnose.Yes && busy {
 		return Check{
 			Status:  Fail,
-			Summary: "/dev/mem will refuse the chipset: " + strings.Join(s.claimers, ", ") + " holds it and the kernel has CONFIG_IO_STRICT_DEVMEM",
-			Detail: cfgText + ". With IO_STRICT_DEVMEM the kernel refuses to map any range a driver has claimed; " +
-				s.claimText() + " flashprog then fails with \"/dev/mem mmap failed: Operation not permitted\".",
+			Summary: "/dev/mem will refuse the chipset: a driver holds part of it and the kernel has CONFIG_IO_STRICT_DEVMEM",
+			Detail: cfgText + "; " + busyWhy + ". With IO_STRICT_DEVMEM the kernel refuses to map a range a driver holds, " +
+				"and flashprog fails with \"/dev/mem mmap failed: Operation not permitted\".",
 			Fix:  fixRelaxed,
 			Docs: docsDevmem,
 		}
 	}
 	if strict == diagnose.Yes {
+		detail := "No driver holds the chipset's range now, so flashprog should get it; if it still reports " +
+			"\"/dev/mem mmap failed\", reboot with iomem=relaxed."
+		if slices.Contains(s.modules, "lpc_ich") && ioStrict == diagnose.Yes {
+			detail = "lpc_ich is loaded but nothing holds the range busy yet; if iTCO_wdt gets loaded it will. " + detail
+		}
 		return Check{
 			Status:  Warn,
 			Summary: "/dev/mem is restricted (" + cfgText + ")" + probeText(probed, window),
-			Detail: "No driver holds the chipset's range now, so flashprog should get it; if it still reports " +
-				"\"/dev/mem mmap failed\", reboot with iomem=relaxed.",
-			Fix:  "Only if flashprog fails: reboot with iomem=relaxed (libreflash prepare will be able to add it)",
-			Docs: docsDevmem,
+			Detail:  detail,
+			Fix:     "Only if flashprog fails: reboot with iomem=relaxed (libreflash prepare will be able to add it)",
+			Docs:    docsDevmem,
 		}
 	}
 	if !s.kconfig.Found() && !probed {
@@ -178,21 +186,6 @@ func (s *state) windowText() string {
 	return fmt.Sprintf("a low-memory page at %#x", lowPage)
 }
 
-func (s *state) claimText() string {
-	var parts []string
-	for _, r := range s.iomemClaims() {
-		if r.Start == 0 && r.End == 0 {
-			parts = append(parts, r.Name)
-			continue
-		}
-		parts = append(parts, fmt.Sprintf("%s at %x-%x", r.Name, r.Start, r.End))
-	}
-	if len(parts) == 0 {
-		return ""
-	}
-	return "/proc/iomem shows " + strings.Join(parts, ", ") + ";"
-}
-
 // unloadCommand unloads the conflicting modules, users first: iTCO_wdt
 // (lpc_ich's watchdog cell) must go before lpc_ich.
 func (s *state) unloadCommand() string {
@@ -201,7 +194,7 @@ func (s *state) unloadCommand() string {
 		mods = append(mods, "iTCO_wdt")
 	}
 	for _, m := range s.modules {
-		if slices.Contains(conflictingModules, m) && m != "lpc_ich" {
+		if slices.Contains(conflictingModules, m) && m != "lpc_ich" && m != "iTCO_wdt" {
 			mods = append(mods, m)
 		}
 	}

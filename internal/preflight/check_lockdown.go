@@ -102,7 +102,7 @@ func checkLockdown(s *state) Check {
 	const why = "Lockdown refuses /dev/mem and I/O port access even to root, so flashprog fails with " +
 		"\"Operation not permitted\" or \"/dev/mem mmap failed\"."
 	switch {
-	case l.mode == "none" && l.noFile:
+	case l.mode == "none" && !l.inferred && l.noFile:
 		return Check{Status: Pass, Summary: "kernel lockdown not active (no lockdown LSM)"}
 	case l.mode == "none" && !l.inferred:
 		return Check{Status: Pass, Summary: "kernel lockdown: none"}

@@ -2,6 +2,7 @@ package preflight
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 
@@ -83,20 +84,27 @@ func triOf(b bool) diagnose.Tri {
 // iomemRelaxed: iomem=relaxed on the running kernel's command line.
 func (s *state) iomemRelaxed() bool { return kcmdline.Has(s.cmdline, "iomem", "relaxed") }
 
-// conflictingModules are the drivers that claim the chipset's SPI or RCRB
-// range (names as /proc/modules prints them; kernels renamed intel_spi to
-// spi_intel in 5.19).
+// conflictingModules are the drivers that claim, or make a resource for,
+// the chipset's SPI or RCRB range (names as /proc/modules prints them;
+// kernels renamed intel_spi to spi_intel in 5.19). lpc_ich only describes
+// the range; iTCO_wdt (its watchdog cell, GCS register inside the RCRB) and
+// the SPI drivers request it busy, which IO_STRICT_DEVMEM refuses to share.
 var conflictingModules = []string{
-	"lpc_ich", "intel_spi", "intel_spi_pci", "intel_spi_platform",
+	"lpc_ich", "iTCO_wdt", "intel_spi", "intel_spi_pci", "intel_spi_platform",
 	"spi_intel", "spi_intel_pci", "spi_intel_platform",
 }
 
-// claimNames are /proc/iomem owners that mean a driver holds (part of) the
-// chipset's range: lpc_ich's watchdog cell reserves the GCS register inside
-// the RCRB, the SPI drivers their controller.
+// busyModules are those of conflictingModules that request the range busy.
+var busyModules = []string{
+	"iTCO_wdt", "intel_spi", "intel_spi_pci", "intel_spi_platform",
+	"spi_intel", "spi_intel_pci", "spi_intel_platform",
+}
+
+// claimNames are /proc/iomem owners inside the chipset's window.
 var claimNames = []string{"lpc_ich", "iTCO_wdt", "intel-spi", "intel_spi", "spi-intel", "spi_intel", "0000:00:1f.5"}
 
 func isClaimName(n string) bool {
+	n, _, _ = strings.Cut(n, " ")
 	for _, c := range claimNames {
 		if n == c || strings.HasPrefix(n, c+".") {
 			return true
@@ -105,8 +113,41 @@ func isClaimName(n string) bool {
 	return false
 }
 
+// addressesHidden: /proc/iomem read by a user other than root shows zeros.
+func (s *state) addressesHidden() bool {
+	for _, r := range s.iomem {
+		if r.End != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// busyClaims are the driver requests in /proc/iomem that overlap the
+// chipset's window (or, when it is unknown, any of claimNames). A request
+// shows as a child with the same range as the resource it requests, named
+// "<device> <resource>" by devm_ioremap_resource: "iTCO_wdt.1.auto
+// iTCO_wdt.1.auto" under "iTCO_wdt.1.auto".
+func (s *state) busyClaims() []IomemEntry {
+	var out []IomemEntry
+	for i, r := range s.iomem {
+		if i == 0 || !isClaimName(r.Name) || r.End == 0 {
+			continue
+		}
+		p := s.iomem[i-1]
+		if p.Depth != r.Depth-1 || p.Start != r.Start || p.End != r.End {
+			continue
+		}
+		if s.chip.length > 0 && !r.overlaps(s.chip.base, s.chip.base+s.chip.length-1) {
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
 // findClaimers lists the loaded conflicting modules and the drivers that
-// hold a range inside the chipset's window in /proc/iomem.
+// request part of the chipset's window busy.
 func findClaimers(s *state) []string {
 	var out []string
 	for _, m := range s.modules {
@@ -114,28 +155,35 @@ func findClaimers(s *state) []string {
 			out = append(out, m)
 		}
 	}
-	for _, r := range s.iomem {
-		if !isClaimName(r.Name) {
-			continue
-		}
-		if s.chip.length > 0 && !r.overlaps(s.chip.base, s.chip.base+s.chip.length-1) &&
-			!(r.Start == 0 && r.End == 0) {
-			continue // claims something else, not what flashprog maps
-		}
-		out = append(out, r.Name)
+	for _, r := range s.busyClaims() {
+		name, _, _ := strings.Cut(r.Name, " ")
+		out = append(out, name)
 	}
 	slices.Sort(out)
 	return slices.Compact(out)
 }
 
-// iomemClaims returns the /proc/iomem lines inside the chipset's window,
-// for the detail text.
-func (s *state) iomemClaims() []IomemEntry {
-	var out []IomemEntry
-	for _, r := range s.iomem {
-		if isClaimName(r.Name) && (s.chip.length == 0 || r.overlaps(s.chip.base, s.chip.base+s.chip.length-1)) {
-			out = append(out, r)
+// busyConflict predicts that IO_STRICT_DEVMEM will refuse the window: a
+// driver's busy request is visible in it, or, with addresses hidden, a
+// driver that makes such requests is loaded.
+func (s *state) busyConflict() (bool, string) {
+	if b := s.busyClaims(); len(b) > 0 {
+		var parts []string
+		for _, r := range b {
+			parts = append(parts, fmt.Sprintf("%q at %x-%x", r.Name, r.Start, r.End))
+		}
+		return true, "/proc/iomem shows a driver holding " + strings.Join(parts, ", ")
+	}
+	if s.addressesHidden() || s.chip.length == 0 {
+		var mods []string
+		for _, m := range s.modules {
+			if slices.Contains(busyModules, m) {
+				mods = append(mods, m)
+			}
+		}
+		if len(mods) > 0 {
+			return true, strings.Join(mods, ", ") + " loaded (it requests part of the chipset's range)"
 		}
 	}
-	return out
+	return false, ""
 }

@@ -5,6 +5,7 @@
 package preflighttest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -18,6 +19,7 @@ import (
 
 	"libreflash/internal/preflight"
 	"libreflash/internal/runner"
+	"libreflash/internal/vmtest"
 )
 
 // Probes is probes.json.
@@ -57,13 +59,60 @@ func LoadRoot(root, probesFile string) (*preflight.Env, error) {
 	if err != nil {
 		return nil, err
 	}
+	if bytes.Contains(b, []byte(`"devmem_open"`)) {
+		// Captured in a QEMU guest by the vm harness (internal/vmtest).
+		var g vmtest.Probes
+		if err := json.Unmarshal(b, &g); err != nil {
+			return nil, fmt.Errorf("%s: %w", probesFile, err)
+		}
+		p := FromGuest(&g)
+		return p.Env(root)
+	}
 	var p Probes
-	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&p); err != nil {
 		return nil, fmt.Errorf("%s: %w", probesFile, err)
 	}
 	return p.Env(root)
+}
+
+// guestFlasher is what the vm harness's guests run: Debian 12's flashrom,
+// whose banner says "unknown" for the version. Guest captures do not record
+// the flasher, so the fixture assumes that one.
+var guestFlasher = runner.Flasher{Path: "/usr/sbin/flashrom", Kind: "flashrom", Version: "unknown",
+	Caps: runner.Caps{FlashContents: true, IFD: true, Include: true, IncludeFile: true, Layout: true,
+		FlashSize: true, FlashName: true, Noverify: true, WPOptions: true}}
+
+// FromGuest converts live-probe results captured in a QEMU guest. /dev/mem
+// existed in the guest unless open(2) said ENOENT; the capture does not
+// record its mode, so it is Debian's (root:kmem 0640). A failed open fails
+// every mapping with the same errno, as it would in the check.
+func FromGuest(g *vmtest.Probes) *Probes {
+	p := &Probes{GOOS: "linux", GOARCH: "amd64", EUID: g.EUID, Iopl: guestResult(g.IOPL),
+		MapMem: map[string]string{}, Nodes: map[string]string{}}
+	f := guestFlasher
+	p.Flasher = &f
+	if g.DevmemOpen.Errno != "ENOENT" {
+		p.Nodes["/dev/mem"] = "c 1:1 0640 0:15"
+	}
+	if !g.DevmemOpen.OK {
+		p.MapMem["*"] = guestResult(g.DevmemOpen)
+		return p
+	}
+	for _, r := range g.Mmap {
+		if addr, err := strconv.ParseUint(strings.TrimPrefix(r.Addr, "0x"), 16, 64); err == nil {
+			p.MapMem[strconv.FormatUint(addr, 16)] = guestResult(r)
+		}
+	}
+	return p
+}
+
+func guestResult(r vmtest.Result) string {
+	if r.OK {
+		return "ok"
+	}
+	return r.Errno
 }
 
 // Env builds the Env for root with these probes.
