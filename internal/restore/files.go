@@ -42,6 +42,9 @@ func (m *Manager) snapshot(host string, newContent []byte, fallback, remove stri
 	fi, err := os.Stat(m.path(host))
 	switch {
 	case errors.Is(err, os.ErrNotExist):
+		for d := filepath.Dir(host); d != "/" && !m.existsHost(d); d = filepath.Dir(d) {
+			fc.Dirs = append([]string{d}, fc.Dirs...)
+		}
 		return fc, nil
 	case err != nil:
 		return nil, err
@@ -132,14 +135,17 @@ func (m *Manager) undoFile(fc *FileChange) (changed bool, err error) {
 	}
 	switch {
 	case !fc.Existed && !exists:
-		return false, nil
+		return false, m.removeDirs(fc)
 	case fc.Existed && exists && bytes.Equal(cur, fc.Orig):
 		// Content is back; make sure mode and owner are too (a crash may
 		// have come between rename and nothing else, but be exact).
 		return false, m.fixMeta(fc)
 	case exists && sha(cur) == fc.NewSHA256:
 		if !fc.Existed {
-			return true, m.removeHost(fc.Path)
+			if err := m.removeHost(fc.Path); err != nil {
+				return false, err
+			}
+			return true, m.removeDirs(fc)
 		}
 		return true, m.writeHost(fc.Path, fc.Orig, os.FileMode(fc.Mode), fc.UID, fc.GID)
 	case !exists:
@@ -150,7 +156,10 @@ func (m *Manager) undoFile(fc *FileChange) (changed bool, err error) {
 	var out []byte
 	switch fc.Fallback {
 	case "delete":
-		return true, m.removeHost(fc.Path)
+		if err := m.removeHost(fc.Path); err != nil {
+			return false, err
+		}
+		return true, m.removeDirs(fc)
 	case "grub-var":
 		out, err = removeGrubArg(cur, fc.Remove)
 	case "words":
@@ -197,3 +206,25 @@ func (m *Manager) fixMeta(fc *FileChange) error {
 }
 
 func statHost(m *Manager, host string) (os.FileInfo, error) { return os.Stat(m.path(host)) }
+
+// removeDirs removes, innermost first, the directories Apply created, if
+// nothing else was put in them since.
+func (m *Manager) removeDirs(fc *FileChange) error {
+	for i := len(fc.Dirs) - 1; i >= 0; i-- {
+		real := m.path(fc.Dirs[i])
+		des, err := os.ReadDir(real)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil || len(des) > 0 {
+			return nil
+		}
+		if err := os.Remove(real); err != nil {
+			return err
+		}
+		if err := syncDir(filepath.Dir(real)); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -286,7 +286,7 @@ func (m *Manager) planIomem(ctx context.Context, j *Journal) (*Step, error) {
 
 // describe fills a step from its entry: the exact files and commands.
 func (m *Manager) describe(s *Step, e *Entry) *Step {
-	s.entry, s.Status, s.Reboot = e, "planned", e.Reboot
+	s.entry, s.Status, s.Reboot, s.Backend = e, "planned", e.Reboot, e.Backend
 	for _, f := range e.Files {
 		s.Files = append(s.Files, f.Path)
 	}

@@ -77,6 +77,9 @@ type FileChange struct {
 	Fallback string `json:"fallback"`
 	// Remove is what the fallback removes: the argument or the line.
 	Remove string `json:"remove,omitempty"`
+	// Dirs are the directories Apply creates for a new file, outermost
+	// first; Undo removes them again if they are empty.
+	Dirs []string `json:"dirs,omitempty"`
 
 	new []byte // what Apply writes; not needed after it
 }
@@ -126,6 +129,11 @@ func ParseJournal(b []byte) (*Journal, error) {
 		for _, f := range e.Files {
 			if f == nil || !filepath.IsAbs(f.Path) || filepath.Clean(f.Path) != f.Path {
 				return nil, fmt.Errorf("journal: entry %s: bad file path", e.ID)
+			}
+			for _, d := range f.Dirs {
+				if !filepath.IsAbs(d) || filepath.Clean(d) != d || d == "/" {
+					return nil, fmt.Errorf("journal: entry %s: bad directory", e.ID)
+				}
 			}
 			switch f.Fallback {
 			case "grub-var", "words", "options", "line", "delete", "":

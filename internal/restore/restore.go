@@ -286,7 +286,8 @@ func (m *Manager) applyEntry(ctx context.Context, e *Entry) error {
 	// Take back whatever part of the change was made. If that fails too,
 	// the entry stays in the journal for restore.
 	if uerr := m.undoEntry(ctx, j, e); uerr != nil {
-		return fmt.Errorf("%w; undoing it also failed, 'libreflash restore' retries: %v", err, uerr)
+		return &exitcode.E{Code: exitcode.Error, Err: fmt.Errorf("%w\nundoing it also failed: %v", err, uerr),
+			Tip: "the change is still in the journal: fix what the tool reports, then run 'libreflash restore'"}
 	}
 	return err
 }

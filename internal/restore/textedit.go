@@ -20,7 +20,7 @@ const (
 // order. A real parser, not a regexp, so that quoting, comments, line
 // continuations and "export" are understood.
 func grubAssigns(src []byte, names ...string) ([]*syntax.Assign, error) {
-	f, err := syntax.NewParser(syntax.KeepComments(true), syntax.Variant(syntax.LangPOSIX)).
+	f, err := syntax.NewParser(syntax.KeepComments(true), syntax.Variant(syntax.LangBash)).
 		Parse(bytes.NewReader(src), "/etc/default/grub")
 	if err != nil {
 		return nil, fmt.Errorf("cannot parse /etc/default/grub: %w", err)
@@ -103,6 +103,19 @@ func grubHasArg(src []byte, param string) (bool, error) {
 // (the one that wins when the file is sourced), changing only the bytes of
 // that value. With no assignment, one is appended at the end of the file.
 func addGrubArg(src []byte, param string) ([]byte, error) {
+	out, err := addGrubArgUnchecked(src, param)
+	if err != nil {
+		return nil, err
+	}
+	// Whatever the file looked like, the result must parse and have the
+	// argument where grub-mkconfig will see it; otherwise leave it alone.
+	if ok, err := grubHasArg(out, param); err != nil || !ok {
+		return nil, errors.New("cannot add iomem=relaxed to /etc/default/grub safely; add it by hand")
+	}
+	return out, nil
+}
+
+func addGrubArgUnchecked(src []byte, param string) ([]byte, error) {
 	as, err := grubAssigns(src, grubVarDefault)
 	if err != nil {
 		return nil, err

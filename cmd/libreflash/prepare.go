@@ -1,0 +1,229 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"libreflash/internal/exitcode"
+	"libreflash/internal/restore"
+	"libreflash/internal/statedir"
+)
+
+// The host root and the owner required of system tools. Only the test
+// binary changes them (main_test.go), to run against fake roots.
+var (
+	hostRoot   = "/"
+	trustedUID = 0
+)
+
+// restoreManager is the one place the commands build a restore.Manager.
+func (a *app) restoreManager(stateDir string) *restore.Manager {
+	m := restore.New(hostRoot, statedir.Resolve(stateDir, a.getenv))
+	m.TrustedUID = trustedUID
+	return m
+}
+
+type prepareOptions struct {
+	actions  []string
+	yes      bool
+	dryRun   bool
+	json     bool
+	stateDir string
+}
+
+func init() { register(newPrepareCmd) }
+
+func newPrepareCmd(a *app) *cobra.Command {
+	o := &prepareOptions{}
+	cmd := &cobra.Command{
+		Use:   "prepare [ACTION...]",
+		Short: "Lower, reversibly, the protections that block internal flashing",
+		Long: `prepare makes the reversible changes that let flashprog reach the boot flash:
+
+  iomem-relaxed    add iomem=relaxed to the kernel command line for the next
+                   boot, through the distribution's own mechanism (GRUB drop-in
+                   and update-grub, grubby, kernelstub, systemd-boot,
+                   rpm-ostree)
+  unload-drivers   unload lpc_ich and spi-intel-* until the next boot
+  bsd-securelevel  set securelevel=-1 for the next boot (OpenBSD, NetBSD)
+
+Without actions it chooses them from what blocks internal flashing on this
+machine. It shows the exact files and commands first, and records every
+change in the journal before making it; 'libreflash restore' undoes them.
+SecureBoot and kernel lockdown cannot be changed from the running system:
+prepare explains the firmware setting instead.
+
+Exit status 6 means a reboot is needed for the changes to take effect.`,
+		Example: `  sudo libreflash prepare
+  sudo libreflash prepare --dry-run
+  sudo libreflash prepare iomem-relaxed --yes`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.actions = args
+			return a.runPrepare(cmd, o)
+		},
+		ValidArgs: restore.Actions,
+	}
+	f := cmd.Flags()
+	f.BoolVarP(&o.yes, "yes", "y", false, "apply without asking (required off a terminal)")
+	f.BoolVar(&o.dryRun, "dry-run", false, "show what would change, change nothing")
+	f.BoolVar(&o.json, "json", false, "print the plan and result as JSON")
+	f.StringVar(&o.stateDir, "state-dir", "", "state directory (default /var/lib/libreflash, env LIBREFLASH_STATE_DIR)")
+	return cmd
+}
+
+// prepareJSON is prepare --json.
+type prepareJSON struct {
+	DryRun  bool            `json:"dry_run"`
+	Applied bool            `json:"applied"`
+	Reboot  bool            `json:"reboot"`
+	Steps   []*restore.Step `json:"steps"`
+	Notes   []string        `json:"notes,omitempty"`
+	Journal string          `json:"journal"`
+	Error   string          `json:"error,omitempty"`
+}
+
+func (a *app) runPrepare(cmd *cobra.Command, o *prepareOptions) error {
+	m := a.restoreManager(o.stateDir)
+	if !o.dryRun {
+		if !o.yes && !a.stdinTTY {
+			return usageError(errors.New("prepare changes the boot configuration: add --yes to apply off a terminal, or --dry-run to see the plan"))
+		}
+		unlock, err := statedir.Lock(m.StateDir)
+		if err != nil {
+			return err
+		}
+		defer unlock()
+	}
+	actions, notes := o.actions, []string(nil)
+	if len(actions) == 0 {
+		// TODO(check): derive from preflight.Run's report once branch
+		// check lands; until then from what the root shows.
+		d := m.Derive(nil)
+		actions, notes = d.Actions, d.Notes
+	}
+	p, err := m.PlanActions(cmd.Context(), actions)
+	if err != nil {
+		return err
+	}
+	p.Notes = append(p.Notes, notes...)
+	out := &prepareJSON{DryRun: o.dryRun, Steps: p.Steps, Notes: p.Notes, Journal: statedir.Journal(m.StateDir)}
+	if out.Steps == nil {
+		out.Steps = []*restore.Step{}
+	}
+	planned := false
+	for _, s := range p.Steps {
+		planned = planned || s.Status == "planned"
+	}
+	if !o.json {
+		renderPlan(a.stdout, p, o.dryRun, out.Journal)
+	}
+	if planned && !o.dryRun && !o.yes {
+		ok, err := confirm(a.stdin, a.stdout, "Apply these changes? [y/N] ")
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return exitcode.New(exitcode.Cancelled, "", "cancelled: nothing was changed")
+		}
+	}
+	var applyErr error
+	if planned && !o.dryRun {
+		applyErr = m.Apply(cmd.Context(), p)
+		out.Applied = applyErr == nil
+		if applyErr != nil {
+			out.Error = applyErr.Error()
+		}
+	}
+	out.Reboot = p.NeedsReboot()
+	if o.json {
+		enc := json.NewEncoder(a.stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(out); err != nil {
+			return err
+		}
+	} else if !o.dryRun {
+		renderApplied(a.stdout, p)
+	}
+	switch {
+	case applyErr != nil:
+		if o.json {
+			return silentExit(exitcode.Error)
+		}
+		return applyErr
+	case o.dryRun:
+		return nil
+	case out.Reboot:
+		if !o.json {
+			fmt.Fprintln(a.stdout, "Reboot now, then run the same command again. After flashing, 'libreflash restore' undoes these changes.")
+		}
+		return silentExit(exitcode.Reboot)
+	case p.Manual() || (len(p.Notes) > 0 && !planned):
+		if o.json {
+			return silentExit(exitcode.Blocked)
+		}
+		return exitcode.New(exitcode.Blocked, "follow the steps above, then run libreflash again",
+			"libreflash cannot make every needed change on this system by itself")
+	}
+	return nil
+}
+
+func renderPlan(w io.Writer, p *restore.Plan, dryRun bool, journal string) {
+	if len(p.Steps) == 0 && len(p.Notes) == 0 {
+		fmt.Fprintln(w, "Nothing to prepare: nothing that libreflash can lower blocks internal flashing.")
+		return
+	}
+	planned := false
+	for _, s := range p.Steps {
+		mark := map[string]string{"planned": "change", "already": "done", "manual": "manual", "applied": "done"}[s.Status]
+		fmt.Fprintf(w, "%-7s %s: %s\n", mark, s.Action, s.Summary)
+		for _, f := range s.Files {
+			fmt.Fprintf(w, "          write %s\n", f)
+		}
+		for _, c := range s.Commands {
+			fmt.Fprintf(w, "          run   %s\n", strings.Join(c, " "))
+		}
+		for _, m := range s.Manual {
+			fmt.Fprintf(w, "          - %s\n", m)
+		}
+		planned = planned || s.Status == "planned"
+	}
+	for _, n := range p.Notes {
+		fmt.Fprintf(w, "firmware: %s\n", n)
+	}
+	if planned {
+		verb := "Each change is recorded in"
+		if dryRun {
+			verb = "Dry run: nothing was changed. Each change would be recorded in"
+		}
+		fmt.Fprintf(w, "%s %s before it is made; 'libreflash restore' undoes them.\n", verb, journal)
+	}
+}
+
+func renderApplied(w io.Writer, p *restore.Plan) {
+	for _, s := range p.Steps {
+		if s.Status == "applied" {
+			when := "now"
+			if s.Reboot {
+				when = "on the next boot"
+			}
+			fmt.Fprintf(w, "applied %s: takes effect %s\n", s.Action, when)
+		}
+	}
+}
+
+// confirm asks a yes/no question on the terminal; anything but y/yes is no.
+func confirm(in io.Reader, out io.Writer, q string) (bool, error) {
+	fmt.Fprint(out, q)
+	line, err := bufio.NewReader(in).ReadString('\n')
+	if err != nil && line == "" {
+		return false, nil
+	}
+	a := strings.ToLower(strings.TrimSpace(line))
+	return a == "y" || a == "yes", nil
+}

@@ -1,0 +1,77 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+)
+
+type statusOptions struct {
+	json     bool
+	stateDir string
+}
+
+func init() { register(newStatusCmd) }
+
+func newStatusCmd(a *app) *cobra.Command {
+	o := &statusOptions{}
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show pending changes, whether they are in effect, and the last runs and backups",
+		Long: `status lists the changes libreflash made that are not yet undone (the
+journal), whether each is in effect on the running kernel (/proc/cmdline,
+/proc/modules), and the most recent runs and backups in the state directory.
+It changes nothing.`,
+		Example: `  libreflash status
+  libreflash status --json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			st, err := a.restoreManager(o.stateDir).Status()
+			if err != nil {
+				return err
+			}
+			if o.json {
+				enc := json.NewEncoder(a.stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(st)
+			}
+			w := a.stdout
+			if len(st.Pending) == 0 {
+				fmt.Fprintln(w, "Pending changes: none")
+			} else {
+				fmt.Fprintln(w, "Pending changes (undo with 'libreflash restore'):")
+			}
+			for _, p := range st.Pending {
+				eff := "unknown"
+				if p.InEffect != nil {
+					eff = map[bool]string{true: "in effect", false: "not in effect"}[*p.InEffect]
+					if !*p.InEffect && p.Reboot {
+						eff += " (reboot)"
+					}
+				}
+				fmt.Fprintf(w, "  %s  %s via %s, %s, %s\n", p.Created.Format("2006-01-02 15:04"), p.Action, p.Backend, p.State, eff)
+				if len(p.Files) > 0 {
+					fmt.Fprintf(w, "      files: %s\n", strings.Join(p.Files, ", "))
+				}
+			}
+			k := st.Kernel
+			fmt.Fprintf(w, "Running kernel: iomem=relaxed %s", map[bool]string{true: "on", false: "off"}[k.IomemRelaxed])
+			if len(k.Drivers) > 0 {
+				fmt.Fprintf(w, "; loaded drivers: %s", strings.Join(k.Drivers, ", "))
+			}
+			fmt.Fprintln(w)
+			for _, r := range st.Runs {
+				fmt.Fprintf(w, "Run     %s %s\n", r.Path, r.Result)
+			}
+			for _, b := range st.Backups {
+				fmt.Fprintf(w, "Backup  %s %s\n", b.Path, b.SHA256)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&o.json, "json", false, "print the status as JSON")
+	cmd.Flags().StringVar(&o.stateDir, "state-dir", "", "state directory (default /var/lib/libreflash, env LIBREFLASH_STATE_DIR)")
+	return cmd
+}

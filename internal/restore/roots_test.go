@@ -1,0 +1,486 @@
+package restore
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+)
+
+// Fake roots: the files each distribution family ships (abridged to what
+// the boot configuration needs), the running kernel's /proc, and stand-ins
+// for the tools, which fakeCmd intercepts by name.
+
+const debianGrub = `# If you change this file, run 'update-grub' afterwards to update
+# /boot/grub/grub.cfg.
+# For full documentation of the options in this file, see:
+#   info -f grub -n 'Simple configuration'
+
+GRUB_DEFAULT=0
+GRUB_TIMEOUT=5
+GRUB_DISTRIBUTOR=` + "`( . /etc/os-release; echo ${NAME:-Debian} ) 2>/dev/null || echo Debian`" + `
+GRUB_CMDLINE_LINUX_DEFAULT="quiet"
+GRUB_CMDLINE_LINUX=""
+
+# If your computer has multiple operating systems installed, then you
+# probably want to run os-prober. However, if your computer is a host
+# for guest OSes installed via LVM or raw disk devices, running
+# os-prober can cause damage to those guest OSes as it mounts
+# filesystems to look for things.
+#GRUB_DISABLE_OS_PROBER=false
+
+# Uncomment to enable BadRAM filtering, modify to suit your needs
+# This works with Linux (no patch required) and with any kernel that obtains
+# the memory map information from GRUB (GNU Mach, kernel of FreeBSD ...)
+#GRUB_BADRAM="0x01234567,0xfefefefe,0x89abcdef,0xefefefef"
+
+# Uncomment to disable graphical terminal
+#GRUB_TERMINAL=console
+`
+
+const ubuntuGrub = `# If you change this file, run 'update-grub' afterwards to update
+# /boot/grub/grub.cfg.
+# For full documentation of the options in this file, see:
+#   info -f grub -n 'Simple configuration'
+
+GRUB_DEFAULT=0
+GRUB_TIMEOUT_STYLE=hidden
+GRUB_TIMEOUT=0
+GRUB_DISTRIBUTOR=` + "`lsb_release -i -s 2> /dev/null || echo Debian`" + `
+GRUB_CMDLINE_LINUX_DEFAULT="quiet splash"
+GRUB_CMDLINE_LINUX=""
+`
+
+const archGrub = `# GRUB boot loader configuration
+
+GRUB_DEFAULT=0
+GRUB_TIMEOUT=5
+GRUB_DISTRIBUTOR="Arch"
+GRUB_CMDLINE_LINUX_DEFAULT="loglevel=3 quiet"
+GRUB_CMDLINE_LINUX=""
+
+# Preload both GPT and MBR modules so that they are not missed
+GRUB_PRELOAD_MODULES="part_gpt part_msdos"
+
+# Uncomment to enable booting from LUKS encrypted devices
+#GRUB_ENABLE_CRYPTODISK=y
+
+# Set to 'countdown' or 'hidden' to change timeout behavior,
+# press ESC key during timeout to show menu
+GRUB_TIMEOUT_STYLE=menu
+
+# Uncomment to use basic console
+GRUB_TERMINAL_INPUT=console
+`
+
+const fedoraEntry = `title Fedora Linux (6.11.4-301.fc41.x86_64) 41 (Workstation Edition)
+version 6.11.4-301.fc41.x86_64
+linux /vmlinuz-6.11.4-301.fc41.x86_64
+initrd /initramfs-6.11.4-301.fc41.x86_64.img
+options root=UUID=5f3c1c4e-8a7b-4d2e-9c1f-0b6a2d3e4f50 ro rootflags=subvol=root rhgb quiet
+grub_users $grub_users
+grub_arg --unrestricted
+grub_class fedora
+`
+
+const popKernelstub = `{
+  "default": {
+    "kernel_options": [
+      "quiet",
+      "splash"
+    ],
+    "esp_path": "/boot/efi",
+    "setup_loader": false,
+    "manage_mode": false,
+    "force_update": false,
+    "live_mode": false,
+    "config_rev": 3
+  },
+  "user": {
+    "kernel_options": [
+      "quiet",
+      "loglevel=0",
+      "systemd.show_status=false",
+      "splash"
+    ],
+    "esp_path": "/boot/efi",
+    "setup_loader": false,
+    "manage_mode": true,
+    "force_update": false,
+    "live_mode": false,
+    "config_rev": 3
+  }
+}
+`
+
+const sdbootEntry = `# Boot Loader Specification type#1 entry
+title      Arch Linux
+linux      /vmlinuz-linux
+initrd     /initramfs-linux.img
+options    root=PARTUUID=2a6f3e0c-9b1d-4c5e-8f7a-1d2c3b4a5e6f rw
+`
+
+const procModules = `i915 4194304 23 - Live 0x0000000000000000
+lpc_ich 28672 0 - Live 0x0000000000000000
+spi_intel_pci 12288 0 - Live 0x0000000000000000
+spi_intel 32768 1 spi_intel_pci, Live 0x0000000000000000
+`
+
+// family describes a fake root.
+type family struct {
+	name    string
+	files   map[string]string
+	tools   []string
+	backend string
+	actions []string
+}
+
+var linuxCommon = map[string]string{
+	"/proc/cmdline":                   "BOOT_IMAGE=/boot/vmlinuz-6.1.0-27-amd64 root=UUID=0b9e root=/dev/sda1 ro quiet\n",
+	"/proc/modules":                   procModules,
+	"/proc/sys/kernel/random/boot_id": "3b1f4c1e-7d0a-4c57-9d5d-6a7b8c9d0e1f\n",
+	"/proc/sys/kernel/osrelease":      "6.1.0-27-amd64\n",
+}
+
+func families() []family {
+	return []family{
+		{name: "debian", backend: BackendGrubDropin, tools: []string{"/usr/sbin/update-grub", "/usr/sbin/grub-mkconfig", "/usr/sbin/modprobe"},
+			files: map[string]string{"/etc/default/grub": debianGrub, "/etc/os-release": "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\n",
+				"/boot/grub/grub.cfg": "# generated\n"}},
+		{name: "ubuntu", backend: BackendGrubDropin, tools: []string{"/usr/sbin/update-grub", "/usr/sbin/grub-mkconfig", "/usr/sbin/modprobe"},
+			files: map[string]string{"/etc/default/grub": ubuntuGrub, "/etc/os-release": "NAME=\"Ubuntu\"\nID=ubuntu\nID_LIKE=debian\n",
+				"/etc/default/grub.d/init-select.cfg": "# Generated by grub-common\nGRUB_RECORDFAIL_TIMEOUT=0\n",
+				"/boot/grub/grub.cfg":                 "# generated\n"}},
+		{name: "arch", backend: BackendGrubEdit, tools: []string{"/usr/bin/grub-mkconfig", "/usr/bin/modprobe"},
+			files: map[string]string{"/etc/default/grub": archGrub, "/etc/os-release": "NAME=\"Arch Linux\"\nID=arch\n",
+				"/boot/grub/grub.cfg": "# generated\n"}},
+		{name: "fedora", backend: BackendGrubby, tools: []string{"/usr/sbin/grubby", "/usr/sbin/modprobe", "/usr/sbin/grub2-mkconfig"},
+			files: map[string]string{"/etc/default/grub": "GRUB_TIMEOUT=5\nGRUB_CMDLINE_LINUX=\"rhgb quiet\"\nGRUB_ENABLE_BLSCFG=true\n",
+				"/etc/os-release":                     "NAME=\"Fedora Linux\"\nID=fedora\n",
+				"/boot/loader/entries/0b9e-6.11.conf": fedoraEntry,
+				"/boot/loader/entries/0b9e-6.10.conf": strings.ReplaceAll(fedoraEntry, "6.11.4-301", "6.10.12-200")}},
+		{name: "popos", backend: BackendKernelstub, tools: []string{"/usr/bin/kernelstub", "/usr/sbin/modprobe"},
+			files: map[string]string{"/etc/kernelstub/configuration": popKernelstub, "/etc/os-release": "NAME=\"Pop!_OS\"\nID=pop\nID_LIKE=\"ubuntu debian\"\n"}},
+		{name: "sdboot-kernel-install", backend: BackendKernelCmd, tools: []string{"/usr/bin/kernel-install", "/usr/bin/modprobe"},
+			files: map[string]string{"/etc/kernel/cmdline": "root=UUID=0b9e rw quiet\n", "/usr/lib/modules/6.1.0-27-amd64/vmlinuz": "kernel",
+				"/efi/loader/loader.conf": "timeout 3\n", "/efi/loader/entries/0b9e-6.1.0-27-amd64.conf": "title Linux\noptions root=UUID=0b9e rw quiet\n"}},
+		{name: "sdboot-entries", backend: BackendLoaderEntry, tools: []string{"/usr/bin/modprobe"},
+			files: map[string]string{"/boot/loader/loader.conf": "default  arch.conf\ntimeout  4\nconsole-mode max\neditor   no\n",
+				"/boot/loader/entries/arch.conf":          sdbootEntry,
+				"/boot/loader/entries/arch-fallback.conf": strings.ReplaceAll(sdbootEntry, "initramfs-linux", "initramfs-linux-fallback")}},
+		{name: "silverblue", backend: BackendRpmOstree, tools: []string{"/usr/bin/rpm-ostree", "/usr/sbin/modprobe", "/usr/sbin/grubby"},
+			files: map[string]string{"/run/ostree-booted": "", "/etc/fake-ostree-kargs": "rhgb quiet root=UUID=0b9e\n"}},
+		{name: "unknown", backend: BackendUnknownBoot, tools: []string{"/usr/sbin/modprobe"}, files: map[string]string{}},
+	}
+}
+
+var bsdFamilies = []family{
+	{name: "openbsd", backend: BackendOpenBSD, files: map[string]string{"/bsd": "kernel", "/etc/rc": "# rc\n",
+		"/etc/rc.securelevel": "#\t$OpenBSD: rc.securelevel,v 1.3 2016/04/20 $\n#\n# site-specific startup actions, daemons, and other things which\n# can be done BEFORE your system goes into securemode.\n"}},
+	{name: "openbsd-none", backend: BackendOpenBSD, files: map[string]string{"/bsd": "kernel", "/etc/rc": "# rc\n"}},
+	{name: "netbsd", backend: BackendNetBSD, files: map[string]string{"/netbsd": "kernel",
+		"/etc/rc.conf": "#\t$NetBSD: rc.conf,v 1.97 2014/07/14 $\n. /etc/defaults/rc.conf\nrc_configured=YES\nhostname=x200\n"}},
+}
+
+// makeRoot writes a family's files under a new temp dir.
+func makeRoot(t testing.TB, f family) string {
+	t.Helper()
+	root := t.TempDir()
+	files := map[string]string{}
+	if !strings.HasSuffix(f.name, "bsd") && !strings.HasPrefix(f.name, "openbsd") {
+		for k, v := range linuxCommon {
+			files[k] = v
+		}
+	}
+	for k, v := range f.files {
+		files[k] = v
+	}
+	for p, c := range files {
+		writeT(t, filepath.Join(root, p), c, 0o644)
+	}
+	for _, tool := range f.tools {
+		writeT(t, filepath.Join(root, tool), "#!/bin/sh\necho stand-in >&2\nexit 99\n", 0o755)
+	}
+	// Merged /usr, as Debian, Fedora and Arch have it: /sbin -> usr/sbin.
+	os.MkdirAll(filepath.Join(root, "usr/sbin"), 0o755)
+	os.Symlink("usr/sbin", filepath.Join(root, "sbin"))
+	return root
+}
+
+func writeT(t testing.TB, path, content string, mode os.FileMode) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), mode); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(path, mode)
+}
+
+// fileState is a file's content and metadata, for byte-identical checks.
+type fileState struct {
+	content  string
+	mode     fs.FileMode
+	uid, gid uint32
+}
+
+// snapshotTree records every file and directory under root except /proc
+// (the fake kernel state) and the fake rpm-ostree state.
+func snapshotTree(t testing.TB, root string) map[string]fileState {
+	t.Helper()
+	out := map[string]fileState{}
+	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			t.Fatal(err)
+		}
+		rel, _ := filepath.Rel(root, p)
+		if rel == "proc" {
+			return filepath.SkipDir
+		}
+		fi, err := os.Lstat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := fi.Sys().(*syscall.Stat_t)
+		fs := fileState{mode: fi.Mode(), uid: st.Uid, gid: st.Gid}
+		if fi.Mode().IsRegular() {
+			b, _ := os.ReadFile(p)
+			fs.content = string(b)
+		}
+		out[rel] = fs
+		return nil
+	})
+	return out
+}
+
+func diffTrees(t testing.TB, before, after map[string]fileState) {
+	t.Helper()
+	var keys []string
+	for k := range before {
+		keys = append(keys, k)
+	}
+	for k := range after {
+		if _, ok := before[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		b, okb := before[k]
+		a, oka := after[k]
+		switch {
+		case !okb:
+			t.Errorf("%s: created and left behind", k)
+		case !oka:
+			t.Errorf("%s: removed", k)
+		case b != a:
+			t.Errorf("%s: changed:\nbefore %v %d:%d\n%s\nafter %v %d:%d\n%s", k, b.mode, b.uid, b.gid, b.content, a.mode, a.uid, a.gid, a.content)
+		}
+	}
+}
+
+// fakeCmd stands in for the boot loader and system tools. It checks their
+// arguments as the real tools would reject bad ones, and makes their effect
+// on the fake root, so a test sees what a real run would leave.
+type fakeCmd struct {
+	t    testing.TB
+	root string
+	mu   sync.Mutex
+	// calls are the argv run, tool paths relative to the root.
+	calls [][]string
+	// fail makes the nth call (1-based) of a tool (base name) fail.
+	fail map[string]int
+	seen map[string]int
+}
+
+func newFakeCmd(t testing.TB, root string) *fakeCmd {
+	return &fakeCmd{t: t, root: root, fail: map[string]int{}, seen: map[string]int{}}
+}
+
+func (f *fakeCmd) Run(ctx context.Context, argv []string) ([]byte, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	host := "/" + strings.TrimPrefix(strings.TrimPrefix(argv[0], f.root), "/")
+	call := append([]string{host}, argv[1:]...)
+	f.calls = append(f.calls, call)
+	name := filepath.Base(host)
+	f.seen[name]++
+	if n := f.fail[name]; n == f.seen[name] {
+		return nil, &ToolError{Argv: call, Code: 1, Stderr: name + ": simulated failure"}
+	}
+	if !strings.HasPrefix(argv[0], f.root) {
+		return nil, fmt.Errorf("tool %s run outside the fake root", argv[0])
+	}
+	out, err := f.effect(name, argv[1:])
+	if err != nil {
+		return nil, &ToolError{Argv: call, Code: 2, Stderr: err.Error()}
+	}
+	return out, nil
+}
+
+func (f *fakeCmd) read(host string) string {
+	b, _ := os.ReadFile(filepath.Join(f.root, host))
+	return string(b)
+}
+
+func (f *fakeCmd) write(host, s string) {
+	p := filepath.Join(f.root, host)
+	fi, err := os.Stat(p)
+	mode := os.FileMode(0o644)
+	if err == nil {
+		mode = fi.Mode().Perm()
+	}
+	os.WriteFile(p, []byte(s), mode)
+}
+
+func (f *fakeCmd) effect(name string, args []string) ([]byte, error) {
+	switch name {
+	case "update-grub", "grub-mkconfig", "grub2-mkconfig":
+		out := "/boot/grub/grub.cfg"
+		if name != "update-grub" {
+			if len(args) != 2 || args[0] != "-o" {
+				return nil, fmt.Errorf("usage: %s -o FILE, got %q", name, args)
+			}
+			out = args[1]
+		} else if len(args) != 0 {
+			return nil, fmt.Errorf("update-grub takes no arguments, got %q", args)
+		}
+		return nil, f.mkconfig(out)
+	case "grubby":
+		if len(args) != 2 || args[0] != "--update-kernel=ALL" {
+			return nil, fmt.Errorf("grubby: unexpected %q", args)
+		}
+		add, isAdd := strings.CutPrefix(args[1], "--args=")
+		rm, isRm := strings.CutPrefix(args[1], "--remove-args=")
+		if !isAdd && !isRm {
+			return nil, fmt.Errorf("grubby: unexpected %q", args)
+		}
+		matches, _ := filepath.Glob(filepath.Join(f.root, "boot/loader/entries/*.conf"))
+		for _, p := range matches {
+			host := strings.TrimPrefix(p, f.root)
+			var lines []string
+			for _, l := range strings.SplitAfter(f.read(host), "\n") {
+				if strings.HasPrefix(l, "options ") {
+					body := strings.TrimSuffix(l, "\n")
+					words := strings.Fields(body)[1:]
+					var kept []string
+					for _, w := range words {
+						if w != add && w != rm {
+							kept = append(kept, w)
+						}
+					}
+					if isAdd {
+						kept = append(kept, add)
+					}
+					l = "options " + strings.Join(kept, " ") + "\n"
+				}
+				lines = append(lines, l)
+			}
+			f.write(host, strings.Join(lines, ""))
+		}
+	case "kernelstub":
+		if len(args) != 2 || (args[0] != "-a" && args[0] != "-d") {
+			return nil, fmt.Errorf("kernelstub: unexpected %q", args)
+		}
+		cfg := f.read("/etc/kernelstub/configuration")
+		i := strings.LastIndex(cfg, `"kernel_options": [`)
+		j := i + strings.Index(cfg[i:], "\n    ],")
+		entry := ",\n      \"" + args[1] + "\""
+		list := strings.ReplaceAll(cfg[i:j], entry, "")
+		if args[0] == "-a" {
+			list += entry
+		}
+		f.write("/etc/kernelstub/configuration", cfg[:i]+list+cfg[j:])
+	case "rpm-ostree":
+		kargs := strings.Fields(f.read("/etc/fake-ostree-kargs"))
+		if len(args) == 1 && args[0] == "kargs" {
+			return []byte(strings.Join(kargs, " ") + "\n"), nil
+		}
+		if len(args) != 2 || args[0] != "kargs" {
+			return nil, fmt.Errorf("rpm-ostree: unexpected %q", args)
+		}
+		var kept []string
+		a, isAdd := strings.CutPrefix(args[1], "--append-if-missing=")
+		d, isDel := strings.CutPrefix(args[1], "--delete-if-present=")
+		if !isAdd && !isDel {
+			return nil, fmt.Errorf("rpm-ostree: unexpected %q", args)
+		}
+		for _, k := range kargs {
+			if k != a && k != d {
+				kept = append(kept, k)
+			}
+		}
+		if isAdd {
+			kept = append(kept, a)
+		}
+		f.write("/etc/fake-ostree-kargs", strings.Join(kept, " ")+"\n")
+	case "kernel-install":
+		if len(args) != 3 || args[0] != "add" || args[1] != "6.1.0-27-amd64" || args[2] != "/usr/lib/modules/6.1.0-27-amd64/vmlinuz" {
+			return nil, fmt.Errorf("kernel-install: unexpected %q", args)
+		}
+		cmdline := strings.TrimSpace(f.read("/etc/kernel/cmdline"))
+		f.write("/efi/loader/entries/0b9e-6.1.0-27-amd64.conf", "title Linux\noptions "+cmdline+"\n")
+	case "modprobe":
+		mods := f.read("/proc/modules")
+		if len(args) > 1 && args[0] == "-r" {
+			for _, m := range args[1:] {
+				var kept []string
+				found := false
+				for _, l := range strings.SplitAfter(mods, "\n") {
+					if strings.HasPrefix(l, m+" ") {
+						found = true
+						continue
+					}
+					kept = append(kept, l)
+				}
+				if !found {
+					return nil, fmt.Errorf("modprobe: FATAL: Module %s is not currently loaded", m)
+				}
+				mods = strings.Join(kept, "")
+			}
+		} else if len(args) == 1 && !strings.HasPrefix(args[0], "-") {
+			if !strings.Contains(procModules, args[0]+" ") {
+				return nil, fmt.Errorf("modprobe: FATAL: Module %s not found", args[0])
+			}
+			// Put it back where the kernel lists it, so /proc/modules
+			// compares equal after a round trip.
+			var lines []string
+			for _, l := range strings.SplitAfter(procModules, "\n") {
+				if l != "" && (strings.Contains(mods, l) || strings.HasPrefix(l, args[0]+" ")) {
+					lines = append(lines, l)
+				}
+			}
+			mods = strings.Join(lines, "")
+		} else {
+			return nil, fmt.Errorf("modprobe: unexpected %q", args)
+		}
+		f.write("/proc/modules", mods)
+	default:
+		return nil, fmt.Errorf("no stand-in for %s", name)
+	}
+	return nil, nil
+}
+
+// mkconfig stands in for grub-mkconfig: it sources /etc/default/grub and the
+// drop-ins with a real shell, as grub-mkconfig does, so an edit that is not
+// valid shell, or that does not reach the command line, fails the test.
+func (f *fakeCmd) mkconfig(out string) error {
+	script := `. "$R/etc/default/grub"; for x in "$R"/etc/default/grub.d/*.cfg; do [ -e "$x" ] && . "$x"; done; ` +
+		`printf 'menuentry Linux {\n\tlinux /vmlinuz root=UUID=0b9e ro %s %s\n}\n' "$GRUB_CMDLINE_LINUX" "$GRUB_CMDLINE_LINUX_DEFAULT"`
+	cmd := exec.Command("sh", "-c", script)
+	cmd.Env = []string{"R=" + f.root, "PATH=/nonexistent"} // lsb_release and co. fall back to their defaults
+	b, err := cmd.Output()
+	if err != nil {
+		return fmt.Errorf("sourcing the grub defaults failed: %v", err)
+	}
+	f.write(out, "# generated\n"+string(b))
+	return nil
+}
