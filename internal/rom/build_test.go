@@ -161,10 +161,10 @@ func writeIFD(img []byte, regs []region, flmstr1 uint32) {
 	}
 	le.PutUint32(img[0x10:], ifdSignature)
 	le.PutUint32(img[0x14:], 0x03|0x04<<16|4<<24) // FCBA 0x30, FRBA 0x40, NR 4
-	le.PutUint32(img[0x18:], 0x06|2<<8|0x10<<16)   // FMBA 0x60, NM 2, FPSBA 0x100
-	le.PutUint32(img[0x1c:], 0x20)                 // FMSBA 0x200
-	le.PutUint32(img[0x30:], 0x00000004)           // FLCOMP: 20 MHz read clock: IFDv1
-	le.PutUint32(img[0xefc:], 0)                   // FLUMAP1: no VSCC table
+	le.PutUint32(img[0x18:], 0x06|2<<8|0x10<<16)  // FMBA 0x60, NM 2, FPSBA 0x100
+	le.PutUint32(img[0x1c:], 0x20)                // FMSBA 0x200
+	le.PutUint32(img[0x30:], 0x00000004)          // FLCOMP: 20 MHz read clock: IFDv1
+	le.PutUint32(img[0xefc:], 0)                  // FLUMAP1: no VSCC table
 	for i := 0; i < 5; i++ {
 		le.PutUint32(img[0x40+4*i:], 0x00001fff) // unused
 	}

@@ -131,7 +131,7 @@ type stream struct {
 	truncated bool
 	esc       int
 
-	run [4]int // last percent per bar kind in this line, -1 = none
+	run [5]int // last percent per stage (stageIndex) in this line, -1 = none
 }
 
 // bar kinds
@@ -363,10 +363,6 @@ func percent(b []byte) (int, bool) {
 }
 
 func (s *stream) progress(kind, pct int) {
-	if pct <= s.run[kind] {
-		return
-	}
-	s.run[kind] = pct
 	p := s.p
 	var st Stage
 	switch kind {
@@ -384,7 +380,26 @@ func (s *stream) progress(kind, pct int) {
 			return
 		}
 	}
+	i := stageIndex(st)
+	if pct <= s.run[i] {
+		return
+	}
+	s.run[i] = pct
 	p.emit(Event{Kind: EvProgress, Stream: s.name, Line: s.lineNo, Stage: st, Percent: pct})
+}
+
+func stageIndex(st Stage) int {
+	switch st {
+	case StageRead:
+		return 0
+	case StageErase:
+		return 1
+	case StageWrite:
+		return 2
+	case StageVerify:
+		return 3
+	}
+	return 4
 }
 
 var opPrefixes = [...]struct {

@@ -1,0 +1,217 @@
+package runner
+
+import (
+	"bytes"
+	"path/filepath"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+// FuzzParse feeds arbitrary bytes, split into stdout and stderr at cut, and
+// checks what must hold for any flasher output: no panic, the same events
+// for any chunking, events and text bounded by the input, buffers capped,
+// clean text, sane fields, paired stages and monotonic progress.
+func FuzzParse(f *testing.F) {
+	for _, dir := range []string{
+		filepath.Join(transcriptsRoot(f), "transcripts", "flashprog"),
+		filepath.Join(transcriptsRoot(f), "transcripts", "flashrom"),
+		filepath.Join("testdata", "parse", "constructed"),
+	} {
+		for _, tr := range loadTranscripts(f, dir) {
+			var all []byte
+			for _, s := range tr.streams {
+				all = append(all, s.data...)
+			}
+			f.Add(all, uint16(len(tr.streams[0].data)), uint8(1))
+		}
+	}
+	f.Add([]byte("Verifying flash... \rProgress... ["+strings.Repeat("=", 50)+"]  50% \rWriting... ["+strings.Repeat(" ", 50)+"]  10% \n"), uint16(0), uint8(3))
+	f.Add([]byte("[READ: 100%][ERASE:  7%]...\b \b\b \bErase/write done from 0 to ff\nFAILED!\n"), uint16(30), uint8(2))
+
+	f.Fuzz(func(t *testing.T, data []byte, cut uint16, chunk uint8) {
+		c := min(int(cut), len(data))
+		tr := parseTranscript{streams: []streamBytes{{"stdout", data[:c]}, {"stderr", data[c:]}}, exit: 1}
+
+		var p *Parser
+		var evs []Event
+		p = NewParser(func(e Event) { evs = append(evs, e) })
+		for _, s := range tr.streams {
+			w := p.Stream(s.name)
+			for _, b := range chunkSplit(int(chunk%16) + 1)(s.data) {
+				w.Write(b)
+			}
+			st := p.streams[s.name]
+			if n := len(st.buf) + len(st.head); n > MaxLineBytes {
+				t.Fatalf("%s buffers hold %d bytes, cap is %d", s.name, n, MaxLineBytes)
+			}
+			if cap(st.buf) > 2*MaxLineBytes || cap(st.head) > 2*MaxLineBytes {
+				t.Fatalf("%s buffer capacity %d/%d", s.name, cap(st.buf), cap(st.head))
+			}
+		}
+		p.Close(1)
+
+		whole := feedParser(tr, splits[0].split)
+		if g, w := marshalEvents(evs), marshalEvents(whole); !bytes.Equal(g, w) {
+			t.Fatalf("chunks of %d give other events than whole input:\n%s", chunk%16+1, lineDiff(w, g))
+		}
+
+		if len(evs) > len(data)+2 {
+			t.Fatalf("%d events from %d bytes", len(evs), len(data))
+		}
+		text := 0
+		open := Stage("")
+		type runKey struct {
+			stream string
+			line   int
+			stage  Stage
+		}
+		last := map[runKey]int{}
+		lastLine := map[string]int{}
+		for i, e := range evs {
+			text += len(e.Text)
+			if !utf8.ValidString(e.Text) {
+				t.Fatalf("event %d: invalid UTF-8 %q", i, e.Text)
+			}
+			for _, r := range e.Text {
+				if r < 0x20 && r != '\t' || r == 0x7f {
+					t.Fatalf("event %d: control character in %q", i, e.Text)
+				}
+			}
+			if e.Kind == EvExit {
+				if i != len(evs)-1 {
+					t.Fatalf("EvExit is event %d of %d", i, len(evs))
+				}
+				continue
+			}
+			if e.Stream != "" {
+				if e.Line < 1 || e.Line < lastLine[e.Stream] {
+					t.Fatalf("event %d: line %d after %d on %s", i, e.Line, lastLine[e.Stream], e.Stream)
+				}
+				lastLine[e.Stream] = e.Line
+			}
+			switch e.Kind {
+			case EvStageStart:
+				if open != "" {
+					t.Fatalf("event %d: stage %s starts while %s is open", i, e.Stage, open)
+				}
+				open = e.Stage
+			case EvStageEnd:
+				if open != e.Stage {
+					t.Fatalf("event %d: stage %s ends while %q is open", i, e.Stage, open)
+				}
+				open = ""
+			case EvProgress:
+				if e.Percent < 0 || e.Percent > 100 {
+					t.Fatalf("event %d: percent %d", i, e.Percent)
+				}
+				k := runKey{e.Stream, e.Line, e.Stage}
+				if prev, ok := last[k]; ok && e.Percent <= prev {
+					t.Fatalf("event %d: %s progress %d after %d on one line", i, e.Stage, e.Percent, prev)
+				}
+				last[k] = e.Percent
+			case EvChip:
+				if e.Chip == nil || e.Chip.SizeBytes < 0 {
+					t.Fatalf("event %d: chip %+v", i, e.Chip)
+				}
+			}
+		}
+		if open != "" {
+			t.Fatalf("stage %s still open after Close", open)
+		}
+		if evs[len(evs)-1].Kind != EvExit {
+			t.Fatal("last event is not EvExit")
+		}
+		// U+FFFD may stand for one invalid byte, a stage's prefix is repeated
+		// in its end event and in an error on the same line.
+		if text > 10*len(data)+64 {
+			t.Fatalf("%d bytes of text from %d bytes of input", text, len(data))
+		}
+	})
+}
+
+// TestParseInterleaved checks the case the goldens cannot: both streams
+// arriving interleaved, as from a live flasher. The stderr failure that
+// follows stdout's unterminated "Verifying flash... " shares its line.
+func TestParseInterleaved(t *testing.T) {
+	var evs []Event
+	p := NewParser(func(e Event) { evs = append(evs, e) })
+	out, errw := p.Stream("stdout"), p.Stream("stderr")
+	out.Write([]byte("Reading old flash chip contents... done.\nErasing and writing flash chip... Erase/write done.\nVerifying flash... "))
+	errw.Write([]byte("FAILED at 0x00000000! Expected=0x10, Found=0xff\nYour flash chip is in an "))
+	out.Write([]byte("\n")) // a stray newline on the other stream does not split stderr's line
+	errw.Write([]byte("unknown state.\n"))
+	p.Close(3)
+
+	got := marshalEvents(evs)
+	want := `{"kind":"stage_start","stream":"stdout","line":1,"stage":"read","text":"Reading old flash chip contents..."}
+{"kind":"stage_end","stream":"stdout","line":1,"stage":"read","ok":true,"text":"Reading old flash chip contents... done."}
+{"kind":"stage_start","stream":"stdout","line":2,"stage":"write","text":"Erasing and writing flash chip..."}
+{"kind":"stage_end","stream":"stdout","line":2,"stage":"write","ok":true,"text":"Erasing and writing flash chip... Erase/write done."}
+{"kind":"stage_start","stream":"stdout","line":3,"stage":"verify","text":"Verifying flash..."}
+{"kind":"stage_end","stream":"stderr","line":3,"stage":"verify","ok":false,"text":"Verifying flash... FAILED at 0x00000000! Expected=0x10, Found=0xff"}
+{"kind":"error","stream":"stderr","line":3,"text":"FAILED at 0x00000000! Expected=0x10, Found=0xff"}
+{"kind":"unknown_state","stream":"stderr","line":4,"text":"Your flash chip is in an unknown state."}
+{"kind":"exit","exit":3}
+`
+	if string(got) != want {
+		t.Errorf("events:\n%s", lineDiff([]byte(want), got))
+	}
+}
+
+// TestParseCloseOpenStage: a flasher killed mid-read leaves its stage open;
+// Close ends it as failed, flushes the partial line and writes nothing after.
+func TestParseCloseOpenStage(t *testing.T) {
+	var evs []Event
+	p := NewParser(func(e Event) { evs = append(evs, e) })
+	w := p.Stream("stdout")
+	w.Write([]byte("Reading flash... \n\rReading... [=====>" + strings.Repeat(" ", 44) + "]  10% "))
+	p.Close(-1)
+	p.Close(0)
+	if n, err := w.Write([]byte("late\n")); n != 5 || err != nil {
+		t.Errorf("Write after Close = %d, %v", n, err)
+	}
+	got := marshalEvents(evs)
+	want := `{"kind":"stage_start","stream":"stdout","line":1,"stage":"read","text":"Reading flash..."}
+{"kind":"progress","stream":"stdout","line":2,"stage":"read","percent":10}
+{"kind":"stage_end","stage":"read","ok":false}
+{"kind":"exit","exit":-1}
+`
+	if string(got) != want {
+		t.Errorf("events:\n%s", lineDiff([]byte(want), got))
+	}
+}
+
+// BenchmarkParse measures throughput over a large log built from every
+// recorded transcript and the constructed flashrom ≥1.4 ones (mostly
+// progress bars, as real flasher output is), written in pipe-sized chunks.
+func BenchmarkParse(b *testing.B) {
+	var one []byte
+	for _, dir := range []string{
+		filepath.Join(transcriptsRoot(b), "transcripts", "flashprog"),
+		filepath.Join(transcriptsRoot(b), "transcripts", "flashrom"),
+		filepath.Join("testdata", "parse", "constructed"),
+	} {
+		for _, tr := range loadTranscripts(b, dir) {
+			for _, s := range tr.streams {
+				one = append(one, s.data...)
+			}
+		}
+	}
+	log := bytes.Repeat(one, max(1, (16<<20)/len(one)))
+	b.SetBytes(int64(len(log)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		events := 0
+		p := NewParser(func(Event) { events++ })
+		w := p.Stream("stdout")
+		for off := 0; off < len(log); off += 4096 {
+			w.Write(log[off:min(off+4096, len(log))])
+		}
+		p.Close(0)
+		if events == 0 {
+			b.Fatal("no events")
+		}
+	}
+}
