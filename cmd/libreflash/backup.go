@@ -9,6 +9,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"libreflash/internal/pipeline"
+	"libreflash/internal/preflight"
+	"libreflash/internal/runner"
 )
 
 func init() { register(newBackupCmd) }
@@ -54,16 +56,30 @@ func (a *app) runBackup(ctx context.Context, o *backupOptions) error {
 	defer stop()
 	r := a.newRenderer(o.json)
 	defer r.Close()
+	env := a.preflightEnv()
 	_, err := pipeline.Backup(ctx, pipeline.BackupOptions{
 		Programmer:  o.programmer,
 		FlasherPath: o.flasher,
 		StateDir:    pipeline.StateDir(o.stateDir, a.getenv),
-		Check:       a.backupChecks(),
+		Root:        env.Path("/"),
+		Check:       a.backupChecks(env),
 		Sink:        r.Event,
 	})
 	return err
 }
 
-// backupChecks returns the preflight checks for backup. They come from
-// internal/preflight (branch check); until it is merged, none run here.
-func (a *app) backupChecks() pipeline.Checker { return nil }
+// backupChecks runs the same checks as 'libreflash check' for the
+// programmer, with the flasher the pipeline found.
+func (a *app) backupChecks(env *preflight.Env) pipeline.Checker {
+	return func(ctx context.Context, programmer string, f *runner.Flasher) ([]pipeline.CheckResult, error) {
+		r := preflight.Run(ctx, env, preflight.Options{Programmer: programmer, FlasherPath: f.Path})
+		var out []pipeline.CheckResult
+		for _, c := range r.Checks {
+			if c.Status == preflight.Fail || c.Status == preflight.Warn {
+				out = append(out, pipeline.CheckResult{ID: c.ID, Status: string(c.Status),
+					Summary: c.Summary, Fix: c.Fix, Docs: c.Docs})
+			}
+		}
+		return out, nil
+	}
+}

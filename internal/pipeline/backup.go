@@ -20,14 +20,18 @@ import (
 	"libreflash/internal/runner"
 )
 
-// Blocker is a check that stops the run, with its fix.
-type Blocker struct {
-	ID, Summary, Fix, Docs string
+// CheckResult is a preflight check that failed (blocks the run) or warns.
+type CheckResult struct {
+	ID      string
+	Status  string // "fail" blocks; "warn" is shown
+	Summary string
+	Fix     string
+	Docs    string
 }
 
 // Checker runs the preflight checks for the programmer and returns those
-// that block. The command layer wires it to internal/preflight.
-type Checker func(ctx context.Context, programmer string, f *runner.Flasher) ([]Blocker, error)
+// that fail or warn. The command layer wires it to internal/preflight.
+type Checker func(ctx context.Context, programmer string, f *runner.Flasher) ([]CheckResult, error)
 
 // BackupOptions configure Backup.
 type BackupOptions struct {
@@ -125,6 +129,7 @@ type backup struct {
 	chip    runner.Chip
 	log     *os.File // $STATE/runs/<ts>/flasher.log
 	logPath string
+	said    map[string]bool // flasher warnings and errors already shown
 }
 
 // emit sends e to the caller and to events.jsonl, in order.
@@ -168,15 +173,21 @@ func (b *backup) run(ctx context.Context) error {
 	b.flasher = f
 	b.logf("info", "using %s %s (%s)", f.Kind, f.Version, f.Path)
 	if b.o.Check != nil {
-		blockers, err := b.o.Check(ctx, b.o.Programmer, f)
+		results, err := b.o.Check(ctx, b.o.Programmer, f)
 		if err != nil {
 			b.stage("check", StatusFail, err.Error())
 			return err
 		}
-		if len(blockers) > 0 {
-			for _, c := range blockers {
+		var blockers []CheckResult
+		for _, c := range results {
+			if c.Status == "fail" {
+				blockers = append(blockers, c)
 				b.logf("error", "check %s: %s", c.ID, c.Summary)
+			} else {
+				b.logf("warn", "check %s: %s", c.ID, c.Summary)
 			}
+		}
+		if len(blockers) > 0 {
 			b.stage("check", StatusFail, fmt.Sprintf("%d blocking check(s)", len(blockers)))
 			return blockedByChecks(blockers)
 		}
@@ -221,7 +232,7 @@ func (b *backup) run(ctx context.Context) error {
 		b.stage("backup", StatusFail, err.Error())
 		return err
 	}
-	b.stage("backup", StatusOK, b.sum.Backup.Path)
+	b.stage("backup", StatusOK, fmt.Sprintf("%d identical reads", readPasses))
 	return nil
 }
 
@@ -397,10 +408,22 @@ func (b *backup) readOnce(ctx context.Context, pass int, path string) (ReadRecor
 			if changed {
 				b.emit(progress("", Percent(e.Percent)))
 			}
-		case runner.EvWarning:
-			b.logf("warn", "%s", e.Text)
-		case runner.EvError:
-			b.logf("error", "%s", e.Text)
+		case runner.EvWarning, runner.EvError:
+			// Each read prints the same notes; say each once per run.
+			b.mu.Lock()
+			seen := b.said[e.Text]
+			if b.said == nil {
+				b.said = map[string]bool{}
+			}
+			b.said[e.Text] = true
+			b.mu.Unlock()
+			if !seen {
+				level := "warn"
+				if e.Kind == runner.EvError {
+					level = "error"
+				}
+				b.logf(level, "%s", e.Text)
+			}
 		}
 	}
 
@@ -559,7 +582,7 @@ func (b *backup) finish(err error) {
 
 // blockedByChecks is the error for blocking checks: exit 3, the fixes as
 // the hint.
-func blockedByChecks(bl []Blocker) error {
+func blockedByChecks(bl []CheckResult) error {
 	var ids, fixes []string
 	for _, c := range bl {
 		ids = append(ids, c.ID)

@@ -397,11 +397,12 @@ func TestBackupBlockedByChecks(t *testing.T) {
 	var rec recorder
 	_, err := Backup(context.Background(), BackupOptions{Programmer: "internal", Flasher: f, StateDir: state,
 		Sink: rec.sink,
-		Check: func(context.Context, string, *runner.Flasher) ([]Blocker, error) {
-			return []Blocker{{ID: "devmem", Summary: "/dev/mem is restricted", Fix: "boot with iomem=relaxed"}}, nil
+		Check: func(context.Context, string, *runner.Flasher) ([]CheckResult, error) {
+			return []CheckResult{{ID: "power", Status: "warn", Summary: "on battery"},
+				{ID: "devmem", Status: "fail", Summary: "/dev/mem is restricted", Fix: "boot with iomem=relaxed"}}, nil
 		}})
 	var h exitcode.Hinter
-	if !errors.As(err, &h) || !strings.Contains(h.Hint(), "devmem: boot with iomem=relaxed") {
+	if !errors.As(err, &h) || h.Hint() != "devmem: boot with iomem=relaxed" || !strings.Contains(err.Error(), "check(s) devmem;") {
 		t.Fatalf("got %v", err)
 	}
 	if s := rec.last(t); s.Exit != exitcode.Blocked || s.Result != ResultBlocked {
@@ -490,5 +491,95 @@ func TestStateDir(t *testing.T) {
 	env := func(v string) func(string) string { return func(string) string { return v } }
 	if StateDir("a", env("b")) != "a" || StateDir("", env("b")) != "b" || StateDir("", env("")) != DefaultStateDir {
 		t.Error("precedence: flag, LIBREFLASH_STATE_DIR, default")
+	}
+}
+
+// sharedDir is ../shared beside the repository (transcripts).
+func sharedDir(t *testing.T) string {
+	t.Helper()
+	d := os.Getenv("LIBREFLASH_SHARED")
+	if d == "" {
+		d = filepath.Join("..", "..", "..", "shared")
+	}
+	d, _ = filepath.Abs(d)
+	if _, err := os.Stat(filepath.Join(d, "transcripts", "flashprog")); err != nil {
+		t.Skipf("no transcripts: %v", err)
+	}
+	return d
+}
+
+// With flashprog, backup passes --progress and its real percentages (as
+// the recorded transcript prints them) reach the event stream. The fake
+// flashprog replays the transcripts and copies the chip file.
+func TestBackupFlashprogProgress(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: the fake flasher must be root-owned to pass the ownership check")
+	}
+	tr := filepath.Join(sharedDir(t), "transcripts", "flashprog")
+	dir := t.TempDir()
+	img, want := chip(t, dir, 16<<20)
+	bin := filepath.Join(dir, "bin")
+	if err := os.Mkdir(bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	help, _ := filepath.Abs(filepath.Join("..", "runner", "testdata", "help", "flashprog-p1.5.txt"))
+	script := `#!/bin/sh
+out= prev= progress=
+for a; do
+	[ "$prev" = "-r" ] && out=$a
+	[ "$a" = "--progress" ] && progress=1
+	prev=$a
+done
+case "$*" in
+*--help*) cat '` + help + `' ;;
+*--flash-name*) cat '` + tr + `/flash-name.stdout' ;;
+*--flash-size*) cat '` + tr + `/flash-size.stdout' ;;
+*-r*)
+	[ -n "$progress" ] || { echo "no --progress" >&2; exit 9; }
+	cat '` + tr + `/read-progress-ok.stdout'
+	cp '` + img + `' "$out" ;;
+*) exit 1 ;;
+esac
+`
+	wrapper := filepath.Join(bin, "flashprog")
+	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f, err := runner.Find(context.Background(), runner.FindOptions{Explicit: wrapper})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Kind != "flashprog" || !f.Caps.Progress {
+		t.Fatalf("fake flasher: %+v", f)
+	}
+	var rec recorder
+	sum, err := Backup(context.Background(), BackupOptions{Programmer: "dummy:emulate=W25Q128FV", Flasher: f,
+		StateDir: filepath.Join(dir, "state"), Root: dmiRoot(t), Sink: rec.sink})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(sum.Backup.Path)
+	if !bytes.Equal(got, want) {
+		t.Error("backup differs from the chip")
+	}
+	if m, _ := os.ReadFile(filepath.Join(sum.Backup.Dir, "manifest.json")); !bytes.Contains(m, []byte(`"--progress"`)) {
+		t.Error("manifest argv lacks --progress")
+	}
+	// Per read: percentages rising to 100, each read on its own.
+	for pass := 1; pass <= 2; pass++ {
+		last, n := -1, 0
+		for _, e := range rec.events() {
+			if e.Type != TypeProgress || e.Pass != pass || e.Percent == nil || e.Status != "" {
+				continue
+			}
+			if *e.Percent < last {
+				t.Errorf("read %d: percent went from %d to %d", pass, last, *e.Percent)
+			}
+			last = *e.Percent
+			n++
+		}
+		if last != 100 || n < 50 {
+			t.Errorf("read %d: %d percentages, last %d", pass, n, last)
+		}
 	}
 }
