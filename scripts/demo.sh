@@ -7,3 +7,5 @@ ensure_go
 ensure_pkgs flashrom
 go build -o bin/libreflash ./cmd/libreflash
 ./bin/libreflash version
+# What would block an internal flash here (exit 3 when something does).
+./bin/libreflash check || [ $? -eq 3 ]

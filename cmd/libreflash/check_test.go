@@ -95,3 +95,21 @@ func TestCheckJSONShape(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkCheck is the whole command, rendering included, on a fixture
+// machine (target: well under 100 ms).
+func BenchmarkCheck(b *testing.B) {
+	e, err := preflighttest.Load(filepath.Join(fixturesDir(), "debian-thinkpad-legacy"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	saved := newPreflightEnv
+	defer func() { newPreflightEnv = saved }()
+	newPreflightEnv = func() *preflight.Env { return e }
+	for b.Loop() {
+		var out bytes.Buffer
+		if code := run([]string{"check"}, strings.NewReader(""), &out, &out); code != 3 {
+			b.Fatalf("exit %d: %s", code, out.String())
+		}
+	}
+}

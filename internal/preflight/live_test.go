@@ -1,3 +1,5 @@
+//go:build linux && (amd64 || 386)
+
 package preflight_test
 
 import (
