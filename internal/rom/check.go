@@ -163,7 +163,10 @@ func (e *RefusedError) ExitCode() int { return exitcode.Blocked }
 func (e *RefusedError) Hint() string {
 	var s []string
 	for _, v := range e.Refusals {
-		if v.Fix != "" {
+		switch {
+		case v.Fix != "" && v.Docs != "":
+			s = append(s, v.Fix+" (see "+v.Docs+")")
+		case v.Fix != "":
 			s = append(s, v.Fix)
 		}
 	}
@@ -384,7 +387,7 @@ func (r *Report) checkVendorFiles(img *Image) Verdict {
 	if len(r.VendorFiles) == 0 {
 		return Verdict{ID: "vendor_files", Status: Pass, Summary: "the build needs no vendor files"}
 	}
-	return Verdict{ID: "vendor_files", Status: Pass, Summary: fmt.Sprintf("all %d vendor files the build needs are present", len(r.VendorFiles))}
+	return Verdict{ID: "vendor_files", Status: Pass, Summary: fmt.Sprintf("the vendor files the build needs are present (%d)", len(r.VendorFiles))}
 }
 
 func orDefault(s, d string) string {

@@ -59,6 +59,7 @@ func wantStatus(t *testing.T, r *Report, id, status string) Verdict {
 }
 
 func TestGoodImagePerSize(t *testing.T) {
+	t.Parallel()
 	for _, mb := range []int64{4, 8, 12, 16, 32} {
 		t.Run(mib(mb<<20), func(t *testing.T) {
 			size := mb << 20
@@ -88,6 +89,7 @@ func TestGoodImagePerSize(t *testing.T) {
 }
 
 func TestSize(t *testing.T) {
+	t.Parallel()
 	path := build(t, spec{size: 4 << 20, config: x200Config})
 	img := openT(t, path)
 	r := Check(img, CheckOptions{ChipSize: 8 << 20})
@@ -112,6 +114,7 @@ func TestSize(t *testing.T) {
 }
 
 func TestBlankAndJunk(t *testing.T) {
+	t.Parallel()
 	ff := make([]byte, 4<<20)
 	for i := range ff {
 		ff[i] = 0xff
@@ -134,6 +137,7 @@ func TestBlankAndJunk(t *testing.T) {
 }
 
 func TestCorruptDescriptor(t *testing.T) {
+	t.Parallel()
 	path := build(t, spec{size: 8 << 20, ifd: true, config: x230Config})
 	good, _ := os.ReadFile(path)
 	cases := map[string]struct {
@@ -166,6 +170,7 @@ func TestCorruptDescriptor(t *testing.T) {
 }
 
 func TestTruncated(t *testing.T) {
+	t.Parallel()
 	path := build(t, spec{size: 8 << 20, ifd: true, config: x230Config})
 	data, _ := os.ReadFile(path)
 	for _, n := range []int{len(data) - 4096, len(data) / 2, 4 << 20} {
@@ -183,6 +188,7 @@ func TestTruncated(t *testing.T) {
 }
 
 func TestConfig(t *testing.T) {
+	t.Parallel()
 	t.Run("without", func(t *testing.T) {
 		r := Check(openT(t, build(t, spec{size: 4 << 20})), CheckOptions{Machine: machine("lenovo-x230-factory")})
 		v := wantStatus(t, r, "board", Warn)
@@ -216,6 +222,7 @@ func TestConfig(t *testing.T) {
 }
 
 func TestVendorFiles(t *testing.T) {
+	t.Parallel()
 	mrc := cbfsFile{name: "mrc.bin", typ: "mrc", data: filler(4096, 6)}
 	cases := []struct {
 		name    string
@@ -223,10 +230,10 @@ func TestVendorFiles(t *testing.T) {
 		status  string
 		missing string
 	}{
-		{"haswell-with-mrc", spec{size: 12 << 20, ifd: true, config: t440pConfig, files: []cbfsFile{mrc}}, Pass, ""},
-		{"haswell-without-mrc", spec{size: 12 << 20, ifd: true, config: t440pConfig}, Fail, "mrc.bin"},
-		{"me-blank", spec{size: 12 << 20, ifd: true, config: x230Config, meBlank: true}, Fail, "Intel ME firmware"},
-		{"me-blank-no-config", spec{size: 12 << 20, ifd: true, meBlank: true}, Fail, "ME region but it is empty"},
+		{"haswell-with-mrc", spec{size: 4 << 20, ifd: true, config: t440pConfig, files: []cbfsFile{mrc}}, Pass, ""},
+		{"haswell-without-mrc", spec{size: 4 << 20, ifd: true, config: t440pConfig}, Fail, "mrc.bin"},
+		{"me-blank", spec{size: 4 << 20, ifd: true, config: x230Config, meBlank: true}, Fail, "Intel ME firmware"},
+		{"me-blank-no-config", spec{size: 4 << 20, ifd: true, meBlank: true}, Fail, "ME region but it is empty"},
 		{"me-needed-no-descriptor", spec{size: 4 << 20, config: x230Config}, Fail, "Intel ME firmware"},
 		{"hp-ec-missing", spec{size: 8 << 20, ifd: true, config: hp8560wConfig}, Fail, "ecfw1.bin"},
 		{"hp-ec-present", spec{size: 8 << 20, ifd: true, config: hp8560wConfig, files: []cbfsFile{
@@ -253,6 +260,7 @@ func TestVendorFiles(t *testing.T) {
 }
 
 func TestBoard(t *testing.T) {
+	t.Parallel()
 	x230 := build(t, spec{size: 12 << 20, ifd: true, config: x230Config})
 	x200 := build(t, spec{size: 8 << 20, config: x200Config})
 	hp := build(t, spec{size: 8 << 20, ifd: true, config: hp8560wConfig, files: []cbfsFile{
@@ -289,6 +297,7 @@ func TestBoard(t *testing.T) {
 }
 
 func TestMachine(t *testing.T) {
+	t.Parallel()
 	m := machine("lenovo-x230-coreboot")
 	if !m.Coreboot || m.ProductVersion != "ThinkPad X230" || !m.Known() {
 		t.Errorf("%+v", m)
@@ -309,6 +318,7 @@ func TestMachine(t *testing.T) {
 }
 
 func TestPlaceholderMAC(t *testing.T) {
+	t.Parallel()
 	r := Check(openT(t, build(t, spec{size: 8 << 20, ifd: true, config: x230Config, mac: PlaceholderMAC})), CheckOptions{})
 	v := wantStatus(t, r, "mac", Warn)
 	if !strings.Contains(v.Summary, "00:f5:f0:40:71:fe") || !strings.Contains(v.Fix, "nvmutil") || !r.MAC.Placeholder {
@@ -320,6 +330,7 @@ func TestPlaceholderMAC(t *testing.T) {
 }
 
 func TestRegionMode(t *testing.T) {
+	t.Parallel()
 	// Host may not write ME nor the descriptor: FLMSTR1 read all, write BIOS+GbE.
 	path := build(t, spec{size: 8 << 20, ifd: true, config: x230Config, flmstr1: 0x0a0b0000})
 	img := openT(t, path)
@@ -347,6 +358,7 @@ func TestRegionMode(t *testing.T) {
 }
 
 func TestLegacyCBFS(t *testing.T) {
+	t.Parallel()
 	path := build(t, spec{size: 4 << 20, legacy: true, config: x200Config})
 	img := openT(t, path)
 	if img.FMAP != nil || img.CBFS == nil || img.CBFS.Source != "master header" {
@@ -359,6 +371,7 @@ func TestLegacyCBFS(t *testing.T) {
 }
 
 func TestPayload(t *testing.T) {
+	t.Parallel()
 	raw := func(n string) cbfsFile { return cbfsFile{name: n, typ: "raw", data: []byte("x")} }
 	cases := []struct {
 		files []cbfsFile
@@ -372,10 +385,54 @@ func TestPayload(t *testing.T) {
 		{nil, "", ""},
 	}
 	for _, c := range cases {
-		img := openT(t, build(t, spec{size: 4 << 20, config: x200Config, files: c.files}))
+		img := openT(t, build(t, spec{size: 1 << 20, noFiller: true, config: x200Config, files: c.files}))
 		cb := img.Coreboot()
 		if cb.Payload != c.def || strings.Join(cb.Payloads, ",") != c.all {
 			t.Errorf("%v: payload %q %v, want %q %q", c.files, cb.Payload, cb.Payloads, c.def, c.all)
+		}
+	}
+}
+
+func TestTextFacts(t *testing.T) {
+	t.Parallel()
+	buildH := "#ifndef __BUILD_H\n#define __BUILD_H\n\n#define COREBOOT_VERSION \"25.06-libreboot-20250612\"\n#define COREBOOT_EXTRA_VERSION \"\"\n#define COREBOOT_MAJOR_VERSION 25\n#define COREBOOT_BUILD \"Thu Jun 12 00:00:00 UTC 2025\"\n#endif\n"
+	if v := versionFrom(textFacts([]byte(buildH))); v != "25.06-libreboot-20250612" {
+		t.Errorf("build.h version %q", v)
+	}
+	info := "COREBOOT_VERSION: 4.22\nMAINBOARD_VENDOR: Lenovo\nMAINBOARD_PART_NUMBER: ThinkPad T440p\n"
+	if v := versionFrom(textFacts([]byte(info))); v != "4.22" {
+		t.Errorf("build_info version %q", v)
+	}
+	// build_info names the board when the config cannot be read.
+	img := openT(t, build(t, spec{size: 4 << 20, files: []cbfsFile{{name: "build_info", typ: "raw", data: []byte(info)}}}))
+	cb := img.Coreboot()
+	if cb.Board.String() != "Lenovo ThinkPad T440p" || cb.Version != "4.22" {
+		t.Errorf("board %q version %q", cb.Board, cb.Version)
+	}
+	if MatchBoard(cb.Board, machine("lenovo-t440p-factory")) != BoardMatches {
+		t.Error("T440p build_info does not match T440p DMI")
+	}
+}
+
+func TestMatchBoard(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		board Board
+		m     Machine
+		want  BoardMatch
+	}{
+		{Board{Vendor: "APPLE", Part: "MACBOOK21", Kconfig: "BOARD_APPLE_MACBOOK21"}, Machine{SysVendor: "Apple Inc.", ProductName: "MacBook2,1"}, BoardMatches},
+		{Board{Vendor: "ASUS", Part: "KGPE D16", Kconfig: "BOARD_ASUS_KGPE_D16"}, Machine{BoardVendor: "ASUSTeK COMPUTER INC.", BoardName: "KGPE-D16"}, BoardMatches},
+		{Board{Vendor: "GIGABYTE", Part: "GA G41M ES2L", Kconfig: "BOARD_GIGABYTE_GA_G41M_ES2L"}, Machine{SysVendor: "Gigabyte Technology Co., Ltd.", ProductName: "G41M-ES2L"}, BoardMatches},
+		{Board{Vendor: "LENOVO", Part: "X230", Kconfig: "BOARD_LENOVO_X230"}, Machine{SysVendor: "LENOVO", ProductVersion: "ThinkPad X230T"}, BoardVariant},
+		{Board{Vendor: "LENOVO", Part: "T400", Kconfig: "BOARD_LENOVO_T400"}, Machine{SysVendor: "LENOVO", ProductVersion: "ThinkPad T500"}, BoardMismatch},
+		{Board{Vendor: "LENOVO", Part: "T60", Kconfig: "BOARD_LENOVO_T60"}, Machine{SysVendor: "LENOVO", ProductVersion: "ThinkPad X60"}, BoardMismatch},
+		{Board{Vendor: "DELL", Part: "E6400", Kconfig: "BOARD_DELL_E6400"}, Machine{SysVendor: "LENOVO", ProductName: "Latitude E6400"}, BoardMismatch},
+		{Board{Vendor: "LENOVO"}, Machine{SysVendor: "LENOVO", ProductName: "x"}, BoardUnknown},
+	}
+	for _, c := range cases {
+		if got := MatchBoard(c.board, &c.m); got != c.want {
+			t.Errorf("%v vs %+v: %d, want %d", c.board, c.m, got, c.want)
 		}
 	}
 }

@@ -77,8 +77,13 @@ func (img *Image) Coreboot() *Coreboot {
 			cb.Unreadable = append(cb.Unreadable, name)
 			continue
 		}
-		if v := versionFrom(c.Data(f)); v != "" && cb.Version == "" {
+		facts := textFacts(c.Data(f))
+		if v := versionFrom(facts); v != "" && cb.Version == "" {
 			cb.Version = v
+		}
+		// Without a readable config, build_info may still name the board.
+		if !cb.Board.Known() && facts["MAINBOARD_PART_NUMBER"] != "" {
+			cb.Board = Board{Vendor: facts["MAINBOARD_VENDOR"], Part: facts["MAINBOARD_PART_NUMBER"]}
 		}
 	}
 	cb.Payload, cb.Payloads = payloads(c)
@@ -154,30 +159,44 @@ func sortedKeys(m map[string]string) []string {
 	return keys
 }
 
-// versionFrom finds a version in a revision/build_info file, written as
-// "KEY: value" or "KEY=value" lines.
-func versionFrom(b []byte) string {
-	var best string
+// textFacts reads the key/value lines of coreboot's revision file (its
+// build.h: `#define COREBOOT_VERSION "4.22"`) and build_info file
+// (`COREBOOT_VERSION: 4.22`, `MAINBOARD_VENDOR: Lenovo`).
+func textFacts(b []byte) map[string]string {
+	m := map[string]string{}
 	for _, line := range strings.Split(string(b), "\n") {
-		k, v, ok := strings.Cut(line, ":")
-		if !ok {
+		line = strings.TrimSpace(line)
+		var k, v string
+		var ok bool
+		if rest, isDef := strings.CutPrefix(line, "#define "); isDef {
+			k, v, ok = strings.Cut(strings.TrimSpace(rest), " ")
+		} else if k, v, ok = strings.Cut(line, ":"); !ok {
 			k, v, ok = strings.Cut(line, "=")
 		}
-		if !ok {
-			continue
+		k, v = strings.ToUpper(strings.TrimSpace(k)), strings.TrimSpace(v)
+		if u, err := strconv.Unquote(v); err == nil {
+			v = u
 		}
-		k, v = strings.ToUpper(strings.TrimSpace(k)), strings.Trim(strings.TrimSpace(v), `"`)
-		if v == "" {
-			continue
-		}
-		switch {
-		case k == "COREBOOT_VERSION" || k == "LIBREBOOT_VERSION":
-			return v
-		case best == "" && (strings.Contains(k, "VERSION") || k == "REVISION"):
-			best = v
+		if ok && k != "" && v != "" && !strings.ContainsAny(k, " \t") {
+			m[k] = v
 		}
 	}
-	return best
+	return m
+}
+
+// versionFrom picks the version among the facts.
+func versionFrom(m map[string]string) string {
+	for _, k := range []string{"LIBREBOOT_VERSION", "COREBOOT_VERSION", "REVISION"} {
+		if v := m[k]; v != "" {
+			return v
+		}
+	}
+	for _, k := range sortedKeys(m) {
+		if strings.HasSuffix(k, "_VERSION") && !strings.Contains(k, "MAJOR") && !strings.Contains(k, "MINOR") && !strings.Contains(k, "EXTRA") {
+			return m[k]
+		}
+	}
+	return ""
 }
 
 // payloads tells the payloads apart by the names Libreboot and coreboot

@@ -94,13 +94,15 @@ func crossCheckCBFS(t *testing.T, path string, c *CBFS) {
 }
 
 func TestDescriptorMatchesIfdtool(t *testing.T) {
+	t.Parallel()
 	for _, flm := range []uint32{0xffff0000, 0x0a0b0000, 0x1a1b0000} {
-		path := build(t, spec{size: 12 << 20, ifd: true, config: x230Config, flmstr1: flm})
+		path := build(t, spec{size: 4 << 20, ifd: true, config: x230Config, flmstr1: flm})
 		crossCheckIFD(t, path, openT(t, path).IFD)
 	}
 }
 
 func TestCBFSMatchesCbfstool(t *testing.T) {
+	t.Parallel()
 	path := build(t, spec{size: 8 << 20, ifd: true, config: x230Config, files: []cbfsFile{
 		{name: "fallback/payload", typ: "raw", data: []byte(strings.Repeat("GRUB payload ", 5000)), lzma: true},
 		{name: "mrc.bin", typ: "mrc", data: filler(3000, 9)},
@@ -118,5 +120,39 @@ func TestCBFSMatchesCbfstool(t *testing.T) {
 	}
 	if a, ok := img.FMAP.Area("COREBOOT"); !ok || a.Offset != img.CBFS.Offset {
 		t.Errorf("COREBOOT area %+v", a)
+	}
+}
+
+// The ICH8 layout keeps the signature at 0x0, FLMAP0..2 right after it.
+func TestDescriptorICH8Position(t *testing.T) {
+	t.Parallel()
+	data := make([]byte, 2<<20)
+	for i := range data {
+		data[i] = 0xff
+	}
+	writeIFD(data, []region{{0, 0, 0xfff}, {1, 0x100000, 0x1fffff}, {3, 0x1000, 0x2fff}}, 0xffff0000)
+	copy(data[0:16], data[0x10:0x20])
+	for i := 16; i < 0x20; i++ {
+		data[i] = 0xff
+	}
+	d := parseDescriptor(data)
+	if d == nil || d.Offset != 0 || len(d.Problems) > 0 {
+		t.Fatalf("%+v", d)
+	}
+	if b, ok := d.Region("bios"); !ok || b.Base != 0x100000 || b.Limit != 0x1fffff {
+		t.Errorf("bios %+v", b)
+	}
+	if _, ok := d.Region("me"); ok {
+		t.Error("unused ME region reported as used")
+	}
+}
+
+func BenchmarkCheck16MiB(b *testing.B) {
+	img := openT(b, build(b, spec{size: 16 << 20, ifd: true, config: x230Config}))
+	m := &Machine{SysVendor: "LENOVO", ProductVersion: "ThinkPad X230"}
+	b.SetBytes(img.Size())
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		Check(Parse(img.Path, img.Bytes()), CheckOptions{ChipSize: 16 << 20, Machine: m})
 	}
 }

@@ -3,6 +3,7 @@ package rom
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"unicode"
 )
@@ -150,9 +151,17 @@ func MatchBoard(b Board, m *Machine) BoardMatch {
 			have[t] = true
 		}
 	}
+	// A model token may also end a field once punctuation is dropped:
+	// coreboot's MACBOOK21 is DMI's "MacBook2,1".
+	var joined []string
+	for _, s := range []string{m.ProductName, m.ProductVersion, m.BoardName} {
+		if a := alnum(s); a != "" {
+			joined = append(joined, a)
+		}
+	}
 	result := BoardMatches
 	for _, w := range want {
-		if have[w] {
+		if have[w] || slices.ContainsFunc(joined, func(j string) bool { return strings.HasSuffix(j, w) }) {
 			continue
 		}
 		variant := false

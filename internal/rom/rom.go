@@ -81,8 +81,17 @@ const tipPath = "give the path of the Libreboot ROM image file (for example bin/
 // Open reads the image at path and parses it. It accepts only a readable
 // regular file (symlinks to one are fine) of at most MaxSize bytes.
 func Open(path string) (*Image, error) {
-	// O_NONBLOCK so that a FIFO put in place of the file cannot block the
-	// open; the type is then checked on the open descriptor, not the name.
+	// Look before opening: opening a device can have effects (a watchdog
+	// starts counting, a tape rewinds).
+	pre, err := os.Stat(path)
+	if err != nil {
+		return nil, openError(path, err)
+	}
+	if err := checkMode(path, pre); err != nil {
+		return nil, err
+	}
+	// O_NONBLOCK so that a FIFO swapped in since cannot block the open; the
+	// descriptor is then checked again, and must be the file looked at.
 	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, openError(path, err)
@@ -92,16 +101,12 @@ func Open(path string) (*Image, error) {
 	if err != nil {
 		return nil, &OpenError{Path: path, Reason: "cannot stat", Err: err, Tip: tipPath}
 	}
-	switch m := st.Mode(); {
-	case m.IsDir():
-		return nil, &OpenError{Path: path, Reason: "is a directory, not a ROM image", Tip: tipPath}
-	case !m.IsRegular():
-		return nil, &OpenError{Path: path, Reason: fmt.Sprintf("is not a regular file (%s)", fileKind(m)),
-			Tip: "copy the image to a regular file first; libreflash does not read devices, pipes or sockets"}
-	case st.Size() == 0:
-		return nil, &OpenError{Path: path, Reason: "is empty", Tip: tipPath}
-	case st.Size() > MaxSize:
-		return nil, &OpenError{Path: path, Reason: fmt.Sprintf("is %d bytes, more than any flash chip libreflash writes (%d MiB)", st.Size(), MaxSize>>20), Tip: tipPath}
+	if err := checkMode(path, st); err != nil {
+		return nil, err
+	}
+	if !os.SameFile(pre, st) {
+		return nil, &OpenError{Path: path, Reason: "was replaced while being opened",
+			Tip: "wait until whatever writes the file has finished, then run again"}
 	}
 	// Read through a limit too: the size can change between stat and read.
 	data, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
@@ -117,6 +122,22 @@ func Open(path string) (*Image, error) {
 			Tip: "wait until whatever writes the file has finished, then run again"}
 	}
 	return Parse(path, data), nil
+}
+
+// checkMode accepts a regular file of a plausible size.
+func checkMode(path string, st fs.FileInfo) error {
+	switch m := st.Mode(); {
+	case m.IsDir():
+		return &OpenError{Path: path, Reason: "is a directory, not a ROM image", Tip: tipPath}
+	case !m.IsRegular():
+		return &OpenError{Path: path, Reason: fmt.Sprintf("is not a regular file (%s)", fileKind(m)),
+			Tip: "copy the image to a regular file first; libreflash does not read devices, pipes or sockets"}
+	case st.Size() == 0:
+		return &OpenError{Path: path, Reason: "is empty", Tip: tipPath}
+	case st.Size() > MaxSize:
+		return &OpenError{Path: path, Reason: fmt.Sprintf("is %d bytes, more than any flash chip libreflash writes (%d MiB)", st.Size(), MaxSize>>20), Tip: tipPath}
+	}
+	return nil
 }
 
 func openError(path string, err error) error {
