@@ -9,6 +9,8 @@
 // The package runs nothing and touches no host path.
 package diagnose
 
+import "strings"
+
 // Severities of a finding.
 const (
 	Fatal   = "fatal"   // the run failed because of this
@@ -149,7 +151,7 @@ func Causes() []Cause {
 	for i, c := range causes {
 		c.Signatures = nil
 		for _, s := range signatures {
-			if s.cause == c.ID {
+			if s.cause == c.ID || sharedWith(s, c.ID) {
 				c.Signatures = append(c.Signatures, s.text)
 			}
 		}
@@ -175,4 +177,16 @@ func cause(id string) *Cause {
 		}
 	}
 	panic("diagnose: unknown cause " + id)
+}
+
+// sharedWith reports whether s, catalogued under another cause, is printed
+// for cause id too: the messages that only facts tell apart.
+func sharedWith(s sig, id string) bool {
+	switch {
+	case s.kind == kEPERM:
+		return id == "kernel_lockdown" || id == "bsd_securelevel"
+	case s.kind == kMmap && s.cause == "devmem_restricted" && strings.Contains(s.text, "not permitted"):
+		return id == "kernel_lockdown"
+	}
+	return false
 }

@@ -25,8 +25,11 @@ type cleaned struct {
 const maxEvidence = 240
 
 func clean(log []byte) *cleaned {
-	c := &cleaned{text: make([]byte, 0, len(log)/2+16)}
-	var line, seg []byte
+	c := &cleaned{
+		text:  make([]byte, 0, len(log)+1),
+		lines: make([]lineRef, 0, bytes.Count(log, []byte{'\n'})+1),
+	}
+	var line, seg []byte // scratch buffers, reused for every line
 	num := 0
 	for len(log) > 0 {
 		num++
@@ -36,29 +39,61 @@ func clean(log []byte) *cleaned {
 		} else {
 			raw, log = log, nil
 		}
-		line, seg = line[:0], seg[:0]
-		for i := 0; i < len(raw); i++ {
-			b := raw[i]
-			switch {
-			case b == 0x1b: // ANSI escape: CSI ... final, OSC ... BEL/ST, or a 2-byte escape
-				i = skipEscape(raw, i)
-			case b == '\b':
-				if len(seg) > 0 {
-					seg = seg[:len(seg)-1]
+		cr, ctl := false, false
+		for _, b := range raw {
+			if b < 0x20 || b == 0x7f {
+				if b == '\r' {
+					cr = true
+				} else if b != '\t' {
+					ctl = true
+					break
 				}
-			case b == '\r':
-				line = appendSegment(line, seg)
-				seg = seg[:0]
-			case b < 0x20 || b == 0x7f:
-				seg = append(seg, ' ')
-			default:
-				seg = append(seg, b)
 			}
 		}
-		line = appendSegment(line, seg)
-		line = stripProgressTokens(line)
-		line = stripQuote(line)
-		c.addLine(line, num)
+		var view []byte // the line's visible text; may alias raw, never written
+		switch {
+		case !cr && !ctl: // plain text: the common case, no copy
+			view = stripBar(raw)
+		case !ctl: // \r redraws only: keep what follows each progress bar
+			line = line[:0]
+			for len(raw) > 0 {
+				j := bytes.IndexByte(raw, '\r')
+				if j < 0 {
+					j = len(raw)
+				}
+				line = appendSegment(line, raw[:j])
+				if j == len(raw) {
+					break
+				}
+				raw = raw[j+1:]
+			}
+			view = line
+		default: // terminal control: apply it byte by byte
+			line, seg = line[:0], seg[:0]
+			for i := 0; i < len(raw); i++ {
+				b := raw[i]
+				switch {
+				case b == 0x1b: // ANSI escape: CSI ... final, OSC ... BEL/ST, or a 2-byte escape
+					i = skipEscape(raw, i)
+				case b == '\b':
+					if len(seg) > 0 {
+						seg = seg[:len(seg)-1]
+					}
+				case b == '\r':
+					line = appendSegment(line, seg)
+					seg = seg[:0]
+				case b < 0x20 || b == 0x7f:
+					seg = append(seg, ' ')
+				default:
+					seg = append(seg, b)
+				}
+			}
+			view = appendSegment(line, seg)
+			line = view
+		}
+		view = stripProgressTokens(view)
+		view = stripQuote(view)
+		c.addLine(view, num)
 	}
 	return c
 }
@@ -110,8 +145,12 @@ func appendSegment(line, seg []byte) []byte {
 
 var barStages = [][]byte{[]byte("Reading... ["), []byte("Writing... ["), []byte("Erasing... ["), []byte("Progress... [")}
 
-// stripBar removes flashprog's "Reading... [=====>    ]  42% " prefix.
+// stripBar removes flashprog's "Reading... [=====>    ]  42% " prefix, and
+// the pieces of one that a mail archive wrapped onto two lines.
 func stripBar(seg []byte) []byte {
+	if n := barTail(seg); n > 0 {
+		return seg[n:]
+	}
 	for _, st := range barStages {
 		if !bytes.HasPrefix(seg, st) {
 			continue
@@ -121,7 +160,10 @@ func stripBar(seg []byte) []byte {
 		for j < len(rest) && j < 60 && (rest[j] == '=' || rest[j] == '>' || rest[j] == ' ') {
 			j++
 		}
-		if j >= len(rest) || rest[j] != ']' {
+		if j >= len(rest) {
+			return nil // the head of a wrapped bar
+		}
+		if rest[j] != ']' {
 			return seg
 		}
 		j++
@@ -278,4 +320,28 @@ func (c *cleaned) lineText(i int) string {
 		return string(t[:maxEvidence]) + "…"
 	}
 	return string(t)
+}
+
+// barTail returns the length of the tail of a wrapped progress bar at the
+// start of seg ("      ]  42% "), or 0.
+func barTail(seg []byte) int {
+	j := 0
+	for j < len(seg) && j < 60 && (seg[j] == '=' || seg[j] == '>' || seg[j] == ' ') {
+		j++
+	}
+	if j >= len(seg) || seg[j] != ']' {
+		return 0
+	}
+	j++
+	for j < len(seg) && seg[j] == ' ' {
+		j++
+	}
+	d := j
+	for j < len(seg) && j-d < 3 && seg[j] >= '0' && seg[j] <= '9' {
+		j++
+	}
+	if j == d || j >= len(seg) || seg[j] != '%' {
+		return 0
+	}
+	return j + 1
 }

@@ -1,6 +1,7 @@
 package diagnose
 
 import (
+	"bytes"
 	"fmt"
 	"sort"
 	"strings"
@@ -128,21 +129,28 @@ const (
 	cmdUser = 2
 )
 
+// itemKey identifies repeats of one finding within a run.
+type itemKey struct {
+	run              int
+	id, sev, summary string
+}
+
 // item is a finding under construction.
 type item struct {
 	Finding
-	order   int  // position of the first hit, for stable ordering
-	earlier bool // from an earlier run in the same log
-	eperm   bool // "Operation not permitted": resolved with facts at the end of the run
-	mmap    bool // fatal /dev/mem mapping failure: devmem_restricted or kernel_lockdown
-	first   string // first harmless region, for the summary
+	order   int     // position of the first hit, for stable ordering
+	earlier bool    // from an earlier run in the same log
+	eperm   bool    // "Operation not permitted": resolved with facts at the end of the run
+	mmap    bool    // fatal /dev/mem mapping failure: devmem_restricted or kernel_lockdown
+	first   string  // first harmless region, for the summary
+	key     itemKey // in state.byKey
 }
 
 type state struct {
 	c     *cleaned
 	facts Facts
 	items []*item
-	byKey map[string]*item
+	byKey map[itemKey]*item
 	used  map[string]bool
 
 	// current run
@@ -151,7 +159,7 @@ type state struct {
 	open                            bool
 	lastSuccess, lastFail           int // hit counters, 0 = never
 	unchanged, unknownState         bool
-	failLine                        int
+	failLine, failStage             int
 	details, detailLine             int
 	os                              int
 	cmd                             int // cmdSudo, cmdUser: how the pasted command ran
@@ -177,8 +185,17 @@ type pendingMap struct {
 // comes from elsewhere) decide between causes that print the same message.
 // It never fails: anything it cannot read is skipped. Time is linear in
 // len(log).
-func Diagnose(log []byte, f Facts) Result {
-	st := &state{c: clean(log), facts: f, byKey: map[string]*item{}, used: map[string]bool{}}
+func Diagnose(log []byte, f Facts) Result { return diagnose(log, f, -1) }
+
+// DiagnoseRun is Diagnose for a flasher run libreflash made itself: the
+// captured log (stdout and stderr as they arrived), the flasher's exit status
+// and this machine's facts. The exit status is the final word on success
+// (0) or failure (anything else) where the log alone is not conclusive —
+// --flash-size output, a flasher killed mid-operation.
+func DiagnoseRun(log []byte, exitCode int, f Facts) Result { return diagnose(log, f, exitCode) }
+
+func diagnose(log []byte, f Facts, exit int) Result {
+	st := &state{c: clean(log), facts: f, byKey: map[itemKey]*item{}, used: map[string]bool{}}
 	st.resetRun()
 	m := getMatcher()
 	m.scan(st.c.text, func(pi, end int) {
@@ -186,7 +203,41 @@ func Diagnose(log []byte, f Facts) Result {
 		st.hit(&signatures[pi], end-m.lens[pi], end)
 	})
 	st.finishRun()
+	if st.outcome == Incomplete && !st.open && st.sizePrinted() {
+		st.outcome = Success
+	}
+	switch {
+	case exit == 0 && st.outcome != Success:
+		st.outcome = Success
+	case exit > 0 && st.outcome == Incomplete && st.open && st.stage == stageWrite:
+		// Stopped while erasing or writing, with no word on the chip.
+		st.outcome = UnknownState
+		if st.lastFail == 0 {
+			st.lastFail = st.hits + 1
+		}
+	case exit > 0 && (st.outcome == Success || st.outcome == Incomplete):
+		st.outcome = Failed
+		if st.lastFail == 0 {
+			st.lastFail = st.hits + 1
+		}
+	}
 	return st.result()
+}
+
+// sizePrinted reports whether the log ends like a --flash-size run: the
+// probe line, then the size in bytes alone on a line (a shell prompt may
+// follow).
+func (st *state) sizePrinted() bool {
+	n := len(st.c.lines)
+	for i := n - 1; i >= 1 && i >= n-3; i-- {
+		l := st.c.text[st.c.lines[i].start:st.c.lines[i].end]
+		if len(l) == 0 || len(l) > 12 || strings.Trim(string(l), "0123456789") != "" {
+			continue
+		}
+		prev := st.c.text[st.c.lines[i-1].start:st.c.lines[i-1].end]
+		return bytes.Contains(prev, []byte(`flash chip "`))
+	}
+	return false
 }
 
 func (st *state) resetRun() {
@@ -194,7 +245,7 @@ func (st *state) resetRun() {
 	st.stage, st.open = stageNone, false
 	st.lastSuccess, st.lastFail = 0, 0
 	st.unchanged, st.unknownState = false, false
-	st.failLine, st.details, st.detailLine = 0, 0, 0
+	st.failLine, st.failStage, st.details, st.detailLine = 0, 0, 0, 0
 	st.os = 0
 	st.userHint, st.rootHint, st.bsdHint, st.lockdownLog, st.devmemLog = false, false, false, false, false
 	st.access, st.accessLine = "", 0
@@ -214,7 +265,7 @@ func (st *state) hit(s *sig, start, end int) {
 			// the last one. The OS and command line seen just before this
 			// banner belong to the new run.
 			st.finishRun()
-			for _, it := range st.items {
+			for _, it := range st.items[st.runStart:] { // earlier runs are marked already
 				it.earlier = true
 			}
 			os, cmd := st.os, st.cmd
@@ -236,6 +287,14 @@ func (st *state) hit(s *sig, start, end int) {
 		return
 	case kStageDone:
 		st.open = true
+		return
+	case kStageFail:
+		// "FAILED." ends a stage; elsewhere the word is part of a warning
+		// ("Setting BIOS Control ... failed.").
+		if st.open {
+			st.open = false
+			st.fail(line)
+		}
 		return
 	case kSuccess:
 		st.open = false
@@ -326,12 +385,13 @@ func (st *state) fail(line int) {
 	st.lastFail = st.hits
 	if st.failLine == 0 {
 		st.failLine = line
+		st.failStage = st.stage
 	}
 }
 
 // add records a finding, merging repeats of the same cause and severity.
 func (st *state) add(id, sev, summary string, line int, evidence string) *item {
-	key := fmt.Sprintf("%d/%s/%s/%s", st.runStart, id, sev, summary)
+	key := itemKey{st.runStart, id, sev, summary}
 	if it, ok := st.byKey[key]; ok && !it.earlier {
 		it.Count++
 		return it
@@ -341,7 +401,7 @@ func (st *state) add(id, sev, summary string, line int, evidence string) *item {
 		summary = c.Summary
 	}
 	it := &item{Finding: Finding{ID: id, Severity: sev, Line: line, Evidence: evidence,
-		Summary: summary, Fix: c.Fix, Docs: c.Docs, Count: 1}, order: len(st.items)}
+		Summary: summary, Fix: c.Fix, Docs: c.Docs, Count: 1}, order: len(st.items), key: key}
 	st.items = append(st.items, it)
 	st.byKey[key] = it
 	return it
@@ -459,6 +519,9 @@ func lockdownActive(l string) bool { return l == "integrity" || l == "confidenti
 func (st *state) resolveEPERM(it *item) {
 	f := st.facts
 	set := func(id, basis string, candidates ...string) {
+		// The finding changes identity: later repeats must not merge into it
+		// under its provisional ID.
+		delete(st.byKey, it.key)
 		c := cause(id)
 		it.ID, it.Summary, it.Fix, it.Docs, it.Basis = id, c.Summary, c.Fix, c.Docs, basis
 		for _, alt := range candidates {
@@ -474,26 +537,33 @@ func (st *state) resolveEPERM(it *item) {
 		}
 	}
 	bsd := st.bsdHint || st.os == osBSD
+	euid := f.Available && !f.EUIDNotOfRun
 	switch {
-	case f.Available && f.EUID != 0:
+	case euid && f.EUID != 0:
 		st.useFact(fmt.Sprintf("euid=%d", f.EUID))
 		set("not_root", fmt.Sprintf("the checks saw effective uid %d", f.EUID))
-	case f.Available && f.HasSecurelevel && f.Securelevel > 0:
-		st.useFact("euid=0")
+	case f.Available && f.HasSecurelevel && f.Securelevel > 0 && (euid || bsd):
 		st.useFact(fmt.Sprintf("securelevel=%d", f.Securelevel))
-		set("bsd_securelevel", fmt.Sprintf("running as root with kern.securelevel=%d", f.Securelevel))
+		set("bsd_securelevel", fmt.Sprintf("kern.securelevel is %d on this machine", f.Securelevel))
 	case f.Available && lockdownActive(f.Lockdown):
-		st.useFact("euid=0")
 		st.useFact("lockdown=" + f.Lockdown)
-		set("kernel_lockdown", "running as root with kernel lockdown "+f.Lockdown)
+		basis := "kernel lockdown " + f.Lockdown + " is active on this machine, so even root gets this error"
+		if euid {
+			st.useFact("euid=0")
+			basis = "running as root with kernel lockdown " + f.Lockdown
+		}
+		set("kernel_lockdown", basis)
 	case f.Available && f.Lockdown == "" && f.SecureBoot == Yes && !bsd:
-		st.useFact("euid=0")
 		st.useFact("secureboot=yes")
-		set("kernel_lockdown", "running as root with Secure Boot on (lockdown state unreadable)")
+		set("kernel_lockdown", "Secure Boot is on (lockdown state unreadable), which usually locks the kernel down")
 	case f.Available && f.Lockdown == "none" && !bsd:
-		st.useFact("euid=0")
 		st.useFact("lockdown=none")
-		set("not_root", "root without kernel lockdown: the process lacked CAP_SYS_RAWIO (a container or sandbox?)")
+		if euid {
+			st.useFact("euid=0")
+			set("not_root", "root without kernel lockdown: the process lacked CAP_SYS_RAWIO (a container or sandbox?)")
+		} else {
+			set("not_root", "no kernel lockdown on this machine, so root would have got I/O privileges: the flasher ran without root")
+		}
 	case bsd:
 		set("bsd_securelevel", "the flasher runs on a BSD, where the securelevel gates I/O privileges", "not_root")
 	case st.userHint:
@@ -639,15 +709,23 @@ func (st *state) pickPrimary(run []*item) *item {
 	if conseq != nil {
 		what = conseq.ID
 	}
-	for _, it := range run {
-		if it.Severity != Warning {
-			continue
-		}
-		for _, e := range explains[it.ID] {
-			if e == what {
-				it.Severity = Fatal
-				it.Basis = strings.TrimPrefix(it.Basis+"; printed before the failure it explains", "; ")
-				return it
+	// Descriptor locks are the more specific explanation when both kinds of
+	// protection are reported; firmware write protection does not stop reads.
+	readFail := st.failStage == stageRead || st.failStage == stageReadOld
+	for _, pass := range []string{"region_locked", ""} {
+		for _, it := range run {
+			if it.Severity != Warning || (pass != "" && it.ID != pass) {
+				continue
+			}
+			if it.ID == "bios_lock" && readFail {
+				continue
+			}
+			for _, e := range explains[it.ID] {
+				if e == what {
+					it.Severity = Fatal
+					it.Basis = strings.TrimPrefix(it.Basis+"; printed before the failure it explains", "; ")
+					return it
+				}
 			}
 		}
 	}

@@ -40,4 +40,8 @@ type Facts struct {
 	// Securelevel is the BSD kern.securelevel; meaningful when HasSecurelevel.
 	Securelevel    int
 	HasSecurelevel bool
+	// EUIDNotOfRun says EUID is libreflash's own, not the flasher run's: a
+	// log diagnosed after the fact. The machine facts (lockdown, …) still
+	// hold, the uid does not.
+	EUIDNotOfRun bool
 }

@@ -12,6 +12,7 @@ const (
 	kUserPrompt               // the pasted command line ran from a "$" prompt without sudo
 	kStage                    // an operation stage starts (arg: stage)
 	kStageDone                // a stage finished but the operation goes on
+	kStageFail                // "FAILED." ends the open stage
 	kSuccess                  // the operation finished successfully
 	kFail                     // the run failed (no cause by itself)
 	kDetail                   // low-level error worth counting (transaction errors)
@@ -85,6 +86,7 @@ var signatures = []sig{
 	{text: "Chip content is identical to the requested image", kind: kSuccess},
 	{text: "No operations were specified.", kind: kSuccess},
 	{text: `vendor="`, kind: kSuccess},
+	{text: "FAILED.", kind: kStageFail},
 	{text: "FATAL ERROR!", kind: kFail},
 	{text: "Programmer initialization failed", kind: kFail},
 	{text: "Read operation failed!", kind: kFail},
@@ -129,11 +131,13 @@ var signatures = []sig{
 	{text: "No chipset found. Flash detection will most likely fail", cause: "unsupported_chipset", sev: Warning}, // B4
 	{text: "This chipset is marked as untested", cause: "unsupported_chipset", sev: Info, // B2
 		summary: "the chipset is marked as untested in this flasher version (informational)"},
-	{text: "BIOS region SMM protection is enabled", cause: "bios_lock", sev: Warning},   // B6
-	{text: "Setting BIOS Control at", cause: "bios_lock", sev: Warning, kind: kBIOSCtl}, // B7
+	{text: "BIOS region SMM protection is enabled", cause: "bios_lock", sev: Warning}, // B6
+	{text: "Setting BIOS Control at", cause: "bios_lock", sev: Warning, kind: kBIOSCtl, // B7
+		summary: "BIOS Write Enable could not be set: the BIOS lock is on and firmware (SMM) clears it again, so writes from the OS fail"},
 	{text: "New value is 0x", kind: kBIOSCtlNew},
 	{text: "Write/erase is not working yet on your programmer in its current configuration", cause: "bios_lock", sev: Fatal}, // B8
-	{text: "SPI Configuration is locked down", cause: "bios_lock", sev: Warning},                                             // B9
+	{text: "SPI Configuration is locked down", cause: "bios_lock", sev: Info,
+		summary: "the SPI controller configuration is locked until reset (normal on many boards; it keeps protected ranges in place)"}, // B9
 	{text: "SPI Configuration Lockdown activated", cause: "bios_lock", sev: Warning},
 	{text: ") is locked.", cause: "region_locked", sev: Warning},                                   // B11
 	{text: ") is read-only.", cause: "region_locked", sev: Warning},                                // B11

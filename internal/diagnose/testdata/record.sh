@@ -1,0 +1,120 @@
+#!/bin/sh
+# Records the real-run fixtures in testdata/logs:
+#  - copies libreflash's own transcripts from ../shared/transcripts (stdout,
+#    then stderr, where they were captured separately);
+#  - runs Debian's flashrom 1.3.0 against the dummy programmer with injected
+#    faults (stdout and stderr interleaved as printed).
+# Each fixture starts with "## " header lines: where it comes from and what
+# diagnose_test.go must conclude ("## want: outcome=... cause=... [facts=...]").
+# Usage: sh testdata/record.sh   (from internal/diagnose; needs /usr/sbin/flashrom)
+set -eu
+cd "$(dirname "$0")"
+out=logs
+shared=${SHARED:-../../../../shared}/transcripts
+flashrom=${FLASHROM:-/usr/sbin/flashrom}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# transcript NAME TOOL/RUN WANT...
+transcript() {
+	name=$1 src=$2
+	shift 2
+	{
+		echo "## source: ../shared/transcripts/$src ($(sed -n 1p "$shared/$src.cmd" | cut -c1-150))"
+		for w in "$@"; do echo "## want: $w"; done
+		if [ -f "$shared/$src.combined" ]; then
+			cat "$shared/$src.combined"
+		else
+			cat "$shared/$src.stdout" "$shared/$src.stderr"
+		fi
+	} >"$out/$name.log"
+}
+
+transcript fp-bad-programmer-param flashprog/bad-programmer-param "outcome=failed cause=usage_error"
+transcript fp-chip-not-found-dummy flashprog/chip-not-found-dummy "outcome=failed cause=chip_not_found"
+transcript fp-flash-name flashprog/flash-name "outcome=success cause=-"
+transcript fp-flash-size flashprog/flash-size "outcome=success cause=-"
+transcript fp-internal-iopl-enosys flashprog/internal-iopl-enosys "outcome=failed cause=iopl_unavailable" \
+	"outcome=failed cause=iopl_unavailable facts=euid=0,lockdown=none"
+transcript fp-missing-file flashprog/missing-file "outcome=failed cause=usage_error"
+transcript fp-no-programmer flashprog/no-programmer "outcome=failed cause=usage_error"
+transcript fp-probe-ok flashprog/probe-ok "outcome=success cause=-"
+transcript fp-qemu-q35-internal-chip-not-found flashprog/qemu-q35-internal-chip-not-found "outcome=failed cause=chip_not_found"
+transcript fp-qemu-q35-internal-lockdown-integrity flashprog/qemu-q35-internal-lockdown-integrity \
+	"outcome=failed cause=kernel_lockdown facts=euid=0,lockdown=integrity" \
+	"outcome=failed cause=not_root candidates=kernel_lockdown"
+transcript fp-qemu-q35-internal-not-root flashprog/qemu-q35-internal-not-root \
+	"outcome=failed cause=not_root facts=euid=1000,lockdown=none" \
+	"outcome=failed cause=not_root candidates=kernel_lockdown"
+transcript fp-read-plain-ok flashprog/read-plain-ok "outcome=success cause=-"
+transcript fp-read-progress-ok flashprog/read-progress-ok "outcome=success cause=-"
+transcript fp-verify-mismatch flashprog/verify-mismatch "outcome=failed cause=verify_failed"
+transcript fp-verify-progress-ok flashprog/verify-progress-ok "outcome=success cause=-"
+transcript fp-write-erase-blocked flashprog/write-erase-blocked "outcome=failed cause=write_failed"
+transcript fp-write-erase-ignored-verify-fail flashprog/write-erase-ignored-verify-fail "outcome=unchanged cause=write_failed"
+transcript fp-write-flash-contents-progress-ok flashprog/write-flash-contents-progress-ok "outcome=success cause=-"
+transcript fp-write-plain-ok flashprog/write-plain-ok "outcome=success cause=-"
+transcript fp-write-program-blocked flashprog/write-program-blocked "outcome=unknown_state cause=write_failed"
+transcript fp-write-program-ignored-verify-fail flashprog/write-program-ignored-verify-fail "outcome=unknown_state cause=verify_failed"
+transcript fp-write-progress-ok flashprog/write-progress-ok "outcome=success cause=-"
+transcript fp-write-size-mismatch flashprog/write-size-mismatch "outcome=failed cause=image_size_mismatch"
+# flashrom 1.3 maps dozens of >16 MiB chip definitions on a STRICT_DEVMEM
+# kernel and fails later for another reason: /dev/mem is not the cause.
+transcript fr-qemu-q35-internal-default flashrom/qemu-q35-internal-default \
+	"outcome=failed cause=unknown not=devmem_restricted" \
+	"outcome=failed cause=unknown not=devmem_restricted facts=euid=0,lockdown=none,strict_devmem=yes"
+
+# run NAME WANT -- FLASHROM-ARGS...   (runs in $tmp with a.rom/b.rom/chip.bin)
+run() {
+	name=$1 want=$2
+	shift 3
+	cp "$tmp/a.rom" "$tmp/chip.bin"
+	{
+		echo "## source: recorded by testdata/record.sh: flashrom $* (Debian flashrom 1.3.0, dummy programmer; stdout and stderr interleaved)"
+		echo "## want: $want"
+		(cd "$tmp" && "$flashrom" "$@" 2>&1) || true
+	} >"$out/$name.log"
+}
+
+head -c 4194304 /dev/urandom >"$tmp/a.rom"
+head -c 4194304 /dev/urandom >"$tmp/b.rom"
+head -c 2097152 /dev/urandom >"$tmp/small.rom"
+printf '00000000:00000fff nosuch\n' >"$tmp/good.layout"
+E=emulate=SST25VF032B,image=chip.bin
+
+run fr-read-ok "outcome=success cause=-" -- -p dummy:$E -r out.rom
+run fr-write-ok "outcome=success cause=-" -- -p dummy:$E -w b.rom
+run fr-verify-ok "outcome=success cause=-" -- -p dummy:$E -v a.rom
+run fr-verify-mismatch "outcome=failed cause=verify_failed" -- -p dummy:$E -v b.rom
+run fr-size-mismatch "outcome=failed cause=image_size_mismatch" -- -p dummy:$E -w small.rom
+run fr-chip-not-found "outcome=failed cause=chip_not_found" -- -p dummy:$E,spi_blacklist=0x9f90ab15 -r out.rom
+run fr-multiple-chips "outcome=failed cause=multiple_chips" -- -p dummy:emulate=MX25L6436 -r out.rom
+run fr-write-blocked-unknown-state "outcome=unknown_state cause=write_failed" -- -p dummy:$E,spi_blacklist=0x02ad -w b.rom
+run fr-erase-ignored-unchanged "outcome=unchanged cause=write_failed" -- -p dummy:$E,spi_ignorelist=0x20d852c760 -w b.rom
+run fr-read-fail "outcome=failed cause=unknown" -- -p dummy:$E,spi_blacklist=0x030b -r out.rom
+run fr-unhandled-param "outcome=failed cause=usage_error" -- -p dummy:$E,foo=bar -r out.rom
+run fr-unknown-programmer "outcome=failed cause=usage_error" -- -p nosuchprog -r out.rom
+run fr-bad-region "outcome=failed cause=usage_error" -- -p dummy:$E -l good.layout -i bios -r out.rom
+run fr-ch341a-absent "outcome=failed cause=programmer_not_found" -- -p ch341a_spi -r out.rom
+run fr-serprog-absent "outcome=failed cause=programmer_not_found" -- -p serprog:dev=/dev/nonexistent-tty -r out.rom
+# The chip's own write protection (WP# asserted, BP bits set): the write
+# fails and the chip is unchanged; the protection warning is the cause.
+cp "$tmp/a.rom" "$tmp/chip16.bin" 2>/dev/null || true
+head -c 16777216 /dev/urandom >"$tmp/a16.rom"
+head -c 16777216 /dev/urandom >"$tmp/b16.rom"
+cp "$tmp/a16.rom" "$tmp/chip16.bin"
+{
+	echo "## source: recorded by testdata/record.sh: flashrom -p dummy:emulate=W25Q128FV,image=chip16.bin,hwwp=yes,spi_status=0x9c -w b16.rom (Debian flashrom 1.3.0)"
+	echo "## want: outcome=unchanged cause=bios_lock"
+	(cd "$tmp" && "$flashrom" -p dummy:emulate=W25Q128FV,image=chip16.bin,hwwp=yes,spi_status=0x9c -w b16.rom 2>&1) || true
+} >"$out/fr-chip-wp-unchanged.log"
+
+# The shell cannot find the flasher.
+{
+	echo "## source: recorded by testdata/record.sh: bash -c 'flashprog -p internal -r backup.rom' with flashprog not on PATH"
+	echo "## want: outcome=failed cause=flasher_missing"
+	(cd "$tmp" && env PATH=/nonexistent /bin/bash -c 'flashprog -p internal -r backup.rom' 2>&1) || true
+} >"$out/sh-flasher-missing.log"
+
+# Replace the temp dir name so that fixtures do not change on every run.
+sed -i "s|$tmp|/tmp/rec|g" "$out"/*.log
