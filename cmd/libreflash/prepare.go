@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"libreflash/internal/exitcode"
+	"libreflash/internal/preflight"
 	"libreflash/internal/restore"
 	"libreflash/internal/statedir"
 )
@@ -102,9 +103,9 @@ func (a *app) runPrepare(cmd *cobra.Command, o *prepareOptions) error {
 	}
 	actions, notes := o.actions, []string(nil)
 	if len(actions) == 0 {
-		// TODO(check): derive from preflight.Run's report once branch
-		// check lands; until then from what the root shows.
-		d := m.Derive(nil)
+		// What blocks internal flashing here, as check sees it.
+		r := preflight.Run(cmd.Context(), a.preflightEnv(), preflight.Options{Programmer: "internal"})
+		d := restore.DeriveFromReport(r)
 		actions, notes = d.Actions, d.Notes
 	}
 	p, err := m.PlanActions(cmd.Context(), actions)

@@ -6,6 +6,9 @@ import (
 	"compress/gzip"
 	"io"
 	"strings"
+
+	"libreflash/internal/diagnose"
+	"libreflash/internal/preflight"
 )
 
 // Check is the part of a preflight check that deciding what to prepare
@@ -31,35 +34,63 @@ const (
 		"It follows SecureBoot (or lockdown= on the command line): turn SecureBoot off in the firmware setup, reboot, and run libreflash again."
 )
 
-// Derive turns check results into the reversible actions that would unblock
-// internal flashing:
-//   - devmem failing without iomem=relaxed in effect → iomem-relaxed, and
-//     unload-drivers when a driver claims the flash controller;
-//   - bsd_securelevel failing → bsd-securelevel;
-//   - lockdown or secureboot failing → an explanation only.
-//
-// With no checks (nil), it decides from what it reads under the root:
-// CONFIG_STRICT_DEVMEM, /proc/cmdline, /proc/modules, the lockdown file.
+// DeriveActions is the list of actions prepare applies for a check report
+// (the agreed entry point for the install pipeline).
+func DeriveActions(r *preflight.Report) []string { return DeriveFromReport(r).Actions }
+
+// DeriveFromReport turns a preflight report into the reversible actions that
+// would unblock internal flashing, and the explanations of what only the
+// firmware setup changes:
+//   - devmem failing: iomem-relaxed unless it is already in effect, and
+//     unload-drivers when a driver claims the flash controller (or when the
+//     checks could not tell: the plan then reads /proc itself);
+//   - bsd_securelevel failing: bsd-securelevel;
+//   - secureboot or lockdown failing: an explanation only.
+func DeriveFromReport(r *preflight.Report) Derived {
+	var checks []Check
+	for _, c := range r.Checks {
+		checks = append(checks, Check{ID: c.ID, Status: string(c.Status)})
+	}
+	f := r.Facts
+	return derive(checks, f.IomemRelaxed == diagnose.Yes, !f.Available || len(f.Drivers) > 0)
+}
+
+// Derive is DeriveFromReport for check results alone, taking whether
+// iomem=relaxed is in effect and conflicting drivers are loaded from the
+// root. With no checks (nil) it decides from the root too: CONFIG_STRICT_DEVMEM
+// without iomem=relaxed, the lockdown file, a BSD root.
 func (m *Manager) Derive(checks []Check) Derived {
-	var d Derived
+	on, _ := m.iomemInEffect()
+	if checks == nil {
+		checks = []Check{
+			{ID: "devmem", Status: failIf(m.strictDevmem() && !on)},
+			{ID: "lockdown", Status: failIf(m.lockdownActive())},
+			{ID: "bsd_securelevel", Status: failIf(m.bsdFlavour() != "")},
+		}
+	}
+	return derive(checks, on, len(m.ConflictingLoaded()) > 0)
+}
+
+func failIf(b bool) string {
+	if b {
+		return "fail"
+	}
+	return "pass"
+}
+
+func derive(checks []Check, iomemOn, drivers bool) Derived {
+	d := Derived{Actions: []string{}}
 	failing := map[string]bool{}
 	for _, c := range checks {
 		if c.Status == "fail" {
 			failing[c.ID] = true
 		}
 	}
-	if checks == nil {
-		strict := m.strictDevmem()
-		on, _ := m.iomemInEffect()
-		failing["devmem"] = strict && !on
-		failing["lockdown"] = m.lockdownActive()
-		failing["bsd_securelevel"] = m.bsdFlavour() != ""
-	}
 	if failing["devmem"] {
-		if on, _ := m.iomemInEffect(); !on {
+		if !iomemOn {
 			d.Actions = append(d.Actions, ActionIomem)
 		}
-		if len(m.ConflictingLoaded()) > 0 {
+		if drivers {
 			d.Actions = append(d.Actions, ActionDrivers)
 		}
 	}

@@ -6,7 +6,9 @@ import (
 
 // conflictingModules claim the chipset's LPC/SPI controller and its MMIO, so
 // that a kernel with CONFIG_IO_STRICT_DEVMEM refuses flashprog's /dev/mem
-// mapping. Listed in unload order: users of lpc_ich first.
+// mapping (the same set preflight reports). Listed in unload order: users of
+// lpc_ich first; iTCO_wdt, lpc_ich's watchdog cell, reserves a register in
+// the chipset's range and goes only together with lpc_ich.
 var conflictingModules = []string{
 	"spi_intel_pci", "spi_intel_platform", "spi_intel",
 	"intel_spi_pci", "intel_spi_platform", "intel_spi",
@@ -28,9 +30,14 @@ func (m *Manager) loadedModules() map[string]bool {
 	return out
 }
 
-// ConflictingLoaded lists the loaded drivers that claim the flash controller.
+// ConflictingLoaded lists the loaded drivers that claim the flash controller,
+// in unload order.
 func (m *Manager) ConflictingLoaded() []string {
-	return m.loaded(conflictingModules)
+	mods := m.loaded(conflictingModules)
+	if len(mods) > 0 && mods[len(mods)-1] == "lpc_ich" && len(m.loaded([]string{"iTCO_wdt"})) > 0 {
+		mods = append([]string{"iTCO_wdt"}, mods...)
+	}
+	return mods
 }
 
 // loaded returns those of mods that are loaded, in the order given.
