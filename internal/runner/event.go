@@ -8,7 +8,7 @@ type EventKind int
 // Event kinds, in roughly the order a flasher run produces them.
 const (
 	EvBanner       EventKind = iota // flasher name and version line
-	EvChip                          // chip found/used (Event.Chip set)
+	EvChip                          // chip found, used or assumed (Event.Chip)
 	EvStageStart                    // a stage begins (Event.Stage)
 	EvStageEnd                      // a stage ends (Event.Stage, Event.OK)
 	EvProgress                      // percentage within the current stage
@@ -16,7 +16,7 @@ const (
 	EvError                         // an error line
 	EvUnknownState                  // "Your flash chip is in an unknown state"
 	EvUnchanged                     // writing apparently did not change the chip
-	EvLine                          // any other output line
+	EvLine                          // any other non-empty output line
 	EvExit                          // the flasher exited (Event.ExitCode)
 )
 
@@ -72,7 +72,10 @@ type Event struct {
 	FlasherKind string // EvBanner: "flashprog" or "flashrom"
 	Version     string // EvBanner
 
-	Chip     *Chip // EvChip
+	// EvChip. flashrom and flashprog ≤1.5 print one per candidate before
+	// "Multiple flash chip definitions match" (an EvError).
+	Chip *Chip
+
 	Stage    Stage // EvStageStart, EvStageEnd, EvProgress
 	OK       bool  // EvStageEnd
 	Percent  int   // EvProgress, 0..100

@@ -28,7 +28,13 @@ const MaxLineBytes = 4096
 // lines at '\n' only — the log the runner keeps. So the stderr line
 // "FAILED at 0x…" that follows stdout's unterminated "Verifying flash... "
 // gets the same number as that stdout line, as it does in the log. '\r'
-// (progress bars) does not start a new line number.
+// (progress bars) does not start a new line number. Events without a line
+// (EvExit, a stage ended by Close) have Line 0 and no Stream.
+//
+// Order: two pipes read by two goroutines may deliver stderr before stdout
+// text the flasher printed first. The stage logic tolerates that, and
+// classification goes by text, not stream; for the exact order give the
+// flasher one pipe for both and feed it as one stream.
 //
 // Stages: EvStageStart/EvStageEnd pair up the flasher's operation lines —
 // read ("Reading flash... ", "Reading old flash chip contents... "), write
@@ -53,6 +59,7 @@ type Parser struct {
 	streams map[string]*stream
 	order   []*stream
 	closed  bool
+	logErr  error
 
 	bannerSeen bool
 	op         Stage  // open stage, "" if none
@@ -76,6 +83,25 @@ func (p *Parser) Stream(name string) io.Writer {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.stream(name)
+}
+
+// Tee is Stream that also appends every chunk to log, under the parser's
+// lock, before parsing it: a log shared by both streams then holds them in
+// exactly the order the parser numbered their lines. A failing log never
+// fails the write (a flasher's pipe must keep draining); LogErr reports it.
+func (p *Parser) Tee(name string, log io.Writer) io.Writer {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := p.stream(name)
+	s.log = log
+	return s
+}
+
+// LogErr returns the first error from a Tee log; later chunks were not logged.
+func (p *Parser) LogErr() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.logErr
 }
 
 func (p *Parser) stream(name string) *stream {
@@ -123,6 +149,7 @@ const (
 type stream struct {
 	p    *Parser
 	name string
+	log  io.Writer // see Tee
 
 	lineStart bool // next byte starts a new line
 	lineNo    int
@@ -152,17 +179,34 @@ func (s *stream) Write(b []byte) (int, error) {
 	p := s.p
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if s.log != nil && p.logErr == nil {
+		if _, err := s.log.Write(b); err != nil {
+			p.logErr = err
+		}
+	}
 	if p.closed {
 		return len(b), nil
 	}
-	for _, c := range b {
+	for i := 0; i < len(b); i++ {
 		if s.lineStart {
 			s.lineStart = false
 			s.lineNo = p.nl + 1
 			s.resetRun()
 		}
-		if s.esc != escNone {
+		c := b[i]
+		if s.esc != escNone && c != '\n' { // a broken sequence never swallows a line end
 			s.escape(c)
+			continue
+		}
+		s.esc = escNone
+		if plain[c] {
+			// fast path: a run of bytes that trigger nothing
+			j := i + 1
+			for j < len(b) && plain[b[j]] {
+				j++
+			}
+			s.add(b[i:j])
+			i = j - 1
 			continue
 		}
 		switch c {
@@ -174,7 +218,7 @@ func (s *stream) Write(b []byte) (int, error) {
 			// A carriage return redraws the line: a bar is consumed as soon as
 			// it is complete, so anything left is text worth keeping.
 			if len(s.buf) > 0 {
-				s.endSegment()
+				s.endLine()
 			}
 		case '\b':
 			// flashrom ≥1.5 erases its bar with "\b \b": backspace deletes.
@@ -183,32 +227,52 @@ func (s *stream) Write(b []byte) (int, error) {
 			}
 		case 0x1b:
 			s.esc = escStart
+		case ' ':
+			if !s.add(b[i : i+1]) {
+				continue
+			}
+			if n := len(s.buf); n >= 3 && s.buf[n-2] == '%' {
+				s.flashprogBar()
+			} else if n >= 4 && s.buf[n-2] == '.' && s.buf[n-3] == '.' && s.buf[n-4] == '.' {
+				if !s.flashrom14Progress() {
+					s.prefix()
+				}
+			}
+		case '.':
+			if !s.add(b[i : i+1]) {
+				continue
+			}
+			if n := len(s.buf); n >= 5 && s.buf[n-2] == '.' && s.buf[n-3] == '.' && s.buf[n-4] == ']' {
+				s.flashrom15Progress()
+			}
+		case '\t':
+			s.add(b[i : i+1])
 		default:
-			if c < 0x20 && c != '\t' || c == 0x7f {
-				continue
-			}
-			if len(s.buf)+len(s.head) >= MaxLineBytes {
-				s.truncated = true
-				continue
-			}
-			s.buf = append(s.buf, c)
-			switch c {
-			case ' ':
-				if n := len(s.buf); n >= 3 && s.buf[n-2] == '%' {
-					s.flashprogBar()
-				} else if n >= 4 && s.buf[n-2] == '.' && s.buf[n-3] == '.' && s.buf[n-4] == '.' {
-					if !s.flashrom14Progress() {
-						s.prefix()
-					}
-				}
-			case '.':
-				if n := len(s.buf); n >= 5 && s.buf[n-2] == '.' && s.buf[n-3] == '.' && s.buf[n-4] == ']' {
-					s.flashrom15Progress()
-				}
-			}
+			// other control bytes are dropped
 		}
 	}
 	return len(b), nil
+}
+
+// plain marks the bytes that are only stored: not control bytes, not the
+// ' ' and '.' that can complete a bar or a stage prefix.
+var plain = func() (t [256]bool) {
+	for c := range t {
+		t[c] = c >= 0x20 && c != 0x7f && c != ' ' && c != '.'
+	}
+	return t
+}()
+
+// add appends to the line up to MaxLineBytes and says whether all of b fit.
+func (s *stream) add(b []byte) bool {
+	room := MaxLineBytes - len(s.buf) - len(s.head)
+	if len(b) > room {
+		s.truncated = true
+		s.buf = append(s.buf, b[:max(room, 0)]...)
+		return false
+	}
+	s.buf = append(s.buf, b...)
+	return true
 }
 
 // escape skips one byte of an ANSI escape sequence (CSI, OSC or two-byte).
@@ -235,12 +299,6 @@ func (s *stream) escape(c byte) {
 		}
 	case escOSCEsc:
 		s.esc = escNone
-	}
-	if c == '\n' { // never let a broken sequence swallow line ends
-		s.esc = escNone
-		s.p.nl++
-		s.endLine()
-		s.lineStart = true
 	}
 }
 
@@ -444,14 +502,7 @@ func (s *stream) prefix() {
 	}
 }
 
-// endSegment handles text cut off by '\r' as if it were a line.
-func (s *stream) endSegment() {
-	s.classify()
-	s.buf = s.buf[:0]
-	s.head = s.head[:0]
-	s.truncated = false
-}
-
+// endLine classifies the line (or the text before a '\r') and starts afresh.
 func (s *stream) endLine() {
 	s.classify()
 	s.buf = s.buf[:0]
@@ -464,7 +515,8 @@ func (p *Parser) endOp(s *stream, ok bool, text string) {
 	if s != nil {
 		ev.Stream, ev.Line = s.name, s.lineNo
 	}
-	p.op, p.opText, p.sub = "", "", ""
+	// p.sub stays: its result may still come on the other stream
+	p.op, p.opText = "", ""
 	p.emit(ev)
 }
 
@@ -473,17 +525,21 @@ var (
 	eventChipRE   = regexp.MustCompile(`^(?:Found|Using|Assuming) (.+?) flash chip "(.+)" \((\d+) kB, ([^)]*)\) (?:on \S+|mapped at physical address 0x[0-9a-fA-F]+)\.$`)
 )
 
-// results are the completion words that end the open stage, longest first.
+// results are the completion words that end a stage, with the stages they
+// can end ("" = any).
 var results = [...]struct {
-	text string
-	ok   bool
+	text   string
+	ok     bool
+	stages string
 }{
-	{"Erase/write done", true}, // "Erase/write done." and flashrom ≥1.4's "... from 0 to ffffff"
-	{"Erase done.", true},
-	{"VERIFIED.", true},
-	{"done.", true},
-	{"FAILED.", false},
-	{"FAILED!", false}, // erase/write failure, on stderr
+	// "Erase/write done." and flashrom ≥1.4's "Erase/write done from 0 to …";
+	// flashrom 1.3 reports -E as erasing and writing
+	{"Erase/write done", true, "write erase"},
+	{"Erase done.", true, "erase write"},
+	{"VERIFIED.", true, "verify"},
+	{"done.", true, "read"},
+	{"FAILED.", false, ""},
+	{"FAILED!", false, ""}, // erase/write failure, on stderr
 }
 
 func (s *stream) classify() {
@@ -503,7 +559,8 @@ func (s *stream) classify() {
 			continue
 		}
 		switch {
-		case p.sub != "":
+		case p.sub != "" && (r.text == "done." || r.text == "FAILED."):
+			// "Reading current flash chip contents... done." inside a write
 			if len(s.head) == 0 {
 				ev.Text = p.sub + rest
 			}
@@ -514,7 +571,7 @@ func (s *stream) classify() {
 			}
 			p.emit(ev)
 			return
-		case p.op != "":
+		case p.op != "" && (r.stages == "" || strings.Contains(r.stages, string(p.op))):
 			// the whole line as a terminal shows it, even when a bar or
 			// the other stream came in between
 			stageText := text
@@ -528,12 +585,16 @@ func (s *stream) classify() {
 			}
 			return
 		case r.text == "Erase/write done":
-			// flashrom ≥1.4 prints no stage line before it for -w/-E
+			// flashrom ≥1.4 prints no stage line before it
+			if p.op != "" {
+				p.endOp(s, false, "")
+			}
 			p.emit(Event{Kind: EvStageStart, Stream: s.name, Line: s.lineNo, Stage: StageWrite})
 			p.op = StageWrite
 			p.endOp(s, true, text)
 			return
 		}
+		break
 	}
 
 	if len(s.head) == 0 && !p.bannerSeen {
@@ -546,9 +607,11 @@ func (s *stream) classify() {
 	}
 	if len(s.head) == 0 && strings.Contains(text, ` flash chip "`) {
 		if m := eventChipRE.FindStringSubmatch(text); m != nil {
-			kb, _ := strconv.ParseInt(m[3], 10, 64)
 			ev.Kind = EvChip
-			ev.Chip = &Chip{Vendor: m[1], Name: m[2], SizeBytes: kb * 1024, Bus: m[4]}
+			ev.Chip = &Chip{Vendor: m[1], Name: m[2], Bus: m[4]}
+			if kb, err := strconv.ParseInt(m[3], 10, 64); err == nil && kb <= 1<<40 {
+				ev.Chip.SizeBytes = kb * 1024
+			}
 			p.emit(ev)
 			return
 		}
@@ -615,6 +678,7 @@ var errorMarks = [...]string{
 	"Please select a programmer", "Region requested",
 	"Multiple flash chip definitions match",
 	"write protected!", "doesn't match", "Uh oh.",
+	"No usable erase functions left", "has not started",
 }
 
 // lineKind sorts the remaining lines. flashprog sends errors and warnings to

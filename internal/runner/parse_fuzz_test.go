@@ -2,9 +2,12 @@ package runner
 
 import (
 	"bytes"
+	"errors"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 	"unicode/utf8"
 )
 
@@ -28,6 +31,9 @@ func FuzzParse(f *testing.F) {
 	}
 	f.Add([]byte("Verifying flash... \rProgress... ["+strings.Repeat("=", 50)+"]  50% \rWriting... ["+strings.Repeat(" ", 50)+"]  10% \n"), uint16(0), uint8(3))
 	f.Add([]byte("[READ: 100%][ERASE:  7%]...\b \b\b \bErase/write done from 0 to ff\nFAILED!\n"), uint16(30), uint8(2))
+	f.Add([]byte("Reading flash... \n\rReading... [>"+strings.Repeat(" ", 49)+"]   0% \rReading... ["+strings.Repeat("=", 50)+"] 100% done.\n"), uint16(5), uint8(4))
+	f.Add([]byte("Verifying flash... [READ] 5% complete... [READ] 7% complete... VERIFIED.\nErasing and writing flash chip... Reading current flash chip contents... done. Looking\n"), uint16(40), uint8(5))
+	f.Add([]byte("Found Winbond flash chip \"W\" (99999999999999 kB, SPI) on dummy.\n\x1b[31mYour flash chip is in an unknown state.\x1b]0;x\x07\n"), uint16(70), uint8(0))
 
 	f.Fuzz(func(t *testing.T, data []byte, cut uint16, chunk uint8) {
 		c := min(int(cut), len(data))
@@ -201,8 +207,11 @@ func BenchmarkParse(b *testing.B) {
 	log := bytes.Repeat(one, max(1, (16<<20)/len(one)))
 	b.SetBytes(int64(len(log)))
 	b.ReportAllocs()
-	b.ResetTimer()
+	// CPU time too: on a loaded CI machine wall-clock MB/s says little.
+	cpu0 := cpuTime(b)
+	n := 0
 	for b.Loop() {
+		n++
 		events := 0
 		p := NewParser(func(Event) { events++ })
 		w := p.Stream("stdout")
@@ -213,5 +222,48 @@ func BenchmarkParse(b *testing.B) {
 		if events == 0 {
 			b.Fatal("no events")
 		}
+	}
+	if secs := (cpuTime(b) - cpu0).Seconds(); secs > 0 {
+		b.ReportMetric(float64(n*len(log))/1e6/secs, "MB/cpu-s")
+	}
+}
+
+// cpuTime is the process's user+system time so far.
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+type failWriter struct{ n int }
+
+func (f *failWriter) Write(b []byte) (int, error) {
+	f.n++
+	return 0, errors.New("disk full")
+}
+
+// TestParseTeeLogError: a failing log is reported once, never to the
+// flasher's pipe, and parsing goes on.
+func TestParseTeeLogError(t *testing.T) {
+	var evs []Event
+	p := NewParser(func(e Event) { evs = append(evs, e) })
+	log := &failWriter{}
+	w := p.Tee("stdout", log)
+	for _, chunk := range []string{"Reading flash... ", "done.\n"} {
+		if n, err := w.Write([]byte(chunk)); n != len(chunk) || err != nil {
+			t.Fatalf("Write = %d, %v", n, err)
+		}
+	}
+	p.Close(0)
+	if err := p.LogErr(); err == nil || err.Error() != "disk full" {
+		t.Errorf("LogErr = %v", err)
+	}
+	if log.n != 1 {
+		t.Errorf("log written %d times after failing, want 1", log.n)
+	}
+	if len(evs) != 3 || evs[1].Kind != EvStageEnd || !evs[1].OK {
+		t.Errorf("events %s", marshalEvents(evs))
 	}
 }
