@@ -37,8 +37,9 @@ rom)
     die "cbfstool and fmaptool are needed (Debian: apt install coreboot-utils)"
   printf 'FLASH@0 0x%x {\n\tBIOS@0 0x%x {\n\t\tFMAP@0 0x800\n\t\tCOREBOOT(CBFS)@0x800 0x%x\n\t}\n}\n' \
     "$size" "$size" $((size - 0x800)) > "$tmp/layout.fmd"
-  fmaptool "$tmp/layout.fmd" "$tmp/layout.fmap" >/dev/null
-  cbfstool "$tmp/rom" create -M "$tmp/layout.fmap" >/dev/null
+  # quiet when they work, their own words when they do not
+  fmaptool "$tmp/layout.fmd" "$tmp/layout.fmap" >"$tmp/log" 2>&1 || { cat "$tmp/log" >&2; exit 1; }
+  cbfstool "$tmp/rom" create -M "$tmp/layout.fmap" >"$tmp/log" 2>&1 || { cat "$tmp/log" >&2; exit 1; }
   {
     echo "# libreflash test image"
     for l in "$@"; do echo "$l"; done
