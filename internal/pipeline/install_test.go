@@ -620,3 +620,121 @@ func TestFactoryImage(t *testing.T) {
 		t.Error("not deterministic")
 	}
 }
+
+// guardFlasher is flashrom behind a guard that refuses -p internal: tests
+// whose checks are for the internal programmer must never reach the chipset
+// of the machine they run on. It logs every invocation to log.
+func guardFlasher(t *testing.T) (path, log string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("the guard flasher must be owned by root, and these tests do not run as root")
+	}
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	log = filepath.Join(dir, "invocations")
+	script := `#!/bin/sh
+echo "$*" >> ` + log + `
+for a; do case $a in internal*) echo "test guard: refusing -p internal" >&2; exit 1 ;; esac; done
+exec ` + testFlashrom + ` "$@"
+`
+	path = filepath.Join(dir, "flashrom-guarded")
+	if err := os.WriteFile(path, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return path, log
+}
+
+// writeRootFile writes a file under the fixture root.
+func writeRootFile(t *testing.T, root, host string, data string, mode os.FileMode) {
+	t.Helper()
+	p := filepath.Join(root, host)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(data), mode); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A machine whose kernel blocks /dev/mem (the X200 fixture: STRICT_DEVMEM,
+// a driver on the range) is offered the reversible fix: install applies it
+// through internal/restore (a GRUB drop-in with iomem=relaxed, in the
+// fixture root, with stand-in tools) and asks for a reboot: exit 6. Saying
+// no changes nothing: exit 130.
+func TestInstallOffersPrepareThenAsksForReboot(t *testing.T) {
+	t.Parallel()
+	needFlashrom(t)
+	rom := x200ROM(t, size4M)
+	for _, accept := range []bool{true, false} {
+		t.Run(fmt.Sprintf("accept=%v", accept), func(t *testing.T) {
+			flasher, invocations := guardFlasher(t)
+			env := fixture(t, "debian-thinkpad-legacy")
+			env.FindFlasher = runner.Find
+			root := env.Root
+			writeRootFile(t, root, "/etc/default/grub", "GRUB_DEFAULT=0\nGRUB_CMDLINE_LINUX_DEFAULT=\"quiet\"\nGRUB_CMDLINE_LINUX=\"\"\n", 0o644)
+			if err := os.MkdirAll(filepath.Join(root, "etc/default/grub.d"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			ran := filepath.Join(root, "tools-ran")
+			writeRootFile(t, root, "/usr/sbin/update-grub", "#!/bin/sh\necho \"update-grub $*\" >> "+ran+"\n", 0o755)
+			// modprobe -r as the kernel would have it: the modules leave
+			// the fixture's /proc/modules.
+			writeRootFile(t, root, "/usr/sbin/modprobe", "#!/bin/sh\necho \"modprobe $*\" >> "+ran+"\n"+
+				"[ \"$1\" = -r ] && shift\nfor m; do sed -i \"/^$m /d\" "+filepath.Join(root, "proc/modules")+"; done\n", 0o755)
+			ev := &events{}
+			var asked []string
+			o := InstallOptions{ROM: rom, FlasherPath: flasher, StateDir: filepath.Join(t.TempDir(), "state"),
+				Env: env, Emit: ev.sink, Command: "sudo libreflash install x200.rom",
+				Confirm: func(q string) bool { asked = append(asked, q); return accept }}
+			s, err := Install(context.Background(), o)
+			t.Logf("stages %v\n%s", ev.stages(), ev.logs())
+			dropin := filepath.Join(root, "etc/default/grub.d/99-libreflash.cfg")
+			b, _ := os.ReadFile(invocations)
+			if strings.Contains(string(b), "internal") {
+				t.Errorf("the flasher was asked for -p internal:\n%s", b)
+			}
+			if len(asked) != 1 || !strings.Contains(asked[0], "reversible") {
+				t.Fatalf("questions %q", asked)
+			}
+			if !accept {
+				if exitOf(err) != exitcode.Cancelled || s.Result != ResultCancelled {
+					t.Errorf("exit %d result %s", exitOf(err), s.Result)
+				}
+				if _, err := os.Stat(dropin); !os.IsNotExist(err) {
+					t.Error("changed the boot configuration after the user said no")
+				}
+				return
+			}
+			if exitOf(err) != exitcode.Reboot || s.Result != ResultPrepared {
+				t.Fatalf("exit %d result %s (%v), want 6 prepared", exitOf(err), s.Result, err)
+			}
+			if d, err := os.ReadFile(dropin); err != nil || !strings.Contains(string(d), "iomem=relaxed") {
+				t.Errorf("drop-in: %v %q", err, d)
+			}
+			if r, _ := os.ReadFile(ran); !strings.Contains(string(r), "update-grub") {
+				t.Errorf("update-grub did not run: %q", r)
+			}
+			if pending := len(mustJournal(t, root, o.StateDir).Entries); pending == 0 {
+				t.Error("nothing journaled")
+			}
+			var ie *InstallError
+			if !errors.As(err, &ie) || !strings.Contains(ie.Hint(), "reboot, then run: sudo libreflash install x200.rom") {
+				t.Errorf("hint %q", ie.Hint())
+			}
+			if s.Backup != nil || s.ChipReads != 0 {
+				t.Errorf("the chip was read before the reboot: %+v", s)
+			}
+		})
+	}
+}
+
+func mustJournal(t *testing.T, root, state string) *restore.Journal {
+	t.Helper()
+	j, err := restore.New(root, state).Journal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return j
+}
