@@ -738,3 +738,35 @@ func mustJournal(t *testing.T, root, state string) *restore.Journal {
 	}
 	return j
 }
+
+// An image whose descriptor lets the host write the BIOS region only (as
+// on real Intel machines) is written with --ifd -i bios -N: on the
+// emulated chip, seeded with the factory-like image (which carries the
+// same descriptor), the BIOS region becomes the ROM's and the ME region
+// keeps the factory contents.
+func TestRehearsalWritesOnlyTheBIOSRegion(t *testing.T) {
+	t.Parallel()
+	needFlashrom(t)
+	rom := mkrom(t, "ifdrom", size4M, strings.Split(x200Config, "\n")...)
+	ev := &events{}
+	o := InstallOptions{ROM: rom, FlasherPath: testFlashrom, Rehearse: true,
+		StateDir: filepath.Join(t.TempDir(), "state"), Env: fixture(t, "debian-thinkpad-legacy"), Emit: ev.sink}
+	s, err := Install(context.Background(), o)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, ev.logs())
+	}
+	log, _ := os.ReadFile(s.Log)
+	if !bytes.Contains(log, []byte("--ifd -i bios -N --flash-contents")) {
+		t.Errorf("not a BIOS-region write:\n%s", log)
+	}
+	chip, _ := os.ReadFile(filepath.Join(filepath.Dir(s.Events), "chip.bin"))
+	want, _ := os.ReadFile(rom)
+	backup, _ := os.ReadFile(s.Backup.Path)
+	half := size4M / 2
+	if !bytes.Equal(chip[half:], want[half:]) {
+		t.Error("the BIOS region does not hold the ROM's")
+	}
+	if !bytes.Equal(chip[:half], backup[:half]) {
+		t.Error("the descriptor or ME region changed")
+	}
+}
