@@ -10,7 +10,7 @@
 #   --out DIR      where results go (default: a new temp dir, printed at the end)
 #   --capture      also refresh internal/preflight/testdata/qemu-q35-*/ (root/
 #                  tree and probes.json) from what the guests saw
-#   --boots LIST   only these boots: bios, lockdown, relaxed, uefi
+#   --boots LIST   only these boots: bios, lockdown, relaxed, uefi, secureboot
 #   --timeout S    bound for each boot (default 420 under TCG, 120 under KVM)
 #
 # Nothing is installed on the host but Debian's qemu-system-x86,
@@ -22,7 +22,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
-out="" capture=0 boots="bios,lockdown,relaxed,uefi" timeout_s=""
+out="" capture=0 boots="secureboot,bios,uefi,lockdown,relaxed" timeout_s=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --out) out=$2; shift 2 ;;
@@ -42,34 +42,52 @@ die() { echo "vmtest: error: $*" >&2; exit 1; }
 
 [ "$(uname -m)" = x86_64 ] || die "the guest runs this host's amd64 flashrom; needs an x86_64 host"
 
-# --- kernel: the package linux-image-amd64 depends on, unpacked in the cache
+# --- Debian packages used without installing them: apt-get download into
+# the cache, dpkg -x next to it; a new candidate version replaces the old.
 cache=${XDG_CACHE_HOME:-$HOME/.cache}/libreflash-vmtest
 mkdir -p "$cache"
+apt_updated=0
+# fetch PKG: print the directory PKG's candidate version is unpacked in.
+fetch() {
+  local pkg=$1 ver deb dir
+  ver=$(apt-cache policy "$pkg" 2>/dev/null | awk '/Candidate:/ {print $2}')
+  if { [ -z "$ver" ] || [ "$ver" = "(none)" ]; } && [ "$apt_updated" = 0 ]; then
+    $(need_root_cmd) env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+    apt_updated=1
+    ver=$(apt-cache policy "$pkg" 2>/dev/null | awk '/Candidate:/ {print $2}')
+  fi
+  { [ -n "$ver" ] && [ "$ver" != "(none)" ]; } || die "apt knows no package $pkg"
+  deb="$cache/${pkg}_${ver//:/%3a}_amd64.deb"
+  if [ ! -s "$deb" ]; then
+    log "downloading $pkg $ver"
+    rm -rf "$cache/${pkg}_"*
+    # apt-get download writes into the current directory; _apt cannot read
+    # a root-owned cache, which only costs a warning.
+    (cd "$cache" && apt-get download -q "$pkg=$ver" 2>&1 | grep -v 'unsandboxed' >&2 || true)
+    [ -s "$deb" ] || die "apt-get download $pkg=$ver failed"
+  fi
+  dir=${deb%.deb}
+  if [ ! -e "$dir/.done" ]; then
+    log "unpacking $(basename "$deb")"
+    rm -rf "$dir"
+    dpkg -x "$deb" "$dir"
+    touch "$dir/.done"
+  fi
+  echo "$dir"
+}
 kpkg() { apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}'; }
 pkg=$(kpkg)
 if [ -z "$pkg" ]; then
-  sudo=$(need_root_cmd)
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+  $(need_root_cmd) env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+  apt_updated=1
   pkg=$(kpkg)
 fi
-[ -n "$pkg" ] || die "apt-cache knows no linux-image-amd64"
-ver=$(apt-cache policy "$pkg" | awk '/Candidate:/ {print $2}')
-deb=$(ls "$cache/${pkg}_"*.deb 2>/dev/null | head -n1 || true)
-if [ -z "$deb" ]; then
-  log "downloading $pkg $ver"
-  # apt-get download writes into the current directory; _apt cannot read
-  # a root-owned cache, which only costs a warning.
-  (cd "$cache" && apt-get download -q "$pkg" 2>&1 | grep -v '^W: Download is performed unsandboxed' >&2 || true)
-  deb=$(ls "$cache/${pkg}_"*.deb 2>/dev/null | head -n1 || true)
-  [ -n "$deb" ] || die "apt-get download $pkg failed"
-fi
-kdir="$cache/$(basename "$deb" .deb)"
-if [ ! -e "$kdir/.done" ]; then
-  log "unpacking $(basename "$deb")"
-  rm -rf "$kdir"
-  dpkg -x "$deb" "$kdir"
-  touch "$kdir/.done"
-fi
+[ -n "$pkg" ] || die "apt knows no linux-image-amd64"
+kdir=$(fetch "$pkg")
+case ",$boots," in *,secureboot,*)
+  shimdir=$(fetch shim-signed)
+  grubdir=$(fetch grub-efi-amd64-signed) ;;
+esac
 vmlinuz=$(ls "$kdir"/boot/vmlinuz-* | head -n1)
 rel=${vmlinuz##*/vmlinuz-}
 kconfig="$kdir/boot/config-$rel"
@@ -221,17 +239,43 @@ log "initramfs $(du -h "$work/initrd.cpio" | cut -f1)"
 # --- boots: name, kernel arguments, scenarios, firmware
 boot() {
   local name=$1 args=$2 scen=$3 fw=$4 dir="$out/boot-$1"
+  # nokaslr keeps addresses in the captured /proc/iomem and /proc/modules
+  # the same from one capture to the next.
+  local cmdline="console=ttyS0 panic=-1 nokaslr $args libreflash.vmtest=$scen"
   mkdir -p "$dir"
   local q=(qemu-system-x86_64 -M q35 -accel "$accel" -cpu max -m 512 -smp 1
     -nodefaults -no-user-config -nographic -no-reboot -monitor none
-    -serial "file:$dir/console.log" -serial "file:$dir/results.txt"
-    -kernel "$vmlinuz" -initrd "$work/initrd.cpio"
-    -append "console=ttyS0 panic=-1 $args libreflash.vmtest=$scen")
-  if [ "$fw" = uefi ]; then
-    cp /usr/share/OVMF/OVMF_VARS_4M.fd "$work/vars-$name.fd"
-    q+=(-drive "if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd"
-        -drive "if=pflash,format=raw,unit=1,file=$work/vars-$name.fd")
-  fi
+    -serial "file:$dir/console.log" -serial "file:$dir/results.txt")
+  case $fw in
+    bios)
+      q+=(-kernel "$vmlinuz" -initrd "$work/initrd.cpio" -append "$cmdline") ;;
+    uefi)
+      cp /usr/share/OVMF/OVMF_VARS_4M.fd "$work/vars-$name.fd"
+      q+=(-drive "if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd"
+          -drive "if=pflash,format=raw,unit=1,file=$work/vars-$name.fd"
+          -kernel "$vmlinuz" -initrd "$work/initrd.cpio" -append "$cmdline") ;;
+    secureboot)
+      # Firmware with Microsoft's keys enrolled and Secure Boot on; the
+      # chain is Debian's: shim (signed by Microsoft) -> grub (signed by
+      # Debian) -> the kernel (signed by Debian), which then locks itself
+      # down. -kernel would skip that chain, so boot an ESP instead:
+      # QEMU's vvfat serves a directory as a FAT disk.
+      local esp="$work/esp-$name"
+      mkdir -p "$esp/EFI/BOOT" "$esp/EFI/debian"
+      cp "$shimdir/usr/lib/shim/shimx64.efi.signed" "$esp/EFI/BOOT/BOOTX64.EFI"
+      cp "$grubdir/usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed" "$esp/EFI/BOOT/grubx64.efi"
+      cp "$vmlinuz" "$esp/vmlinuz"
+      cp "$work/initrd.cpio" "$esp/initrd"
+      printf '%s\n' 'set timeout=0' 'search --no-floppy --file --set=root /vmlinuz' \
+        "linux /vmlinuz $cmdline" 'initrd /initrd' 'boot' >"$esp/EFI/BOOT/grub.cfg"
+      cp "$esp/EFI/BOOT/grub.cfg" "$esp/EFI/debian/grub.cfg"
+      cp /usr/share/OVMF/OVMF_VARS_4M.ms.fd "$work/vars-$name.fd"
+      q[2]=q35,smm=on
+      q+=(-global driver=cfi.pflash01,property=secure,value=on
+          -drive "if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.secboot.fd"
+          -drive "if=pflash,format=raw,unit=1,file=$work/vars-$name.fd"
+          -drive "if=none,id=esp,format=raw,readonly=on,file=fat:$esp" -device virtio-blk-pci,drive=esp) ;;
+  esac
   local t0=$SECONDS rc=0
   timeout -k 5 "$timeout_s" "${q[@]}" </dev/null >"$dir/qemu.out" 2>&1 || rc=$?
   echo "$rc" >"$dir/qemu.rc"
@@ -242,6 +286,7 @@ declare -A bootspec=(
   [lockdown]="lockdown=integrity|lockdown-integrity|bios"
   [relaxed]="iomem=relaxed|iomem-relaxed,iomem-relaxed-lpc-ich|bios"
   [uefi]="|uefi|uefi"
+  [secureboot]="|secureboot|secureboot"
 )
 # Two guests at a time: TCG runs one vCPU per host thread.
 jobs=$(nproc); [ "$jobs" -gt 2 ] && jobs=2 || true

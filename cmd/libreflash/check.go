@@ -89,6 +89,7 @@ func renderReport(w io.Writer, r *preflight.Report) {
 	for _, c := range r.Checks {
 		fmt.Fprintf(w, "%s %-*s  %s\n", marks[c.Status], width, c.ID, c.Summary)
 	}
+	fixedBy := map[string]string{}
 	for _, st := range []preflight.Status{preflight.Fail, preflight.Warn} {
 		for _, c := range r.Checks {
 			if c.Status != st || (c.Detail == "" && c.Fix == "") {
@@ -98,8 +99,13 @@ func renderReport(w io.Writer, r *preflight.Report) {
 			if c.Detail != "" {
 				fmt.Fprintf(w, "%s\n", indent(c.Detail, "  "))
 			}
-			if c.Fix != "" {
+			switch {
+			case c.Fix != "" && fixedBy[c.Fix] != "":
+				// One cause (usually lockdown) behind several checks: one fix.
+				fmt.Fprintf(w, "  Fix: as for %s above.\n", fixedBy[c.Fix])
+			case c.Fix != "":
 				fmt.Fprintf(w, "  Fix:\n%s\n", indent(c.Fix, "    "))
+				fixedBy[c.Fix] = c.ID
 			}
 			if c.Docs != "" {
 				fmt.Fprintf(w, "  See %s\n", c.Docs)

@@ -124,7 +124,11 @@ func hostAccess(r rom.Region, known bool) string {
 func renderInspect(w io.Writer, r *rom.Report) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "Image:\t%s\n", r.Path)
-	fmt.Fprintf(tw, "Size:\t%s (%d bytes)\n", inspectSize(r.Size), r.Size)
+	if sz := inspectSize(r.Size); strings.HasSuffix(sz, " B") {
+		fmt.Fprintf(tw, "Size:\t%d bytes\n", r.Size)
+	} else {
+		fmt.Fprintf(tw, "Size:\t%s (%d bytes)\n", sz, r.Size)
+	}
 	fmt.Fprintf(tw, "SHA-256:\t%s\n", r.SHA256)
 	if cb := r.Coreboot; cb != nil {
 		fmt.Fprintf(tw, "Coreboot:\t%s\n", inspectOr(cb.Version, "version unknown"))
@@ -192,8 +196,13 @@ func renderInspect(w io.Writer, r *rom.Report) {
 	}
 	if c := r.CBFS; c != nil {
 		fmt.Fprintf(w, "\nCBFS (%s, 0x%x, %s):\n", c.Source, c.Offset, inspectSize(c.Size))
+		if len(c.Files) == 0 {
+			fmt.Fprintf(w, "  no files could be read\n")
+		}
 		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintf(tw, "  NAME\tOFFSET\tTYPE\tSIZE\tCOMPRESSION\n")
+		if len(c.Files) > 0 {
+			fmt.Fprintf(tw, "  NAME\tOFFSET\tTYPE\tSIZE\tCOMPRESSION\n")
+		}
 		for _, f := range c.Files {
 			fmt.Fprintf(tw, "  %s\t0x%x\t%s\t%d\t%s\n", f.Name, f.Offset, f.Type, f.Size, f.Compression)
 		}

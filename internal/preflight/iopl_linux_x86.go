@@ -8,14 +8,13 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// hostIopl raises or drops the I/O privilege level. The level belongs to
-// the calling thread, so the goroutine stays on one thread while it runs;
-// the probe calls it twice (3, then 0) under the same lock.
+// hostIopl sets the I/O privilege level of the calling thread.
 func hostIopl(level int) error {
 	return unix.Iopl(level)
 }
 
-// probeIopl asks for level 3 and drops back to 0 at once, on one OS thread.
+// probeIopl asks for level 3 and drops back to 0 at once. The level is per
+// thread, so both calls must run on the same OS thread.
 func probeIopl(set func(int) error) error {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()

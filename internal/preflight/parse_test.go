@@ -110,3 +110,25 @@ func TestProgrammerName(t *testing.T) {
 		}
 	}
 }
+
+// FuzzChipset: config space comes from sysfs or a fixture of any length.
+func FuzzChipset(f *testing.F) {
+	seedFiles(f, "testdata/*/root/sys/bus/pci/devices/0000:00:1f.0/config")
+	f.Add([]byte{0x86, 0x80})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		root := t.TempDir()
+		for _, fn := range []string{"0000:00:1f.0", "0000:00:1f.5"} {
+			dir := filepath.Join(root, "sys/bus/pci/devices", fn)
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, "config"), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		c := findChipset(&Env{Root: root})
+		if c.length != 0 && c.base == 0 {
+			t.Fatalf("window without a base: %+v", c)
+		}
+	})
+}

@@ -99,10 +99,40 @@ func findChipset(e *Env) chipset {
 		return c
 	}
 	c.biosCntl, c.biosCntlFrom = lpc.u8(biosCntlOff), lpcAddr
+	if !hasRCBA(lpc.device()) {
+		return c // 100-series and later: 0xF0 is something else
+	}
 	if rcba := lpc.u32(rcbaOff); rcba&1 == 1 && rcba != 0xffffffff {
 		if base := uint64(rcba) &^ 0x3fff; base != 0 {
 			c.window, c.base, c.length = "ICH RCRB", base, 0x4000
 		}
 	}
 	return c
+}
+
+// rcbaChipsets are the LPC device ID ranges of the chipsets that have an
+// RCBA register at 0xF0 (ICH7 to 9-series PCHs), from Intel's datasheets
+// and flashprog's chipset table.
+var rcbaChipsets = [][2]uint16{
+	{0x27b0, 0x27bf}, // ICH7
+	{0x2810, 0x281f}, // ICH8
+	{0x2910, 0x291f}, // ICH9 (QEMU's q35 LPC is 0x2918)
+	{0x3a10, 0x3a1f}, // ICH10
+	{0x3b00, 0x3b1f}, // 5-series / 3400
+	{0x1c40, 0x1c5f}, // 6-series
+	{0x1d40, 0x1d5f}, // C600 / X79
+	{0x1e40, 0x1e5f}, // 7-series
+	{0x8c40, 0x8c5f}, // 8-series
+	{0x9c40, 0x9c4f}, // 8-series LP
+	{0x8cc0, 0x8ccf}, // 9-series
+	{0x9cc0, 0x9ccf}, // 9-series LP
+}
+
+func hasRCBA(device uint16) bool {
+	for _, r := range rcbaChipsets {
+		if device >= r[0] && device <= r[1] {
+			return true
+		}
+	}
+	return false
 }

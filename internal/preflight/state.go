@@ -156,7 +156,14 @@ func findClaimers(s *state) []string {
 		}
 	}
 	for _, r := range s.busyClaims() {
+		// "iTCO_wdt.0.auto iTCO_wdt.0.auto" is the platform device
+		// iTCO_wdt.0.auto of driver iTCO_wdt; a PCI address names no
+		// driver (the module list has it).
 		name, _, _ := strings.Cut(r.Name, " ")
+		if strings.HasPrefix(name, "0000:") {
+			continue
+		}
+		name, _, _ = strings.Cut(name, ".")
 		out = append(out, name)
 	}
 	slices.Sort(out)

@@ -255,7 +255,7 @@ func checkDescriptor(img *Image) Verdict {
 	}
 	if len(d.Problems) > 0 {
 		return Verdict{ID: "descriptor", Status: Fail, Summary: "the Intel flash descriptor is corrupt: " + d.Problems[0],
-			Detail: strings.Join(d.Problems, "; "),
+			Detail: also(d.Problems),
 			Fix:    "do not flash this image: with a broken descriptor the chipset cannot find the BIOS and the machine will not start; get the image again"}
 	}
 	var parts []string
@@ -266,6 +266,14 @@ func checkDescriptor(img *Image) Verdict {
 	}
 	return Verdict{ID: "descriptor", Status: Pass,
 		Summary: fmt.Sprintf("Intel flash descriptor (IFDv%d) at 0x%x with regions %s", d.Version, d.Offset, strings.Join(parts, ", "))}
+}
+
+// also lists the problems after the first, which the summary shows.
+func also(problems []string) string {
+	if len(problems) < 2 {
+		return ""
+	}
+	return "also: " + strings.Join(problems[1:], "; ")
 }
 
 func checkRegionMode(img *Image, o CheckOptions, regionMode bool) Verdict {
@@ -310,7 +318,7 @@ func checkCoreboot(img *Image, cb *Coreboot) Verdict {
 	}
 	if len(issues) > 0 {
 		return Verdict{ID: "coreboot", Status: Fail, Summary: "the coreboot image is damaged: " + issues[0],
-			Detail: strings.Join(issues, "; "),
+			Detail: also(issues),
 			Fix:    "download the release again and compare its checksum; do not flash a truncated image"}
 	}
 	if c == nil {

@@ -157,8 +157,8 @@ func TestCorruptDescriptor(t *testing.T) {
 			crossCheckIFD(t, p, Parse(p, data).IFD)
 			r := Check(Parse(p, data), CheckOptions{ChipSize: 8 << 20})
 			v := wantStatus(t, r, "descriptor", Fail)
-			if !strings.Contains(v.Detail, c.want) {
-				t.Errorf("detail %q, want %q", v.Detail, c.want)
+			if !strings.Contains(v.Summary+"; "+v.Detail, c.want) {
+				t.Errorf("summary %q detail %q, want %q", v.Summary, v.Detail, c.want)
 			}
 		})
 	}

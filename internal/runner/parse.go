@@ -598,7 +598,7 @@ func (s *stream) classify() {
 	}
 
 	if len(s.head) == 0 && !p.bannerSeen {
-		if m := eventBannerRE.FindStringSubmatch(text); m != nil {
+		if m := bannerMatch(text); m != nil {
 			p.bannerSeen = true
 			ev.Kind, ev.FlasherKind, ev.Version = EvBanner, m[1], m[2]
 			p.emit(ev)
@@ -684,15 +684,11 @@ var errorMarks = [...]string{
 // lineKind sorts the remaining lines. flashprog sends errors and warnings to
 // stderr, but captured logs mix the streams, so the text decides.
 func lineKind(text string) EventKind {
-	for _, m := range warningMarks {
-		if strings.Contains(text, m) {
-			return EvWarning
-		}
-	}
-	for _, m := range errorMarks {
-		if strings.Contains(text, m) {
-			return EvError
-		}
+	switch {
+	case warningIndex.in(text):
+		return EvWarning
+	case errorIndex.in(text):
+		return EvError
 	}
 	// driver messages: "ich_spi_send_command: Internal command size error …"
 	if i := strings.Index(text, ": "); i > 0 && isIdent(text[:i]) && strings.Contains(text[i:], "error") {
@@ -700,6 +696,35 @@ func lineKind(text string) EventKind {
 	}
 	return EvLine
 }
+
+// markIndex finds any of a set of marks in one pass over a line, trying
+// only the marks that start with the byte at hand: many short lines (such
+// as hundreds of "Transaction error!") must stay cheap.
+type markIndex [256][]string
+
+func newMarkIndex(marks []string) *markIndex {
+	var m markIndex
+	for _, s := range marks {
+		m[s[0]] = append(m[s[0]], s)
+	}
+	return &m
+}
+
+func (m *markIndex) in(text string) bool {
+	for i := 0; i < len(text); i++ {
+		for _, s := range m[text[i]] {
+			if strings.HasPrefix(text[i:], s) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+var (
+	warningIndex = newMarkIndex(warningMarks[:])
+	errorIndex   = newMarkIndex(errorMarks[:])
+)
 
 func isIdent(s string) bool {
 	for _, c := range s {
@@ -735,4 +760,13 @@ func trimLeftSpace(b []byte) []byte {
 		b = b[1:]
 	}
 	return b
+}
+
+// bannerMatch is eventBannerRE behind a cheap test: until a banner is seen
+// every line is a candidate.
+func bannerMatch(text string) []string {
+	if !strings.HasPrefix(text, "flash") {
+		return nil
+	}
+	return eventBannerRE.FindStringSubmatch(text)
 }

@@ -32,6 +32,9 @@ func parseFlashrom(t *testing.T) string {
 // with both pipes going straight into a parser as they arrive, and checks
 // the events against what happened to the chip file.
 func TestParseLiveFlashrom(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: the full test run covers it (about 15 s)")
+	}
 	flashrom := parseFlashrom(t)
 	rng := rand.New(rand.NewPCG(1, 2))
 	random := func(n int) []byte {

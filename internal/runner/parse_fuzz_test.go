@@ -267,3 +267,30 @@ func TestParseTeeLogError(t *testing.T) {
 		t.Errorf("events %s", marshalEvents(evs))
 	}
 }
+
+// BenchmarkParseWorst measures inputs that are cheap to produce and costly
+// to parse: many tiny lines (each one is classified), error lines, bar-like
+// fragments that never complete, and one endless line (capped).
+func BenchmarkParseWorst(b *testing.B) {
+	for _, in := range []struct {
+		name string
+		data []byte
+	}{
+		{"tiny-lines", bytes.Repeat([]byte("x\n"), 1<<20)},
+		{"error-lines", bytes.Repeat([]byte("Transaction error!\n"), 1<<16)},
+		{"bar-fragments", bytes.Repeat([]byte("[READ: 1%][READ: 1%]...]... \b"), 1<<16)},
+		{"endless-line", bytes.Repeat([]byte("abcdefgh"), 1<<18)},
+	} {
+		b.Run(in.name, func(b *testing.B) {
+			b.SetBytes(int64(len(in.data)))
+			for b.Loop() {
+				p := NewParser(func(Event) {})
+				w := p.Stream("stdout")
+				for off := 0; off < len(in.data); off += 4096 {
+					w.Write(in.data[off:min(off+4096, len(in.data))])
+				}
+				p.Close(0)
+			}
+		})
+	}
+}

@@ -612,4 +612,39 @@ var scenarios = []scenario{
 		},
 		diagnose: "chip_not_found",
 	},
+	{
+		// Secure Boot enforcing: OVMF with Microsoft's keys, Debian's signed
+		// shim, grub and kernel; the kernel locks itself down (integrity)
+		// with no lockdown= on its command line.
+		name: "secureboot",
+		kernel: func(g *guest, p *Probes) {
+			if p.EUID != 0 {
+				g.t.Errorf("euid %d, want 0", p.EUID)
+			}
+			wantErrno(g, "iopl(3)", p.IOPL, "EPERM")
+			wantErrno(g, "open /dev/mem", p.DevmemOpen, "EPERM")
+			v := g.mustFile(secureBootVar)
+			if len(v) != 5 || v[4] != 1 {
+				g.t.Errorf("SecureBoot variable %q, want 4 attribute bytes and 1 (enabled)", v)
+			}
+			if s := g.mustFile("/sys/kernel/security/lockdown"); !strings.Contains(s, "[integrity]") {
+				g.t.Errorf("lockdown %q, want [integrity]", s)
+			}
+			if s := g.mustFile("/proc/cmdline"); strings.Contains(s, "lockdown=") {
+				g.t.Errorf("cmdline %q asks for lockdown itself", s)
+			}
+		},
+		flashrom: func(g *guest, r flashromRun) { g.ioPrivilegesRefused(r) },
+		check: func(g *guest, r *checkReport) {
+			c := r.get(g, "secureboot")
+			wantStatus(g, c, "fail", "warn")
+			wantText(g, c, "enabled")
+			wantStatus(g, r.get(g, "lockdown"), "fail")
+			wantText(g, r.get(g, "lockdown"), "integrity")
+			if r.OK {
+				g.t.Error("check does not block under Secure Boot lockdown")
+			}
+		},
+		diagnose: "kernel_lockdown",
+	},
 }
