@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"libreflash/internal/diagnose"
 	"libreflash/internal/pipeline"
 	"libreflash/internal/preflight"
 	"libreflash/internal/runner"
@@ -57,22 +58,27 @@ func (a *app) runBackup(ctx context.Context, o *backupOptions) error {
 	r := a.newRenderer(o.json)
 	defer r.Close()
 	env := a.preflightEnv()
+	var facts diagnose.Facts // what the checks saw, to tell causes apart
 	_, err := pipeline.Backup(ctx, pipeline.BackupOptions{
 		Programmer:  o.programmer,
 		FlasherPath: o.flasher,
 		StateDir:    pipeline.StateDir(o.stateDir, a.getenv),
 		Root:        env.Path("/"),
-		Check:       a.backupChecks(env),
-		Sink:        r.Event,
+		Check:       a.backupChecks(env, &facts),
+		Diagnose: func(log []byte) []pipeline.Finding {
+			return diagnose.Diagnose(log, facts).Findings
+		},
+		Sink: r.Event,
 	})
 	return err
 }
 
 // backupChecks runs the same checks as 'libreflash check' for the
 // programmer, with the flasher the pipeline found.
-func (a *app) backupChecks(env *preflight.Env) pipeline.Checker {
+func (a *app) backupChecks(env *preflight.Env, facts *diagnose.Facts) pipeline.Checker {
 	return func(ctx context.Context, programmer string, f *runner.Flasher) ([]pipeline.CheckResult, error) {
 		r := preflight.Run(ctx, env, preflight.Options{Programmer: programmer, FlasherPath: f.Path})
+		*facts = r.Facts
 		var out []pipeline.CheckResult
 		for _, c := range r.Checks {
 			if c.Status == preflight.Fail || c.Status == preflight.Warn {

@@ -74,7 +74,7 @@ func (r *renderer) Event(e pipeline.Event) {
 		if e.Finding != nil {
 			r.line("cause (%s): %s", e.Finding.ID, e.Finding.Summary)
 			if e.Finding.Fix != "" {
-				r.line("fix: %s", e.Finding.Fix)
+				r.line("fix: %s", strings.ReplaceAll(strings.TrimRight(e.Finding.Fix, "\n"), "\n", "\n     "))
 			}
 		}
 	case pipeline.TypeSummary:

@@ -129,7 +129,7 @@ type backup struct {
 	chip    runner.Chip
 	log     *os.File // $STATE/runs/<ts>/flasher.log
 	logPath string
-	said    map[string]bool // flasher warnings and errors already shown
+	said    seen // flasher warnings and errors already shown
 }
 
 // emit sends e to the caller and to events.jsonl, in order.
@@ -221,6 +221,9 @@ func (b *backup) run(ctx context.Context) error {
 	chip, err := f.ChipInfoLog(ctx, b.o.Programmer, b.log)
 	if err != nil {
 		b.stage("plan", StatusFail, err.Error())
+		if runner.IsCancelled(err) {
+			return cancelled(err)
+		}
 		return b.flasherFailed(err, "could not identify the flash chip")
 	}
 	b.chip = chip
@@ -379,78 +382,12 @@ func (b *backup) readOnce(ctx context.Context, pass int, path string) (ReadRecor
 	argv := append([]string{b.flasher.Path, "-p", b.o.Programmer}, args...)
 	fmt.Fprintf(b.log, "# libreflash: read %d of %d: %s\n", pass, readPasses, runner.QuoteArgv(argv))
 
-	start := time.Now()
-	progress := func(status string, pct *int) Event {
-		return Event{Type: TypeProgress, Op: "read", Pass: pass, Passes: readPasses,
-			Status: status, Percent: pct, Elapsed: time.Since(start).Seconds()}
-	}
-	b.emit(progress(StatusStart, nil))
-
-	var (
-		pmu  sync.Mutex
-		last = -1
-	)
-	lastPct := func() *int {
-		pmu.Lock()
-		defer pmu.Unlock()
-		if last < 0 {
-			return nil
-		}
-		return Percent(last)
-	}
-	onEvent := func(e runner.Event) {
-		switch e.Kind {
-		case runner.EvProgress:
-			pmu.Lock()
-			changed := e.Percent != last
-			last = e.Percent
-			pmu.Unlock()
-			if changed {
-				b.emit(progress("", Percent(e.Percent)))
-			}
-		case runner.EvWarning, runner.EvError:
-			// Each read prints the same notes; say each once per run.
-			b.mu.Lock()
-			seen := b.said[e.Text]
-			if b.said == nil {
-				b.said = map[string]bool{}
-			}
-			b.said[e.Text] = true
-			b.mu.Unlock()
-			if !seen {
-				level := "warn"
-				if e.Kind == runner.EvError {
-					level = "error"
-				}
-				b.logf(level, "%s", e.Text)
-			}
-		}
-	}
-
-	// Tick: the elapsed time, so a flasher without --progress is still
-	// visibly alive. The percentage is only ever the flasher's own.
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		t := time.NewTicker(b.o.Tick)
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-t.C:
-				b.emit(progress("", lastPct()))
-			}
-		}
-	}()
-	res, err := b.flasher.Run(ctx, runner.Spec{Programmer: b.o.Programmer, Args: args, Log: b.log, OnEvent: onEvent})
-	close(stop)
-	wg.Wait()
+	res, err := runOp(ctx, b.flasher, b.emit, b.o.Tick, FlasherOp{
+		Op: "read", Pass: pass, Passes: readPasses,
+		Spec: runner.Spec{Programmer: b.o.Programmer, Args: args, Log: b.log},
+	}, &b.said)
 	if err != nil {
 		os.Remove(path)
-		b.emit(progress(StatusFail, lastPct()))
 		if runner.IsCancelled(err) {
 			return ReadRecord{}, cancelled(err)
 		}
@@ -466,11 +403,8 @@ func (b *backup) readOnce(ctx context.Context, pass int, path string) (ReadRecor
 	}
 	if err != nil {
 		os.Remove(path)
-		b.emit(progress(StatusFail, lastPct()))
 		return ReadRecord{}, err
 	}
-	ev := progress(StatusOK, lastPct())
-	b.emit(ev)
 	b.sum.ChipReads++
 	return ReadRecord{SHA256: sum, Size: size, Argv: res.Argv, Command: runner.QuoteArgv(res.Argv),
 		Seconds: res.Duration.Seconds()}, nil
@@ -598,7 +532,7 @@ func blockedByChecks(bl []CheckResult) error {
 // cancelled is the error for a run the user stopped before any write.
 func cancelled(err error) error {
 	if runner.IsCancelled(err) {
-		return &exitcode.E{Code: exitcode.Cancelled, Err: fmt.Errorf("backup %w; no backup was kept", err)}
+		return &exitcode.E{Code: exitcode.Cancelled, Err: fmt.Errorf("backup cancelled (%w); no backup was kept", err)}
 	}
 	return &exitcode.E{Code: exitcode.Cancelled, Err: errors.New("backup cancelled; no backup was kept")}
 }

@@ -6,7 +6,9 @@ package pipeline
 
 import (
 	"encoding/json"
+
 	"io"
+	"libreflash/internal/diagnose"
 	"sync"
 	"time"
 )
@@ -65,16 +67,8 @@ type Event struct {
 	*Summary
 }
 
-// Finding is a diagnosed cause (the shape of diagnose.Finding).
-type Finding struct {
-	ID       string `json:"id"`
-	Severity string `json:"severity"`
-	Line     int    `json:"line,omitempty"`
-	Evidence string `json:"evidence,omitempty"`
-	Summary  string `json:"summary,omitempty"`
-	Fix      string `json:"fix,omitempty"`
-	Docs     string `json:"docs,omitempty"`
-}
+// Finding is a diagnosed cause of a flasher failure.
+type Finding = diagnose.Finding
 
 // Summary is the outcome of a run, sent last.
 type Summary struct {

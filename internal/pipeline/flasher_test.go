@@ -1,0 +1,70 @@
+package pipeline
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"libreflash/internal/runner"
+)
+
+// A write as flashprog --progress prints it (the recorded transcript):
+// one op per kind of work, real percentages, each ending ok.
+func TestRunOpWriteTranscript(t *testing.T) {
+	tr := filepath.Join(sharedDir(t), "transcripts", "flashprog", "write-flash-contents-progress-ok.stdout")
+	sh := &runner.Flasher{Path: "/bin/cat"}
+	var rec recorder
+	_, err := runOp(context.Background(), sh, rec.sink, time.Hour, FlasherOp{Spec: runner.Spec{Args: []string{tr}}}, &seen{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seq []string
+	pct := map[string]int{}
+	for _, e := range rec.events() {
+		if e.Type != TypeProgress {
+			continue
+		}
+		if e.Status != "" {
+			seq = append(seq, e.Op+":"+e.Status)
+		} else if e.Percent != nil {
+			pct[e.Op] = *e.Percent
+		}
+	}
+	got := strings.Join(seq, " ")
+	t.Logf("ops: %s; last percentages %v", got, pct)
+	// The write stage measures its erase, then its write.
+	if got != "write:start erase:start erase:ok write:start write:ok verify:start verify:ok" {
+		t.Errorf("ops %s", got)
+	}
+	for op, p := range pct {
+		if p != 100 {
+			t.Errorf("%s ended at %d%%", op, p)
+		}
+	}
+}
+
+// While shielded, a signal is reported as such and the flasher finishes.
+func TestRunOpShieldedSignalNotice(t *testing.T) {
+	sh := &runner.Flasher{Path: "/bin/sh"}
+	var rec recorder
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		_ = syscall.Kill(os.Getpid(), syscall.SIGINT)
+	}()
+	res, err := runOp(context.Background(), sh, rec.sink, 50*time.Millisecond, FlasherOp{Op: "write",
+		Spec: runner.Spec{Args: []string{"-c", "sleep 1; echo 'Erase/write done.'"}, Shield: true}}, &seen{})
+	if err != nil || !res.Cancelled || res.Killed {
+		t.Fatalf("err %v, result %+v", err, res)
+	}
+	found := false
+	for _, e := range rec.events() {
+		found = found || e.Type == TypeLog && strings.Contains(e.Message, "received SIGINT: libreflash will stop once the chip is safe")
+	}
+	if !found {
+		t.Errorf("no notice in %+v", rec.events())
+	}
+}
