@@ -61,7 +61,13 @@ type spec struct {
 	files    []cbfsFile
 	legacy   bool // cbfstool create -m x86 without a flash map
 	noFiller bool // no payload: nearly empty image
+	// noReset leaves the top of the image erased, as without a bootblock.
+	noReset bool
 }
+
+// resetVector stands in for the bootblock's code at the top of an x86
+// image (a far jump; cbfstool adds no bootblock by itself).
+var resetVector = []byte{0xea, 0x5b, 0xe0, 0x00, 0xf0, 0x90, 0x90, 0x90}
 
 const testMAC = "\x00\x16\xd3\x12\x34\x56"
 
@@ -122,11 +128,15 @@ func build(t testing.TB, s spec) string {
 		}
 		run(t, "cbfstool", args...)
 	}
+	data, err := os.ReadFile(rom)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A legacy image without bootblock keeps its master header up there.
+	if !s.noReset && !s.legacy {
+		copy(data[len(data)-16:], resetVector)
+	}
 	if s.ifd {
-		data, err := os.ReadFile(rom)
-		if err != nil {
-			t.Fatal(err)
-		}
 		flm := s.flmstr1
 		if flm == 0 {
 			flm = 0xffff0000
@@ -140,9 +150,9 @@ func build(t testing.TB, s spec) string {
 			mac = []byte(testMAC)
 		}
 		writeGbE(data[0x1000:0x3000], mac)
-		if err := os.WriteFile(rom, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
+	}
+	if err := os.WriteFile(rom, data, 0o644); err != nil {
+		t.Fatal(err)
 	}
 	return rom
 }

@@ -9,9 +9,12 @@ import (
 // CBFS is the coreboot file system of the image (the FMAP's COREBOOT area,
 // or a legacy image found through its master header).
 type CBFS struct {
-	Offset int64    `json:"offset"` // of the CBFS area in the image
-	Size   int64    `json:"size"`
-	Source string   `json:"source"` // "fmap:COREBOOT" or "master header"
+	Offset int64  `json:"offset"` // of the CBFS area in the image
+	Size   int64  `json:"size"`
+	Source string `json:"source"` // "fmap:COREBOOT" or "master header"
+	// Arch is the master header's architecture ("x86", "arm", …); empty
+	// when the image has no master header.
+	Arch   string   `json:"arch,omitempty"`
 	Files  []File   `json:"files"`
 	Issues []string `json:"problems,omitempty"`
 	data   []byte
@@ -78,7 +81,14 @@ func findCBFS(data []byte, fm *FMAP) *CBFS {
 			c.Issues = append(c.Issues, fmt.Sprintf("the COREBOOT area (0x%x+0x%x) ends beyond the image (%d bytes): truncated?", a.Offset, a.Size, len(data)))
 			return c
 		}
-		return walkCBFS(data[a.Offset:a.Offset+a.Size], a.Offset, "fmap:COREBOOT")
+		c := walkCBFS(data[a.Offset:a.Offset+a.Size], a.Offset, "fmap:COREBOOT")
+		// x86 builds keep a copy of the master header as a file.
+		if f, ok := c.File("cbfs master header"); ok && f.Size >= 32 {
+			if h := c.Data(f); binary.BigEndian.Uint32(h) == cbfsMasterMagic {
+				c.Arch = cbfsArch(binary.BigEndian.Uint32(h[24:]))
+			}
+		}
+		return c
 	}
 	if len(data) < 64 {
 		return nil
@@ -99,6 +109,7 @@ func findCBFS(data []byte, fm *FMAP) *CBFS {
 		return nil
 	}
 	c := walkCBFS(data[off:end], off, "master header")
+	c.Arch = cbfsArch(be.Uint32(data[p+24:]))
 	if romSize != int64(len(data)) {
 		c.Issues = append(c.Issues, fmt.Sprintf("the CBFS master header describes a %d-byte image but the image is %d bytes", romSize, len(data)))
 	}
@@ -183,6 +194,22 @@ func parseAttrs(b []byte, f *File) {
 		}
 		b = b[n:]
 	}
+}
+
+func cbfsArch(v uint32) string {
+	switch v {
+	case 1:
+		return "x86"
+	case 0x10:
+		return "arm"
+	case 0xaa64:
+		return "arm64"
+	case 0xdc:
+		return "riscv"
+	case 0xffffffff:
+		return ""
+	}
+	return fmt.Sprintf("0x%x", v)
 }
 
 func alignUp(v, a int) int { return (v + a - 1) / a * a }
