@@ -161,6 +161,8 @@ type state struct {
 	unchanged, unknownState         bool
 	failLine, failStage             int
 	details, detailLine             int
+	probeLine, probeDetails         int // first probe line; transaction errors before it
+	probeText                       string
 	os                              int
 	cmd                             int // cmdSudo, cmdUser: how the pasted command ran
 	userHint, rootHint              bool
@@ -246,6 +248,7 @@ func (st *state) resetRun() {
 	st.lastSuccess, st.lastFail = 0, 0
 	st.unchanged, st.unknownState = false, false
 	st.failLine, st.failStage, st.details, st.detailLine = 0, 0, 0, 0
+	st.probeLine, st.probeDetails, st.probeText = 0, 0, ""
 	st.os = 0
 	st.userHint, st.rootHint, st.bsdHint, st.lockdownLog, st.devmemLog = false, false, false, false, false
 	st.access, st.accessLine = "", 0
@@ -274,7 +277,11 @@ func (st *state) hit(s *sig, start, end int) {
 		}
 		return
 	case kOS:
-		st.os = s.arg
+		// Only the banner names the OS; flashrom 1.3 prints "On OpenBSD set
+		// securelevel=-1 ..." on every system.
+		if t := st.c.text[st.c.lines[li].start:st.c.lines[li].end]; bytes.HasPrefix(t, []byte("flashrom ")) || bytes.HasPrefix(t, []byte("flashprog ")) {
+			st.os = s.arg
+		}
 		return
 	case kSudo:
 		st.cmd = cmdSudo
@@ -303,6 +310,12 @@ func (st *state) hit(s *sig, start, end int) {
 	case kFail:
 		st.fail(line)
 		st.resolvePending(regionFatal)
+		return
+	case kProbe:
+		if st.probeLine == 0 {
+			st.probeLine, st.probeText = line, st.c.lineText(li)
+			st.probeDetails = st.details
+		}
 		return
 	case kDetail:
 		st.details++
@@ -542,6 +555,10 @@ func (st *state) resolveEPERM(it *item) {
 	case euid && f.EUID != 0:
 		st.useFact(fmt.Sprintf("euid=%d", f.EUID))
 		set("not_root", fmt.Sprintf("the checks saw effective uid %d", f.EUID))
+	case st.userHint:
+		// flashrom ≥1.4 checked getuid() itself: the log outranks machine
+		// facts gathered later.
+		set("not_root", "flashrom says the uid was not 0")
 	case f.Available && f.HasSecurelevel && f.Securelevel > 0 && (euid || bsd):
 		st.useFact(fmt.Sprintf("securelevel=%d", f.Securelevel))
 		set("bsd_securelevel", fmt.Sprintf("kern.securelevel is %d on this machine", f.Securelevel))
@@ -566,8 +583,6 @@ func (st *state) resolveEPERM(it *item) {
 		}
 	case bsd:
 		set("bsd_securelevel", "the flasher runs on a BSD, where the securelevel gates I/O privileges", "not_root")
-	case st.userHint:
-		set("not_root", "flashrom says the uid was not 0")
 	case st.rootHint:
 		set("kernel_lockdown", "flashrom says it ran as root and the kernel refused")
 	case st.lockdownLog:
@@ -656,7 +671,7 @@ func (st *state) result() Result {
 	rank := map[string]int{Fatal: 0, Warning: 1, Info: 2}
 	rest := make([]*item, 0, len(st.items))
 	for _, it := range st.items {
-		if it != primary {
+		if it != primary && !(it.earlier && it.Candidate) { // alternatives only matter for the last run
 			rest = append(rest, it)
 		}
 	}
@@ -731,6 +746,15 @@ func (st *state) pickPrimary(run []*item) *item {
 	}
 	if conseq != nil {
 		return conseq
+	}
+	if st.probeDetails > 0 && st.failLine > st.probeLine {
+		// The controller rejected the probe commands, then "found" a chip
+		// anyway and could not read it: nothing real answered (flashrom 1.3
+		// on a chipset with no SPI flash behind it does exactly this).
+		it := st.add("chip_not_found", Fatal, "", st.probeLine, st.probeText)
+		it.Basis = fmt.Sprintf("%d transaction errors from the SPI controller while probing (first at line %d), then the operation failed at line %d: the chip named here did not really answer",
+			st.probeDetails, st.detailLine, st.failLine)
+		return it
 	}
 	line, evidence := st.failLine, ""
 	if li := st.findLine(line); li >= 0 {

@@ -183,7 +183,11 @@ func TestFixtures(t *testing.T) {
 				label := "no facts"
 				if w.hasFacts {
 					label = "with facts"
-					if len(r.FactsUsed) == 0 && strings.Contains("not_root kernel_lockdown devmem_restricted bsd_securelevel", w.cause) {
+					ambiguous := false
+					for _, f := range Diagnose(fx.body, Facts{}).Findings {
+						ambiguous = ambiguous || f.Candidate
+					}
+					if len(r.FactsUsed) == 0 && ambiguous {
 						t.Errorf("%s: FactsUsed empty", label)
 					}
 				}
@@ -460,8 +464,8 @@ func TestHarmlessDevmem(t *testing.T) {
 	if info == nil || info.Count != 34 || !strings.Contains(info.Summary, "harmless") {
 		t.Errorf("harmless devmem finding: %+v", info)
 	}
-	if p, _ := r.Primary(); !strings.Contains(p.Basis, "375 transaction") {
-		t.Errorf("unknown cause does not mention the transaction errors: %+v", p)
+	if p, _ := r.Primary(); p.ID != "chip_not_found" || !strings.Contains(p.Basis, "transaction errors") || !strings.Contains(p.Evidence, "M95M02") {
+		t.Errorf("primary cause does not explain the bogus chip: %+v", p)
 	}
 }
 
@@ -519,8 +523,15 @@ func TestLinear(t *testing.T) {
 	for _, u := range units {
 		small := bytes.Repeat([]byte(u), 64<<10/len(u)+1)
 		large := bytes.Repeat([]byte(u), 8*(64<<10/len(u)+1))
-		ts, tl := best(small), best(large)
-		if tl > 30*ts+20*time.Millisecond {
+		// Wall time on a shared machine is noisy: a quadratic path fails
+		// every attempt, a scheduling hiccup does not.
+		var ts, tl time.Duration
+		linear := false
+		for attempt := 0; attempt < 4 && !linear; attempt++ {
+			ts, tl = best(small), best(large)
+			linear = tl <= 30*ts+20*time.Millisecond
+		}
+		if !linear {
 			t.Errorf("%q: 8x input took %v vs %v: not linear", u, tl, ts)
 		}
 	}
@@ -528,7 +539,7 @@ func TestLinear(t *testing.T) {
 
 func best(in []byte) time.Duration {
 	d := time.Duration(1 << 62)
-	for i := 0; i < 3; i++ {
+	for i := 0; i < 5; i++ {
 		s := time.Now()
 		Diagnose(in, Facts{})
 		if e := time.Since(s); e < d {

@@ -43,5 +43,5 @@ type Facts struct {
 	// EUIDNotOfRun says EUID is libreflash's own, not the flasher run's: a
 	// log diagnosed after the fact. The machine facts (lockdown, …) still
 	// hold, the uid does not.
-	EUIDNotOfRun bool
+	EUIDNotOfRun bool `json:",omitempty"`
 }

@@ -16,6 +16,7 @@ const (
 	kSuccess                  // the operation finished successfully
 	kFail                     // the run failed (no cause by itself)
 	kDetail                   // low-level error worth counting (transaction errors)
+	kProbe                    // the probe line: Found/Using/Assuming <vendor> flash chip "<name>" ...
 	kUnchanged                // write failed, chip unchanged
 	kUnknownState             // write failed, chip in unknown state
 	kEPERM                    // "Operation not permitted" getting I/O privileges or opening /dev/mem
@@ -60,6 +61,7 @@ type sig struct {
 var signatures = []sig{
 	// Run structure and outcome markers (§2).
 	{text: "is free software, get the source code at", kind: kBanner},
+	{text: "is free software. Get the source code at", kind: kBanner}, // older flashrom
 	{text: " on Linux ", kind: kOS, arg: osLinux},
 	{text: " on OpenBSD ", kind: kOS, arg: osBSD},
 	{text: " on FreeBSD ", kind: kOS, arg: osBSD},
@@ -98,6 +100,7 @@ var signatures = []sig{
 	{text: "At least one target region is not fully writable.", kind: kFail},
 	{text: "required checks to prepare flash access failed", kind: kFail},
 	{text: "Transaction error", kind: kDetail},
+	{text: ` flash chip "`, kind: kProbe},
 	{text: "Timeout error between offset", kind: kDetail},
 
 	// A: OS access.
