@@ -92,6 +92,9 @@ type prepareJSON struct {
 func (a *app) runPrepare(cmd *cobra.Command, o *prepareOptions) error {
 	m := a.restoreManager(o.stateDir)
 	if !o.dryRun {
+		if !o.yes && o.json {
+			return usageError(errors.New("prepare --json does not ask: add --yes to apply, or --dry-run"))
+		}
 		if !o.yes && !a.stdinTTY {
 			return usageError(errors.New("prepare changes the boot configuration: add --yes to apply off a terminal, or --dry-run to see the plan"))
 		}

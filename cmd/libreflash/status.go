@@ -66,7 +66,11 @@ It changes nothing.`,
 				fmt.Fprintf(w, "Run     %s %s\n", r.Path, r.Result)
 			}
 			for _, b := range st.Backups {
-				fmt.Fprintf(w, "Backup  %s %s\n", b.Path, b.SHA256)
+				v := "unverified"
+				if b.Verified {
+					v = "verified"
+				}
+				fmt.Fprintf(w, "Backup  %s %s %s sha256:%s\n", b.Path, b.Board, v, b.SHA256)
 			}
 			return nil
 		},

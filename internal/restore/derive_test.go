@@ -18,6 +18,11 @@ func TestDeriveFromReport(t *testing.T) {
 		{"debian-thinkpad-legacy", "[iomem-relaxed unload-drivers]"},
 		{"iomem-relaxed", "[]"},
 		{"no-iopl-kernel", "[]"},
+		// Captured from a Debian kernel under QEMU (branch vm): lpc_ich
+		// loaded does not block there, so nothing is lowered.
+		{"qemu-q35-lpc-ich", "[]"},
+		{"qemu-q35-iomem-relaxed-lpc-ich", "[]"},
+		{"qemu-q35-lockdown-integrity", "[iomem-relaxed]"},
 		// Lockdown closes /dev/mem too: the firmware setting is explained,
 		// and the same reboot also brings iomem=relaxed.
 		{"uefi-secureboot-lockdown-integrity", "[iomem-relaxed unload-drivers]"},

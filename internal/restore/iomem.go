@@ -241,6 +241,15 @@ func (m *Manager) planIomem(ctx context.Context, j *Journal) (*Step, error) {
 		s.Summary = "the boot loader already passes iomem=relaxed on the next boot (not set by libreflash); reboot to use it"
 		return s, nil
 	}
+	if b == BackendGrubby && m.someEntriesHave(m.blsEntries(blsEntriesDir)) {
+		// grubby --remove-args would also take out the user's own
+		// iomem=relaxed, so Undo could not give the entries back as they were.
+		s.Status = "manual"
+		s.Summary = "some boot entries already have iomem=relaxed and others not; libreflash leaves them alone"
+		s.Manual = []string{"add iomem=relaxed to the entry you boot: grubby --update-kernel=DEFAULT --args=iomem=relaxed",
+			manualIomemFallback}
+		return s, nil
+	}
 	e := &Entry{Action: ActionIomem, Backend: b, Reboot: true, Param: iomemParam, BootID: m.bootID(),
 		Expect: "iomem=relaxed in /proc/cmdline after the next boot"}
 	var err error
@@ -374,4 +383,13 @@ func (m *Manager) planEntries(e *Entry, entries []string) error {
 		e.Files = append(e.Files, fc)
 	}
 	return nil
+}
+
+func (m *Manager) someEntriesHave(entries []string) bool {
+	for _, e := range entries {
+		if b, _ := m.readHost(e); optionsHave(b, iomemParam) {
+			return true
+		}
+	}
+	return false
 }

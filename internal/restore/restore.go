@@ -185,6 +185,22 @@ func (p *Plan) Manual() bool {
 	return false
 }
 
+// InterruptedError is a journal entry left half-way by an interrupted run:
+// prepare adds nothing on top of it; restore finishes it.
+type InterruptedError struct{ Entry, State string }
+
+func (e *InterruptedError) Error() string {
+	return fmt.Sprintf("an earlier run was interrupted while %s (journal entry %s)", e.State, e.Entry)
+}
+
+// ExitCode implements exitcode.Coder: nothing was changed.
+func (e *InterruptedError) ExitCode() int { return exitcode.Blocked }
+
+// Hint implements exitcode.Hinter.
+func (e *InterruptedError) Hint() string {
+	return "run 'sudo libreflash restore' to finish undoing it, then prepare again"
+}
+
 // UnknownActionError is a prepare argument that is not an action.
 type UnknownActionError struct{ Name string }
 
@@ -211,6 +227,11 @@ func (m *Manager) PlanActions(ctx context.Context, actions []string) (*Plan, err
 	j, err := m.Journal()
 	if err != nil {
 		return nil, err
+	}
+	for _, e := range j.Entries {
+		if e.State != StateApplied {
+			return nil, &InterruptedError{Entry: e.ID, State: e.State}
+		}
 	}
 	p := &Plan{}
 	for _, a := range Actions {

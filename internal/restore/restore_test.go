@@ -378,7 +378,7 @@ func TestStatus(t *testing.T) {
 	os.WriteFile(filepath.Join(e.state, "runs/20261123T120000Z/events.jsonl"),
 		[]byte(`{"type":"stage","stage":"backup","status":"start"}`+"\n"+`{"type":"summary","result":"prepared","exit":6}`+"\n"), 0o600)
 	os.MkdirAll(filepath.Join(e.state, "backups/20261123T120100Z-x200"), 0o700)
-	os.WriteFile(filepath.Join(e.state, "backups/20261123T120100Z-x200/manifest.json"), []byte(`{"sha256":"ABCD","size":8388608}`), 0o600)
+	os.WriteFile(filepath.Join(e.state, "backups/20261123T120100Z-x200/manifest.json"), []byte(`{"format":1,"verified":true,"sha256":"ABCD","size":8388608,"board":"x200"}`), 0o600)
 	st, err := e.m.Status()
 	if err != nil {
 		t.Fatal(err)
@@ -392,7 +392,7 @@ func TestStatus(t *testing.T) {
 	if len(st.Runs) != 1 || st.Runs[0].Result != "prepared" || *st.Runs[0].Exit != 6 {
 		t.Errorf("runs: %+v", st.Runs)
 	}
-	if len(st.Backups) != 1 || st.Backups[0].SHA256 != "abcd" || st.Backups[0].Size != 8388608 {
+	if len(st.Backups) != 1 || st.Backups[0].SHA256 != "abcd" || st.Backups[0].Size != 8388608 || !st.Backups[0].Verified || st.Backups[0].Board != "x200" {
 		t.Errorf("backups: %+v", st.Backups)
 	}
 	// After the reboot: iomem=relaxed is on the running kernel.
@@ -640,4 +640,54 @@ func FuzzParseJournal(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestGrubbyPartialLeftAlone: with iomem=relaxed already in some BLS entries,
+// grubby's --remove-args could not restore them exactly; prepare says what
+// to do instead and changes nothing.
+func TestGrubbyPartialLeftAlone(t *testing.T) {
+	e := newEnv(t, familyNamed("fedora"))
+	p := "/boot/loader/entries/0b9e-6.10.conf"
+	e.cmd.write(p, strings.Replace(e.cmd.read(p), "rhgb quiet", "rhgb quiet iomem=relaxed", 1))
+	pl, err := e.m.PlanActions(context.Background(), []string{ActionIomem})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := pl.Steps[0]; s.Status != "manual" || !strings.Contains(s.Manual[0], "grubby --update-kernel=DEFAULT") {
+		t.Errorf("step %+v", s)
+	}
+}
+
+func TestITCOUnloadedBeforeLpcIch(t *testing.T) {
+	e := newEnv(t, familyNamed("debian"))
+	e.cmd.write("/proc/modules", "iTCO_wdt 16384 0 - Live 0x0\niTCO_vendor_support 12288 1 iTCO_wdt, Live 0x0\nlpc_ich 28672 0 - Live 0x0\n")
+	if got := fmt.Sprint(e.m.ConflictingLoaded()); got != "[iTCO_wdt lpc_ich]" {
+		t.Errorf("got %s", got)
+	}
+	e.cmd.write("/proc/modules", "iTCO_wdt 16384 0 - Live 0x0\n")
+	if got := e.m.ConflictingLoaded(); len(got) != 0 {
+		t.Errorf("iTCO_wdt alone: %v", got)
+	}
+}
+
+// TestPrepareAfterInterruptedRun: a half-applied entry left by a crash is
+// not mistaken for a done change; prepare refuses until restore finishes it.
+func TestPrepareAfterInterruptedRun(t *testing.T) {
+	e := newEnv(t, familyNamed("arch"))
+	before := snapshotTree(t, e.root)
+	if !runCrash(t, e, "prepare", 2) { // after the journal write and the file
+		t.Fatal("helper did not crash")
+	}
+	_, err := e.manager().PlanActions(context.Background(), []string{ActionIomem})
+	var ie *InterruptedError
+	if !errors.As(err, &ie) || ie.ExitCode() != 3 || ie.State != StateApplying {
+		t.Fatalf("plan after crash: %v", err)
+	}
+	if _, err := e.manager().Restore(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	diffTrees(t, before, snapshotTree(t, e.root))
+	if _, err := e.manager().PlanActions(context.Background(), []string{ActionIomem}); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -52,9 +52,11 @@ type RunInfo struct {
 
 // BackupInfo is one backup under $STATE/backups.
 type BackupInfo struct {
-	Path   string `json:"path"`
-	SHA256 string `json:"sha256,omitempty"`
-	Size   int64  `json:"size,omitempty"`
+	Path     string `json:"path"`
+	SHA256   string `json:"sha256,omitempty"`
+	Size     int64  `json:"size,omitempty"`
+	Board    string `json:"board,omitempty"`
+	Verified bool   `json:"verified"` // the manifest says the two reads were equal
 }
 
 // statusListMax bounds the runs and backups shown, newest first.
@@ -151,11 +153,14 @@ func backupInfo(dir string) BackupInfo {
 	b, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
 	if err == nil {
 		var man struct {
-			SHA256 string `json:"sha256"`
-			Size   int64  `json:"size"`
+			SHA256   string `json:"sha256"`
+			Size     int64  `json:"size"`
+			Board    string `json:"board"`
+			Verified bool   `json:"verified"`
 		}
 		if json.Unmarshal(b, &man) == nil {
 			bi.SHA256, bi.Size = strings.ToLower(man.SHA256), man.Size
+			bi.Board, bi.Verified = man.Board, man.Verified
 		}
 	}
 	return bi

@@ -13,6 +13,7 @@ import (
 	"syscall"
 
 	"libreflash/internal/exitcode"
+	"libreflash/internal/runner"
 )
 
 // Commander runs an external tool. argv[0] is the path to execute (already
@@ -192,13 +193,17 @@ func (m *Manager) resolve(host string) (string, error) {
 }
 
 // checkOwnership requires real and every directory from the root down to it
-// to be owned by the trusted user and not group- or world-writable, the rule
-// the flasher itself is found by. (runner.CheckOwnership checks up to "/";
-// this one stops at the root directory so fake roots can live under /tmp.)
+// to be owned by the trusted user and not group- or world-writable: the rule
+// the flasher itself is found by. On the real system that is
+// runner.CheckOwnership itself; under a fake root the walk stops at the root
+// directory, so tests can keep their roots under /tmp.
 func (m *Manager) checkOwnership(real string) error {
 	root := m.Root
 	if root == "" {
 		root = "/"
+	}
+	if root == "/" && m.TrustedUID == 0 {
+		return runner.CheckOwnership(real)
 	}
 	rel, err := filepath.Rel(root, real)
 	if err != nil || strings.HasPrefix(rel, "..") {

@@ -42,9 +42,17 @@ func Resolve(flag string, getenv func(string) string) string {
 // hold the machine's firmware and its boot configuration.
 func Ensure(dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("create state directory: %w", err)
+		return permHint(fmt.Errorf("create state directory: %w", err))
 	}
 	return nil
+}
+
+// permHint gives a permission error the hint most users need.
+func permHint(err error) error {
+	if errors.Is(err, os.ErrPermission) {
+		return exitcode.Wrap(exitcode.Error, "run it as root (sudo), or choose another --state-dir", err)
+	}
+	return err
 }
 
 // BusyError says another libreflash run holds the lock. Nothing was touched,
@@ -83,7 +91,7 @@ func Lock(stateDir string) (unlock func(), err error) {
 	path := filepath.Join(stateDir, "lock")
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("open lock: %w", err)
+		return nil, permHint(fmt.Errorf("open lock: %w", err))
 	}
 	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		f.Close()

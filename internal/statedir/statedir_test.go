@@ -87,3 +87,17 @@ func TestResolve(t *testing.T) {
 		t.Errorf("default: %s", got)
 	}
 }
+
+func TestLockPermissionHint(t *testing.T) {
+	if os.Geteuid() == 0 {
+		t.Skip("root may write anywhere")
+	}
+	dir := t.TempDir()
+	os.Chmod(dir, 0o500)
+	defer os.Chmod(dir, 0o700)
+	_, err := Lock(filepath.Join(dir, "state"))
+	var h exitcode.Hinter
+	if !errors.As(err, &h) || h.Hint() == "" {
+		t.Errorf("Lock in a read-only dir: %v", err)
+	}
+}
