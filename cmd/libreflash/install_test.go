@@ -193,6 +193,9 @@ func sameBytes(t *testing.T, a, b string) bool {
 // SIGINT, SIGTERM and SIGHUP during the write do not stop the flasher: the
 // write completes and verifies, and the run ends ok, saying what arrived.
 func TestInstallSignalsDuringWrite(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a slow emulated chip: half a minute")
+	}
 	r := startSlowInstall(t, t.TempDir(), true, true)
 	r.waitFor(t, isStage("write", "start"))
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP} {
@@ -244,6 +247,9 @@ func TestInstallSignalBeforeWrite(t *testing.T) {
 // finishes the write; the lock died with libreflash, so a new run starts,
 // reports the interrupted one from its run directory, and completes.
 func TestInstallKilledMidWriteThenRunAgain(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a slow emulated chip: half a minute")
+	}
 	dir := t.TempDir()
 	r := startSlowInstall(t, dir, true, true)
 	r.waitFor(t, isStage("write", "start"))

@@ -413,6 +413,9 @@ func TestInstallRestoresProtectionsAfterVerifiedWrite(t *testing.T) {
 // on W25Q128FV) leaves the chip changed: unknown state. The rollback, on a
 // chip that now works, brings the backup back: exit 4, rolled_back.
 func TestInstallRollsBackAfterRefusedWrite(t *testing.T) {
+	if testing.Short() {
+		t.Skip("16 MiB chip, written twice")
+	}
 	t.Parallel()
 	const size = 16 << 20
 	factory := mkrom(t, "factory", size)
