@@ -69,6 +69,9 @@ rom|ifdrom)
   cbfstool "$tmp/rom" add -f "$tmp/config" -n config -t raw >/dev/null
   cbfstool "$tmp/rom" add -f "$tmp/revision" -n revision -t raw >/dev/null
   cbfstool "$tmp/rom" add -f "$tmp/payload" -n fallback/payload -t raw >/dev/null
+  # the bootblock sits at the top of the flash, where an x86 CPU starts
+  rand 512 > "$tmp/bootblock"
+  cbfstool "$tmp/rom" add -f "$tmp/bootblock" -n bootblock -t bootblock -b -512 >/dev/null
   if [ "$kind" = ifdrom ]; then
     # IFDv1: the descriptor erased but for its maps, regions and masters
     head -c 4096 /dev/zero | tr '\000' '\377' | dd of="$tmp/rom" conv=notrunc status=none

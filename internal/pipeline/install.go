@@ -109,7 +109,8 @@ type installer struct {
 	backup  *BackupRef
 	signals []os.Signal
 
-	early []Event // emitted before the run directory existed
+	early  []Event // emitted before the run directory existed
+	unlock func()  // releases $STATE/lock
 
 	mu    sync.Mutex
 	reads int // chip read passes so far
@@ -148,7 +149,13 @@ func Install(ctx context.Context, o InstallOptions) (*Summary, error) {
 		in.o.StateDir = abs
 	}
 	err := in.install(ctx)
-	return in.finish(err), err
+	s := in.finish(err)
+	// The lock outlives the summary: the next run must not find this one's
+	// record unfinished.
+	if in.unlock != nil {
+		in.unlock()
+	}
+	return s, err
 }
 
 func (in *installer) install(ctx context.Context) error {
@@ -186,12 +193,10 @@ func (in *installer) install(ctx context.Context) error {
 		in.stateDir = filepath.Join(o.StateDir, "rehearsals")
 	}
 	in.stage(StageLock, StatusStart)
-	unlock, err := statedir.Lock(in.stateDir)
-	if err != nil {
+	if in.unlock, err = statedir.Lock(in.stateDir); err != nil {
 		in.stage(StageLock, StatusFail)
 		return err
 	}
-	defer unlock()
 	in.stage(StageLock, StatusOK)
 	in.reportPrevious()
 	if in.run, err = newRunDir(statedir.Runs(in.stateDir), in.start, in.img.Path); err != nil {

@@ -61,12 +61,7 @@ func (in *installer) plan(ctx context.Context) error {
 	in.chip = chip
 	// The flasher's report of the descriptor on the chip (internal
 	// programmer): regions the host may not write.
-	var locked []string
-	for _, l := range strings.Split(buf.String(), "\n") {
-		if m := fregLockedRE.FindStringSubmatch(strings.TrimSpace(l)); m != nil && !strings.EqualFold(m[1], "BIOS") && !slices.Contains(locked, m[1]) {
-			locked = append(locked, m[1])
-		}
-	}
+	locked := lockedRegions(buf.String())
 	in.log("info", fmt.Sprintf("chip: %s %q, %s (%s)", in.chip.Vendor, in.chip.Name, mib(in.chip.SizeBytes), in.fl.Kind))
 
 	rep := rom.Check(in.img, rom.CheckOptions{ChipSize: in.chip.SizeBytes, Machine: rom.ReadMachine(in.o.Env.Root),
@@ -201,4 +196,17 @@ func mib(n int64) string {
 		return fmt.Sprintf("%d MiB", n>>20)
 	}
 	return fmt.Sprintf("%d bytes", n)
+}
+
+// lockedRegions lists the regions other than BIOS that the flasher's
+// output says the host may not write (FREGn lines), once each.
+func lockedRegions(out string) []string {
+	var locked []string
+	for _, l := range strings.Split(out, "\n") {
+		m := fregLockedRE.FindStringSubmatch(strings.TrimSpace(l))
+		if m != nil && !strings.EqualFold(m[1], "BIOS") && !slices.Contains(locked, m[1]) {
+			locked = append(locked, m[1])
+		}
+	}
+	return locked
 }

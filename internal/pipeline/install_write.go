@@ -176,7 +176,7 @@ func (in *installer) writeFailed(ctx context.Context, fr *flashRun) error {
 	// The flasher compared the chip with what it held before (the backup,
 	// through --flash-contents) and found it unchanged; or it failed before
 	// any erase or write started.
-	unchanged := !fr.unknown && (fr.unchanged || d.Outcome == "unchanged" || (!fr.wrote && !fr.verifyRan))
+	unchanged := !fr.unknown && (fr.unchanged || d.Outcome == diagnose.Unchanged || (!fr.wrote && !fr.verifyRan))
 	if unchanged {
 		in.log("info", "the chip is unchanged: it still holds the firmware it had, so it is safe to reboot")
 		in.restoreProtections(ctx)
