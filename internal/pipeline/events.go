@@ -81,6 +81,12 @@ type Summary struct {
 	Events    string     `json:"events,omitempty"`
 	Error     string     `json:"error,omitempty"`
 	Hint      string     `json:"hint,omitempty"`
+	// Seconds is the run's wall time (install).
+	Seconds float64 `json:"seconds,omitempty"`
+	// Rehearsal: the run wrote an emulated chip only (install --rehearse).
+	Rehearsal bool `json:"rehearsal,omitempty"`
+	// Next lists what the user should do now, in order (install).
+	Next []string `json:"next,omitempty"`
 }
 
 // BackupRef names a verified backup.

@@ -1,0 +1,240 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"libreflash/internal/pipeline"
+	"libreflash/internal/runner"
+)
+
+func init() { register(newInstallCmd) }
+
+type installOptions struct {
+	json           bool
+	yes            bool
+	programmer     string
+	flasher        string
+	region         string
+	rehearse       bool
+	rehearseFrom   string
+	rehearseParams []string
+	forceBoard     bool
+	noRestore      bool
+	stateDir       string
+}
+
+func newInstallCmd(a *app) *cobra.Command {
+	o := &installOptions{}
+	cmd := &cobra.Command{
+		Use:   "install ROM",
+		Short: "Back up the chip, write ROM, verify it, and restore protections",
+		Long: `install writes a Libreboot image to this machine's flash chip, safely:
+
+  check    every machine check; a blocker that 'prepare' can lift reversibly
+           (iomem=relaxed, unloading lpc_ich) is offered, then a reboot (exit 6)
+  plan     the chip's name and size from the flasher, the image checked against
+           them and this machine, full chip or BIOS region only; shown, then
+           confirmed (or --yes)
+  backup   the chip read twice; the reads must be identical
+  write    with live progress, reusing the backup (--flash-contents) so the
+           chip is read only three times in all; ^C cannot interrupt it
+  verify   the flasher's own verification
+  restore  the protections 'prepare' lowered are raised again
+
+If the write fails, the chip is diagnosed: unchanged (exit 4), or rolled back
+to the verified backup (exit 4), or, if even that fails, left in an unknown
+state (exit 5) with precise recovery steps — do not reboot then.
+
+--rehearse runs the same pipeline on an emulated chip (the flasher's dummy
+programmer), seeded from --rehearse-from (a backup, say) or from a generated
+factory-like image, to see exactly what the real run will do.
+
+Exit status: 0 installed, 2 usage, 3 blocked (nothing touched), 4 write failed
+but the chip holds its old firmware, 5 unknown state, 6 prepared (reboot and
+run again), 130 cancelled before any write.`,
+		Example: `  sudo libreflash install libreboot.rom
+  libreflash install libreboot.rom --rehearse --yes --state-dir /tmp/lf
+  sudo libreflash install libreboot.rom --rehearse --rehearse-from /var/lib/libreflash/backups/*/backup.rom
+  sudo libreflash install libreboot.rom --region bios --json --yes`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.runInstall(cmd.Context(), o, args[0])
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVar(&o.json, "json", false, "print JSON lines, one event each, ending with a summary")
+	f.BoolVarP(&o.yes, "yes", "y", false, "do not ask for confirmation (needed off a terminal)")
+	f.StringVarP(&o.programmer, "programmer", "p", "internal", "flasher programmer, passed as -p")
+	f.StringVar(&o.flasher, "flasher", "", "flashprog or flashrom binary (default: search flashprog, then flashrom)")
+	f.StringVar(&o.region, "region", "auto", "what to write: auto (BIOS region only when regions are locked), full, bios")
+	f.BoolVar(&o.rehearse, "rehearse", false, "run everything on an emulated chip (dummy programmer); the real chip is not touched")
+	f.StringVar(&o.rehearseFrom, "rehearse-from", "", "seed the emulated chip from this image (e.g. a backup) instead of a generated one")
+	f.StringSliceVar(&o.rehearseParams, "rehearse-params", nil, "more dummy programmer parameters for the emulated chip (e.g. freq=5MHz)")
+	_ = f.MarkHidden("rehearse-params")
+	f.BoolVar(&o.forceBoard, "force-board", false, "write an image built for another board than this machine's DMI says")
+	f.BoolVar(&o.noRestore, "no-restore", false, "leave the protections 'prepare' lowered as they are")
+	f.StringVar(&o.stateDir, "state-dir", "", "state directory (default $LIBREFLASH_STATE_DIR or "+pipeline.DefaultStateDir+")")
+	return cmd
+}
+
+func (a *app) runInstall(ctx context.Context, o *installOptions, romPath string) error {
+	if !o.yes && !a.stdinTTY {
+		return usageError(errors.New("install writes the flash chip: without a terminal to ask on, add --yes to confirm"))
+	}
+	// Signals cancel the context before the first write; from then on the
+	// pipeline ignores the cancellation and the flasher is shielded, so a
+	// ^C is reported and the run ends once the chip is in a known state.
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	defer stop()
+
+	r := a.newRenderer(o.json)
+	defer r.Close()
+	sink := r.Event
+	if !o.json {
+		// The install summary has more to say than backup's; the renderer
+		// shows everything else.
+		sink = func(e pipeline.Event) {
+			if e.Type == pipeline.TypeSummary {
+				r.Close()
+				printInstallSummary(a.stdout, e.Summary)
+				return
+			}
+			r.Event(e)
+		}
+	}
+	var confirm func(string) bool
+	if !o.yes {
+		in := bufio.NewReader(a.stdin)
+		confirm = func(q string) bool {
+			r.Close()
+			return ask(a.stderr, in, q)
+		}
+	}
+	_, err := pipeline.Install(ctx, pipeline.InstallOptions{
+		ROM:            romPath,
+		Programmer:     o.programmer,
+		FlasherPath:    o.flasher,
+		Region:         o.region,
+		ForceBoard:     o.forceBoard,
+		NoRestore:      o.noRestore,
+		StateDir:       pipeline.StateDir(o.stateDir, a.getenv),
+		Rehearse:       o.rehearse,
+		RehearseFrom:   o.rehearseFrom,
+		RehearseParams: o.rehearseParams,
+		Env:            a.preflightEnv(),
+		Confirm:        confirm,
+		Emit:           sink,
+		Command:        retryCommand(o, romPath),
+		RealCommand:    realCommand(o, romPath),
+	})
+	return err
+}
+
+// ask prints q and reads a yes/no answer; anything but yes is no.
+func ask(w io.Writer, in *bufio.Reader, q string) bool {
+	fmt.Fprintf(w, "%s [y/N] ", q)
+	line, _ := in.ReadString('\n')
+	switch strings.ToLower(strings.TrimSpace(line)) {
+	case "y", "yes":
+		return true
+	}
+	return false
+}
+
+// retryCommand is the command line the user runs again after a reboot or
+// a failure: the same install, as typed.
+func retryCommand(o *installOptions, romPath string) string {
+	argv := []string{"libreflash", "install", romPath}
+	if o.programmer != "internal" {
+		argv = append(argv, "--programmer", o.programmer)
+	}
+	if o.flasher != "" {
+		argv = append(argv, "--flasher", o.flasher)
+	}
+	if o.region != "auto" {
+		argv = append(argv, "--region", o.region)
+	}
+	if o.rehearse {
+		argv = append(argv, "--rehearse")
+		if o.rehearseFrom != "" {
+			argv = append(argv, "--rehearse-from", o.rehearseFrom)
+		}
+	}
+	if o.forceBoard {
+		argv = append(argv, "--force-board")
+	}
+	if o.noRestore {
+		argv = append(argv, "--no-restore")
+	}
+	if o.stateDir != "" {
+		argv = append(argv, "--state-dir", o.stateDir)
+	}
+	s := runner.QuoteArgv(argv)
+	if !o.rehearse {
+		s = "sudo " + s
+	}
+	return s
+}
+
+// realCommand is the install a rehearsal stands for.
+func realCommand(o *installOptions, romPath string) string {
+	r := *o
+	r.rehearse, r.rehearseFrom, r.stateDir = false, "", ""
+	return retryCommand(&r, romPath)
+}
+
+var resultText = map[string]string{
+	pipeline.ResultOK:           "ok: written and verified",
+	pipeline.ResultBlocked:      "blocked: nothing was touched",
+	pipeline.ResultPrepared:     "prepared: reboot, then run the same command again",
+	pipeline.ResultUnchanged:    "write failed: the chip is unchanged",
+	pipeline.ResultRolledBack:   "write failed: the chip was rolled back to the backup and verified",
+	pipeline.ResultUnknownState: "UNKNOWN STATE: do not reboot or power off",
+	pipeline.ResultCancelled:    "cancelled before any write",
+	pipeline.ResultFailed:       "failed",
+}
+
+// printInstallSummary is the human summary: result, backup, chip, reads,
+// time, log and the next steps.
+func printInstallSummary(w io.Writer, s *pipeline.Summary) {
+	if s == nil {
+		return
+	}
+	res := resultText[s.Result]
+	if res == "" {
+		res = s.Result
+	}
+	if s.Rehearsal {
+		res += " (rehearsal: emulated chip)"
+	}
+	fmt.Fprintf(w, "\nresult:  %s\n", res)
+	if s.Backup != nil {
+		fmt.Fprintf(w, "backup:  %s\n", s.Backup.Path)
+		fmt.Fprintf(w, "sha256:  %s\n", s.Backup.SHA256)
+	}
+	if s.Chip != nil {
+		fmt.Fprintf(w, "chip:    %s, %s; read %d times\n", strings.TrimSpace(s.Chip.Vendor+" "+s.Chip.Name), sizeText(s.Chip.Size), s.ChipReads)
+	}
+	if s.Seconds > 0 {
+		fmt.Fprintf(w, "time:    %s\n", seconds(s.Seconds))
+	}
+	if s.Log != "" {
+		fmt.Fprintf(w, "log:     %s\n", s.Log)
+	}
+	if len(s.Next) > 0 {
+		fmt.Fprintln(w, "next:")
+		for i, n := range s.Next {
+			fmt.Fprintf(w, "  %d. %s\n", i+1, n)
+		}
+	}
+}

@@ -1,0 +1,357 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"libreflash/internal/exitcode"
+	"libreflash/internal/preflight"
+	"libreflash/internal/rom"
+	"libreflash/internal/runner"
+	"libreflash/internal/statedir"
+)
+
+// Install results beyond the common ones (summary.result, DESIGN.md §6).
+const (
+	ResultPrepared     = "prepared"
+	ResultUnchanged    = "unchanged"
+	ResultRolledBack   = "rolled_back"
+	ResultUnknownState = "unknown_state"
+)
+
+// Install stages beyond backup's.
+const (
+	StageCheck    = "check"
+	StagePrepare  = "prepare"
+	StagePlan     = "plan"
+	StageLock     = "lock"
+	StageBackup   = "backup"
+	StageWrite    = "write"
+	StageVerify   = "verify"
+	StageRollback = "rollback"
+	StageRestore  = "restore"
+)
+
+// InstallOptions are the install command's inputs.
+type InstallOptions struct {
+	ROM         string // the image to write
+	Programmer  string // flasher -p; "" means internal
+	FlasherPath string // --flasher; "" searches $PATH
+	Region      string // auto (""), full or bios
+	ForceBoard  bool   // accept an image for another board
+	NoRestore   bool   // leave the lowered protections in place
+	StateDir    string // $STATE
+
+	// Rehearse runs the whole pipeline on an emulated chip (the dummy
+	// programmer) seeded from RehearseFrom, or from FactoryImage.
+	Rehearse     bool
+	RehearseFrom string
+	// RehearseParams are more dummy parameters for the emulated chip
+	// ("freq=5MHz" for a slow chip); for benchmarks and tests.
+	RehearseParams []string
+
+	// Env is the machine the checks look at; its Root is also where DMI
+	// and the boot configuration are read and changed.
+	Env *preflight.Env
+	// Confirm asks the user a yes/no question (the plan, or a prepare
+	// action); nil means yes (--yes).
+	Confirm func(question string) bool
+	// Emit receives every event, the summary last. May be nil.
+	Emit Sink
+	// Command is the command line to tell the user to run again (after a
+	// reboot, or to retry); "" gives a generic one.
+	Command string
+	// RealCommand is the real install a rehearsal stands for.
+	RealCommand string
+}
+
+// InstallError ends an install with a result other than ok. It carries the
+// exit code and the hint, so the command layer prints it like any error.
+type InstallError struct {
+	Result string
+	Code   int
+	Err    error
+	Tip    string
+}
+
+func (e *InstallError) Error() string { return e.Err.Error() }
+func (e *InstallError) Unwrap() error { return e.Err }
+
+// ExitCode implements exitcode.Coder.
+func (e *InstallError) ExitCode() int { return e.Code }
+
+// Hint implements exitcode.Hinter.
+func (e *InstallError) Hint() string { return e.Tip }
+
+// installer is one install run.
+type installer struct {
+	o     InstallOptions
+	start time.Time
+	emit  Sink
+
+	stateDir string // $STATE, or $STATE/rehearsals for a rehearsal
+	run      *runDir
+	sum      Summary
+
+	img     *rom.Image
+	fl      *runner.Flasher
+	report  *preflight.Report
+	prog    string // -p for every flasher run
+	chip    runner.Chip
+	region  bool   // --ifd -i bios
+	image   string // the checked image, copied into the run directory
+	backup  *BackupRef
+	signals []os.Signal
+
+	early  []Event // emitted before the run directory existed
+	unlock func()  // releases $STATE/lock
+
+	mu    sync.Mutex
+	reads int // chip read passes so far
+}
+
+// Install runs check, plan, lock, backup, write, verify and restore, as
+// DESIGN.md §2 says, and emits the summary last. The returned Summary is
+// never nil; the error, when not nil, carries the exit code and hint.
+func Install(ctx context.Context, o InstallOptions) (*Summary, error) {
+	in := &installer{o: o, start: time.Now()}
+	in.emit = func(e Event) {
+		if e.Time.IsZero() {
+			e.Time = time.Now().UTC()
+		}
+		if in.run != nil {
+			in.run.record(e)
+		} else {
+			in.early = append(in.early, e)
+		}
+		if o.Emit != nil {
+			o.Emit(e)
+		}
+	}
+	if in.o.Programmer == "" {
+		in.o.Programmer = "internal"
+	}
+	if in.o.Region == "" {
+		in.o.Region = "auto"
+	}
+	if in.o.StateDir == "" {
+		in.o.StateDir = DefaultStateDir
+	}
+	// Paths in messages, the summary and the flasher's arguments must not
+	// depend on the current directory.
+	if abs, err := filepath.Abs(in.o.StateDir); err == nil {
+		in.o.StateDir = abs
+	}
+	err := in.install(ctx)
+	s := in.finish(err)
+	// The lock outlives the summary: the next run must not find this one's
+	// record unfinished.
+	if in.unlock != nil {
+		in.unlock()
+	}
+	return s, err
+}
+
+func (in *installer) install(ctx context.Context) error {
+	o := in.o
+	switch o.Region {
+	case "auto", "full", "bios":
+	default:
+		return exitcode.New(exitcode.Usage, "use --region auto, full or bios", "unknown region mode %q", o.Region)
+	}
+	if o.RehearseFrom != "" && !o.Rehearse {
+		return exitcode.New(exitcode.Usage, "add --rehearse", "--rehearse-from needs --rehearse")
+	}
+	if o.Rehearse && o.Programmer != "internal" && !strings.HasPrefix(o.Programmer, "dummy") {
+		// A rehearsal shows what the real run with this programmer would
+		// do, but writes only the emulated chip.
+		in.log("info", "rehearsing for -p "+o.Programmer+": the checks are for it, the writes go to an emulated chip")
+	}
+
+	img, err := rom.Open(o.ROM)
+	if err != nil {
+		return err
+	}
+	in.img = img
+	fl, err := runner.Find(ctx, runner.FindOptions{Explicit: o.FlasherPath})
+	if err != nil {
+		return err
+	}
+	in.fl = fl
+
+	// The lock comes before the checks: prepare changes the system, and the
+	// plan's probe already talks to the flash controller, which must never
+	// happen while another run writes.
+	in.stateDir = o.StateDir
+	if o.Rehearse {
+		in.stateDir = filepath.Join(o.StateDir, "rehearsals")
+	}
+	in.stage(StageLock, StatusStart)
+	if in.unlock, err = statedir.Lock(in.stateDir); err != nil {
+		in.stage(StageLock, StatusFail)
+		return err
+	}
+	in.stage(StageLock, StatusOK)
+	in.reportPrevious()
+	if in.run, err = newRunDir(statedir.Runs(in.stateDir), in.start, in.img.Path); err != nil {
+		return err
+	}
+	for _, e := range in.early {
+		in.run.record(e)
+	}
+	in.early = nil
+	in.sum.Log = in.run.logPath
+	in.sum.Events = in.run.eventsPath
+
+	if err := in.check(ctx); err != nil {
+		return err
+	}
+	if err := in.plan(ctx); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return installCancelled("before the backup")
+	}
+	if err := in.doBackup(ctx); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return installCancelled("after the backup, before any write")
+	}
+	// From the first write on, nothing stops half-way: the user's ^C is
+	// recorded and honoured once the chip is in a known state.
+	wctx := context.WithoutCancel(ctx)
+	if err := in.writeAndVerify(wctx); err != nil {
+		return err
+	}
+	in.restoreProtections(wctx)
+	return nil
+}
+
+// finish fills in and emits the summary.
+func (in *installer) finish(err error) *Summary {
+	s := &in.sum
+	s.Result, s.Exit = ResultOK, exitcode.OK
+	if in.backup != nil {
+		s.Backup = in.backup
+	}
+	if in.chip.SizeBytes > 0 {
+		s.Chip = &ChipRef{Vendor: in.chip.Vendor, Name: in.chip.Name, Size: in.chip.SizeBytes}
+	}
+	s.ChipReads = in.chipReads()
+	if err != nil {
+		s.Error = err.Error()
+		var h exitcode.Hinter
+		if errors.As(err, &h) {
+			s.Hint = h.Hint()
+		}
+		s.Exit = exitcode.Error
+		var c exitcode.Coder
+		if errors.As(err, &c) {
+			s.Exit = c.ExitCode()
+		}
+		var ie *InstallError
+		switch {
+		case errors.As(err, &ie):
+			s.Result = ie.Result
+		case s.Exit == exitcode.Blocked || s.Exit == exitcode.Usage:
+			s.Result = ResultBlocked
+		case s.Exit == exitcode.Cancelled:
+			s.Result = ResultCancelled
+		default:
+			s.Result = ResultFailed
+		}
+	}
+	s.Seconds = time.Since(in.start).Round(time.Millisecond).Seconds()
+	s.Rehearsal = in.o.Rehearse
+	s.Next = in.nextSteps(s)
+	in.emit(Event{Type: TypeSummary, Summary: s})
+	if in.run != nil {
+		in.run.close()
+	}
+	return s
+}
+
+func (in *installer) stage(name, status string) {
+	in.emit(Event{Type: TypeStage, Stage: name, Status: status})
+}
+
+func (in *installer) log(level, msg string) {
+	in.emit(Event{Type: TypeLog, Level: level, Message: msg})
+}
+
+func (in *installer) addReads(n int) {
+	in.mu.Lock()
+	in.reads += n
+	in.mu.Unlock()
+}
+
+func (in *installer) chipReads() int {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.reads
+}
+
+func installCancelled(when string) error {
+	return &InstallError{Result: ResultCancelled, Code: exitcode.Cancelled,
+		Err: fmt.Errorf("cancelled %s: the chip was not written", when),
+		Tip: "nothing was written; run the same command again when you are ready"}
+}
+
+// retryCommand is what the user should type to run this install again.
+func (in *installer) retryCommand() string {
+	if in.o.Command != "" {
+		return in.o.Command
+	}
+	return "sudo libreflash install " + shellQuote(in.o.ROM)
+}
+
+func shellQuote(s string) string {
+	return runner.QuoteArgv([]string{s})
+}
+
+// nextSteps says what to do after a run that ended with s.
+func (in *installer) nextSteps(s *Summary) []string {
+	keep := ""
+	if s.Backup != nil {
+		keep = "keep the backup (" + s.Backup.Path + ") somewhere off this machine: it is the way back to the factory firmware"
+	}
+	switch s.Result {
+	case ResultOK:
+		if in.o.Rehearse {
+			real := in.o.RealCommand
+			if real == "" {
+				real = "sudo libreflash install " + shellQuote(in.o.ROM)
+			}
+			return []string{"the rehearsal went through; the real install is: " + real}
+		}
+		next := []string{"reboot: the machine starts Libreboot"}
+		if keep != "" {
+			next = append(next, keep)
+		}
+		return append(next, "if you changed firmware settings for this (SecureBoot, flash protection), "+
+			"Libreboot has its own; the old ones do not carry over")
+	case ResultUnchanged, ResultRolledBack:
+		next := []string{"it is safe to reboot: the chip holds its old firmware",
+			"fix the cause shown above, then run again: " + in.retryCommand()}
+		if keep != "" {
+			next = append(next, keep)
+		}
+		return next
+	case ResultUnknownState:
+		return in.recoverySteps()
+	case ResultPrepared:
+		return []string{"reboot", "run again: " + in.retryCommand()}
+	case ResultBlocked:
+		return []string{"fix what blocks (above), then run again: " + in.retryCommand()}
+	case ResultCancelled:
+		return []string{"nothing was written; run again when ready: " + in.retryCommand()}
+	}
+	return nil
+}

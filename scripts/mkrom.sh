@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# mkrom.sh: make test and demo images with coreboot's own tools.
+#
+#   mkrom.sh rom OUT SIZE [KCONFIG_LINE...]   a coreboot image (FMAP + CBFS with
+#                                             a config file, a revision file and
+#                                             a payload-sized blob) of SIZE bytes
+#   mkrom.sh ifdrom OUT SIZE [KCONFIG_LINE...] the same inside an Intel flash
+#                                             descriptor layout: descriptor
+#                                             (4 KiB), ME (filled), BIOS (the
+#                                             upper half, coreboot); the host
+#                                             may write the BIOS region only,
+#                                             as on real machines
+#   mkrom.sh factory OUT SIZE                 a stand-in for vendor firmware:
+#                                             code-like data, erased tail
+#
+# KCONFIG_LINE is a line of the build config, e.g. CONFIG_BOARD_LENOVO_X200=y.
+set -euo pipefail
+
+die() { echo "mkrom.sh: error: $*" >&2; exit 2; }
+[ $# -ge 3 ] || die "usage: mkrom.sh rom|ifdrom|factory OUT SIZE [KCONFIG_LINE...]"
+kind=$1 out=$2 size=$3
+shift 3
+case $size in *[!0-9]*|'') die "size must be a number of bytes" ;; esac
+[ "$size" -ge $((1 << 20)) ] || die "size must be at least 1 MiB"
+
+PATH=$PATH:/usr/sbin:/sbin
+# random bytes stand in for code (incompressible, like the real thing)
+rand() { head -c "$1" /dev/urandom; }
+
+# put32 FILE OFFSET VALUE: VALUE as 4 little-endian bytes at OFFSET
+put32() {
+  local b
+  b=$(printf '\\%03o\\%03o\\%03o\\%03o' $(($3 & 255)) $(($3 >> 8 & 255)) $(($3 >> 16 & 255)) $(($3 >> 24 & 255)))
+  # shellcheck disable=SC2059
+  printf "$b" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
+}
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+case $kind in
+factory)
+  # 15/16 code-like data, then an erased (0xff) tail, as vendor images have
+  body=$((size - size / 16))
+  rand "$body" > "$tmp/f"
+  head -c $((size / 16)) /dev/zero | tr '\0' '\377' >> "$tmp/f"
+  mv "$tmp/f" "$out"
+  ;;
+rom|ifdrom)
+  command -v cbfstool >/dev/null && command -v fmaptool >/dev/null ||
+    die "cbfstool and fmaptool are needed (Debian: apt install coreboot-utils)"
+  half=$((size / 2))
+  if [ "$kind" = ifdrom ]; then
+    printf 'FLASH@0 0x%x {\n\tSI_ALL@0 0x%x {\n\t\tSI_DESC@0 0x1000\n\t\tSI_ME@0x1000 0x%x\n\t}\n\tSI_BIOS@0x%x 0x%x {\n\t\tFMAP@0 0x800\n\t\tCOREBOOT(CBFS)@0x800 0x%x\n\t}\n}\n' \
+      "$size" "$half" $((half - 0x1000)) "$half" "$half" $((half - 0x800)) > "$tmp/layout.fmd"
+  else
+    printf 'FLASH@0 0x%x {\n\tBIOS@0 0x%x {\n\t\tFMAP@0 0x800\n\t\tCOREBOOT(CBFS)@0x800 0x%x\n\t}\n}\n' \
+      "$size" "$size" $((size - 0x800)) > "$tmp/layout.fmd"
+  fi
+  # quiet when they work, their own words when they do not
+  fmaptool "$tmp/layout.fmd" "$tmp/layout.fmap" >"$tmp/log" 2>&1 || { cat "$tmp/log" >&2; exit 1; }
+  cbfstool "$tmp/rom" create -M "$tmp/layout.fmap" >"$tmp/log" 2>&1 || { cat "$tmp/log" >&2; exit 1; }
+  {
+    echo "# libreflash test image"
+    for l in "$@"; do echo "$l"; done
+  } > "$tmp/config"
+  printf 'COREBOOT_VERSION: 25.06-libreflash-test\n' > "$tmp/revision"
+  rand $((256 << 10)) > "$tmp/payload"
+  cbfstool "$tmp/rom" add -f "$tmp/config" -n config -t raw >/dev/null
+  cbfstool "$tmp/rom" add -f "$tmp/revision" -n revision -t raw >/dev/null
+  cbfstool "$tmp/rom" add -f "$tmp/payload" -n fallback/payload -t raw >/dev/null
+  # the bootblock sits at the top of the flash, where an x86 CPU starts
+  rand 512 > "$tmp/bootblock"
+  cbfstool "$tmp/rom" add -f "$tmp/bootblock" -n bootblock -t bootblock -b -512 >/dev/null
+  if [ "$kind" = ifdrom ]; then
+    # IFDv1: the descriptor erased but for its maps, regions and masters
+    head -c 4096 /dev/zero | tr '\000' '\377' | dd of="$tmp/rom" conv=notrunc status=none
+    put32 "$tmp/rom" $((0x10)) $((0x0ff0a55a))                 # FLVALSIG
+    put32 "$tmp/rom" $((0x14)) $((0x03 | 0x04 << 16 | 4 << 24)) # FLMAP0: FCBA 0x30, FRBA 0x40, NR 4
+    put32 "$tmp/rom" $((0x18)) $((0x06 | 2 << 8 | 0x10 << 16))  # FLMAP1: FMBA 0x60, NM 2, FISBA 0x100
+    put32 "$tmp/rom" $((0x1c)) $((0x20))                        # FLMAP2: FMSBA 0x200
+    put32 "$tmp/rom" $((0x30)) 4                                # FLCOMP
+    put32 "$tmp/rom" $((0xefc)) 0                               # FLUMAP1: no VSCC table
+    put32 "$tmp/rom" $((0x40)) 0                                # FLREG0 descriptor 0-0xfff
+    put32 "$tmp/rom" $((0x44)) $(((half >> 12) | ((size - 1) >> 12) << 16))  # FLREG1 BIOS
+    put32 "$tmp/rom" $((0x48)) $((1 | ((half - 1) >> 12) << 16))            # FLREG2 ME
+    put32 "$tmp/rom" $((0x4c)) $((0x1fff))                      # FLREG3 GbE unused
+    put32 "$tmp/rom" $((0x50)) $((0x1fff))                      # FLREG4 PD unused
+    put32 "$tmp/rom" $((0x60)) $((0x1f << 16 | 0x02 << 24))     # FLMSTR1: host reads all, writes BIOS only
+    put32 "$tmp/rom" $((0x64)) $((0x0c0d0000))                  # FLMSTR2 (ME)
+    put32 "$tmp/rom" $((0x68)) $((0x08080118))                  # FLMSTR3 (GbE)
+    rand $((half - 0x1000)) | dd of="$tmp/rom" bs=4096 seek=1 conv=notrunc status=none  # the ME's firmware
+  fi
+  mv "$tmp/rom" "$out"
+  ;;
+*) die "unknown kind $kind (want rom, ifdrom or factory)" ;;
+esac
