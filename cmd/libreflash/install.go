@@ -15,6 +15,7 @@ import (
 
 	"libreflash/internal/pipeline"
 	"libreflash/internal/runner"
+	"libreflash/internal/statedir"
 )
 
 func init() { register(newInstallCmd) }
@@ -127,7 +128,7 @@ func (a *app) runInstall(ctx context.Context, o *installOptions, romPath string)
 		Region:         o.region,
 		ForceBoard:     o.forceBoard,
 		NoRestore:      o.noRestore,
-		StateDir:       pipeline.StateDir(o.stateDir, a.getenv),
+		StateDir:       statedir.Resolve(o.stateDir, a.getenv),
 		Rehearse:       o.rehearse,
 		RehearseFrom:   o.rehearseFrom,
 		RehearseParams: o.rehearseParams,
