@@ -10,6 +10,8 @@ import (
 	"github.com/charmbracelet/log"
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
+
+	"libreflash/internal/runner"
 )
 
 // app carries what every subcommand needs: the standard streams, whether they
@@ -34,6 +36,7 @@ func register(f func(*app) *cobra.Command) { commands = append(commands, f) }
 // run is the whole program; main only passes it the process's streams and
 // exits with what it returns.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	runner.SurviveBrokenPipes()
 	a := &app{
 		stdin:     stdin,
 		stdout:    stdout,

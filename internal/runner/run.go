@@ -73,6 +73,11 @@ func (f *Flasher) Run(ctx context.Context, s Spec) (*Result, error) {
 		argv = append([]string{f.Path, "-p", s.Programmer}, s.Args...)
 	}
 	res := &Result{Argv: argv, ExitCode: -1}
+	if Guard != nil {
+		if err := Guard(argv); err != nil {
+			return res, &RunError{Argv: argv, ExitCode: -1, Err: err}
+		}
+	}
 	// Don't start what the user already cancelled, shielded or not.
 	if err := ctx.Err(); err != nil {
 		res.Cancelled = true
@@ -186,14 +191,48 @@ loop:
 	return res, nil
 }
 
-// restoreSigpipe gives SIGPIPE back to the Go runtime after
-// signal.Ignore: signal.Reset alone leaves it ignored for the runtime's own
-// signals, while Notify reinstalls the runtime's handler and Stop keeps it.
-func restoreSigpipe() {
-	c := make(chan os.Signal, 1)
-	signal.Notify(c, syscall.SIGPIPE)
-	signal.Stop(c)
+// Guard, when set, vets every flasher command line before it runs.
+// Production leaves it nil. Test binaries set it to RefuseInternal (see the
+// guard_test.go files), so that no test, however it regresses, can make a
+// flasher reach the host's own flash chip.
+var Guard func(argv []string) error
+
+// RefuseInternal is a Guard that refuses the internal programmer.
+func RefuseInternal(argv []string) error {
+	for i, a := range argv {
+		var p string
+		switch {
+		case (a == "-p" || a == "--programmer") && i+1 < len(argv):
+			p = argv[i+1]
+		case strings.HasPrefix(a, "--programmer="):
+			p = strings.TrimPrefix(a, "--programmer=")
+		case strings.HasPrefix(a, "-p") && len(a) > 2 && !strings.HasPrefix(a, "--"):
+			p = a[2:]
+		default:
+			continue
+		}
+		if p == "internal" || strings.HasPrefix(p, "internal:") {
+			return fmt.Errorf("test guard: refusing to run a flasher with -p %s outside a QEMU guest", p)
+		}
+	}
+	return nil
 }
+
+// sigpipe keeps SIGPIPE notified for the life of the process; see
+// SurviveBrokenPipes.
+var sigpipe = make(chan os.Signal, 1)
+
+// SurviveBrokenPipes makes a write to a closed stdout or stderr (libreflash
+// --json | head, a pager the user quit) an ordinary write error instead of
+// death by SIGPIPE: with SIGPIPE notified, the Go runtime returns EPIPE. A
+// libreflash killed mid-write would leave the flasher writing unsupervised:
+// no verify, no rollback, no restore, and the lock released. Main calls it
+// first; Run calls it again after the shielded start's signal.Ignore.
+func SurviveBrokenPipes() { signal.Notify(sigpipe, syscall.SIGPIPE) }
+
+// restoreSigpipe undoes the signal.Ignore around a shielded start: Notify
+// reinstalls the runtime's handler (and keeps libreflash alive on EPIPE).
+func restoreSigpipe() { SurviveBrokenPipes() }
 
 // RunError is a flasher run that failed: it exited non-zero, was killed,
 // or could not start.
