@@ -3,9 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"maps"
-	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -15,32 +13,6 @@ import (
 	"libreflash/internal/preflight"
 	"libreflash/internal/preflight/preflighttest"
 )
-
-// In the test binary only, the checks can look at a fixture machine instead
-// of this one: LIBREFLASH_TEST_MACHINE names a directory of
-// internal/preflight/testdata, or LIBREFLASH_TEST_ROOT gives a root
-// directory (probes from LIBREFLASH_TEST_PROBES, default ../probes.json).
-// The libreflash binary has no such switch.
-func init() {
-	root, probes := os.Getenv("LIBREFLASH_TEST_ROOT"), os.Getenv("LIBREFLASH_TEST_PROBES")
-	if m := os.Getenv("LIBREFLASH_TEST_MACHINE"); m != "" {
-		root = filepath.Join(fixturesDir(), m, "root")
-	}
-	if root == "" {
-		return
-	}
-	if probes == "" {
-		probes = filepath.Join(root, "..", "probes.json")
-	}
-	newPreflightEnv = func() *preflight.Env {
-		e, err := preflighttest.LoadRoot(root, probes)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "test fixture:", err)
-			os.Exit(99)
-		}
-		return e
-	}
-}
 
 // fixturesDir is internal/preflight/testdata, found from this source file
 // because testscript runs commands in a temporary directory.

@@ -1,24 +1,8 @@
 package main
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
 )
-
-// In the test binary (and the libreflash it runs for scripts) the machine's
-// board comes from a fixture tree, never from the host running the tests:
-// the same LIBREFLASH_TEST_ROOT or LIBREFLASH_TEST_MACHINE the checks use,
-// else a root with nothing in it.
-func init() {
-	machineRoot = "/nonexistent-libreflash-test-root"
-	if r := os.Getenv("LIBREFLASH_TEST_ROOT"); r != "" {
-		machineRoot = r
-	}
-	if m := os.Getenv("LIBREFLASH_TEST_MACHINE"); m != "" {
-		machineRoot = filepath.Join(fixturesDir(), m, "root")
-	}
-}
 
 func TestParseChipSize(t *testing.T) {
 	for in, want := range map[string]int64{"": 0, "8388608": 8 << 20, "12MiB": 12 << 20, "4M": 4 << 20, "512KiB": 512 << 10, "0x400000": 4 << 20} {

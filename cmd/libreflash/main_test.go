@@ -14,14 +14,7 @@ import (
 // in scripts, in a subprocess of the test binary.
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
-		"libreflash": func() {
-			// Test-binary-only seam: scripts point prepare, restore and
-			// status at a fake root whose tools are owned by the test user.
-			if r := os.Getenv("LIBREFLASH_TEST_ROOT"); r != "" {
-				hostRoot, trustedUID = r, os.Geteuid()
-			}
-			os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
-		},
+		"libreflash": func() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) },
 	})
 }
 
