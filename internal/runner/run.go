@@ -252,10 +252,18 @@ func (e *RunError) Error() string {
 	case e.Err != nil:
 		fmt.Fprintf(&b, ": %v", e.Err)
 	}
-	if e.StderrTail != "" {
-		b.WriteString("\n" + e.StderrTail)
+	// One line of ours; the flasher's own words are quoted as data, its
+	// full output is in the log.
+	if last := lastLine(e.StderrTail); last != "" {
+		fmt.Fprintf(&b, " (the flasher said %q)", last)
 	}
 	return b.String()
+}
+
+// lastLine is the last non-blank line of s.
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return strings.TrimSpace(lines[len(lines)-1])
 }
 
 func (e *RunError) Unwrap() error { return e.Err }
