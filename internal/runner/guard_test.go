@@ -3,13 +3,22 @@ package runner
 import (
 	"context"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
 // No test in this package may run a flasher with -p internal: see Guard.
-func init() { Guard = RefuseInternal }
+func init() {
+	Guard = RefuseInternal
+	// Tests here send SIGINT, SIGTERM and SIGHUP to their own process to
+	// play the user. One that lands after the code under test stopped
+	// listening (a slow machine, a fast flasher) must not kill the whole
+	// test binary: keep the three notified for its lifetime.
+	signal.Notify(make(chan os.Signal, 16), syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+}
 
 func TestRefuseInternal(t *testing.T) {
 	for _, tc := range []struct {
