@@ -163,6 +163,38 @@ exec ` + testFlashrom + ` "$@"
 	return p
 }
 
+// oddWrapper is a flasher whose first write (-w) runs firstWrite, a shell
+// fragment, instead of flashrom; later runs are flashrom itself. Like
+// faultWrapper it must be root's.
+func oddWrapper(t *testing.T, firstWrite string) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("the stand-in flasher must be owned by root, and these tests do not run as root")
+	}
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	script := `#!/bin/sh
+# test flasher: the first write behaves as below, everything else is flashrom
+mark="$(dirname "$0")/done"
+case " $* " in
+*" -w "*)
+	if [ ! -e "$mark" ]; then
+		: > "$mark"
+		` + firstWrite + `
+	fi
+	;;
+esac
+exec ` + testFlashrom + ` "$@"
+`
+	p := filepath.Join(dir, "flashrom-odd-first-write")
+	if err := os.WriteFile(p, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 // events collects a run's events.
 type events struct {
 	mu  sync.Mutex
@@ -529,6 +561,53 @@ func TestInstallUnchangedWhenEraseIgnored(t *testing.T) {
 	}
 	if got := r.ev.findings(); !slices.Contains(got, "write_failed") {
 		t.Errorf("findings %v, want write_failed among them", got)
+	}
+}
+
+// A flasher that writes the chip, prints nothing libreflash recognises and
+// fails must not be taken for "unchanged, safe to reboot": no erase or write
+// line is no evidence. libreflash reads the chip back, finds it changed and
+// rolls back.
+func TestInstallSilentWriteIsNotUnchanged(t *testing.T) {
+	t.Parallel()
+	factory := mkrom(t, "factory", size4M)
+	rom := x200ROM(t, size4M)
+	r := newRun(t, "SST25VF032B", rom, factory)
+	r.opts.FlasherPath = oddWrapper(t, testFlashrom+` "$@" >/dev/null 2>&1; echo "Something odd happened."; exit 1`)
+	s, err := r.install(t)
+	if exitOf(err) != exitcode.Unchanged || s.Result != ResultRolledBack {
+		t.Fatalf("exit %d result %s (%v), want 4 rolled_back", exitOf(err), s.Result, err)
+	}
+	if !sameFile(t, r.chip, factory) {
+		t.Error("the chip does not hold the original contents after the rollback")
+	}
+	if !strings.Contains(r.ev.logs(), "reading it back") {
+		t.Errorf("no read-back before deciding:\n%s", r.ev.logs())
+	}
+}
+
+// The same odd failure without a write: the read-back finds the backup, so
+// the chip is unchanged and nothing is rolled back.
+func TestInstallOddFailureReadBackUnchanged(t *testing.T) {
+	t.Parallel()
+	factory := mkrom(t, "factory", size4M)
+	rom := x200ROM(t, size4M)
+	r := newRun(t, "SST25VF032B", rom, factory)
+	r.opts.FlasherPath = oddWrapper(t, `echo "Something odd happened."; exit 1`)
+	s, err := r.install(t)
+	if exitOf(err) != exitcode.Unchanged || s.Result != ResultUnchanged {
+		t.Fatalf("exit %d result %s (%v), want 4 unchanged", exitOf(err), s.Result, err)
+	}
+	if !sameFile(t, r.chip, factory) {
+		t.Error("chip changed")
+	}
+	for _, st := range r.ev.stages() {
+		if strings.HasPrefix(st, "rollback:") {
+			t.Errorf("rolled back an unchanged chip: %v", r.ev.stages())
+		}
+	}
+	if !strings.Contains(r.ev.logs(), "read back to make sure") {
+		t.Errorf("logs:\n%s", r.ev.logs())
 	}
 }
 

@@ -173,12 +173,29 @@ func (in *installer) writeFailed(ctx context.Context, fr *flashRun) error {
 		in.finding(f)
 	}
 	cause, fix := primary(d)
-	// The flasher compared the chip with what it held before (the backup,
-	// through --flash-contents) and found it unchanged; or it failed before
-	// any erase or write started.
-	unchanged := !fr.unknown && (fr.unchanged || d.Outcome == diagnose.Unchanged || (!fr.wrote && !fr.verifyRan))
+	// "Unchanged" tells the user it is safe to reboot, so it needs positive
+	// evidence: the flasher said so (it compared the chip with what it held
+	// before), or it failed with a message that comes before any access to
+	// the chip, or reading the chip back shows the verified backup. The absence of an
+	// erase or write line in the log is no evidence: the flasher's wording
+	// may be one the parser does not know.
+	unchanged, how := false, ""
+	switch {
+	case fr.unknown:
+	case fr.unchanged || d.Outcome == diagnose.Unchanged:
+		unchanged, how = true, "the flasher found it unchanged"
+	case !fr.wrote && !fr.verifyRan && stopsBeforeChip(d):
+		unchanged, how = true, "the flasher stopped before it touched the chip"
+	case !fr.wrote && !fr.verifyRan:
+		in.log("info", "the flasher failed without saying what it did to the chip: reading it back to compare with the backup")
+		same, vlog := in.verifyFile(ctx, in.backup.Path)
+		fr.log = append(fr.log, vlog...)
+		if same {
+			unchanged, how = true, "it still matches the verified backup, read back to make sure"
+		}
+	}
 	if unchanged {
-		in.log("info", "the chip is unchanged: it still holds the firmware it had, so it is safe to reboot")
+		in.log("info", "the chip is unchanged ("+how+"): it still holds the firmware it had, so it is safe to reboot")
 		in.restoreProtections(ctx)
 		return &InstallError{Result: ResultUnchanged, Code: exitcode.Unchanged,
 			Err: fmt.Errorf("the write failed and the chip is unchanged: %s", cause),
@@ -214,6 +231,23 @@ func (in *installer) writeFailed(ctx context.Context, fr *flashRun) error {
 	return &InstallError{Result: ResultUnknownState, Code: exitcode.Unknown,
 		Err: fmt.Errorf("the write failed (%s) and writing the backup back failed too: the chip is in an unknown state; do not reboot or power off", cause),
 		Tip: strings.Join(steps, "\n")}
+}
+
+// stopsBeforeChip reports whether the diagnosed cause is one the flashers
+// print before they erase or write anything: access to the chipset refused,
+// no chip, a bad command line or image.
+func stopsBeforeChip(d diagnose.Result) bool {
+	p, ok := d.Primary()
+	if !ok || p.Severity != diagnose.Fatal {
+		return false
+	}
+	switch p.ID {
+	case "devmem_restricted", "kernel_lockdown", "iopl_unavailable", "not_root", "bsd_securelevel",
+		"pat_conflict", "chip_not_found", "multiple_chips", "image_size_mismatch", "unsupported_chipset",
+		"board_mismatch", "laptop_refused", "programmer_not_found", "usage_error":
+		return true
+	}
+	return false
 }
 
 // recoverySteps are what to do with a chip in an unknown state, in order.
