@@ -133,6 +133,7 @@ func (a *app) runInstall(ctx context.Context, o *installOptions, romPath string)
 		RehearseFrom:   o.rehearseFrom,
 		RehearseParams: o.rehearseParams,
 		Env:            a.preflightEnv(),
+		Protections:    a.restoreManager,
 		Confirm:        confirm,
 		Emit:           sink,
 		Command:        retryCommand(o, romPath),

@@ -12,6 +12,7 @@ import (
 
 	"libreflash/internal/exitcode"
 	"libreflash/internal/preflight"
+	"libreflash/internal/restore"
 	"libreflash/internal/rom"
 	"libreflash/internal/runner"
 	"libreflash/internal/statedir"
@@ -57,8 +58,13 @@ type InstallOptions struct {
 	RehearseParams []string
 
 	// Env is the machine the checks look at; its Root is also where DMI
-	// and the boot configuration are read and changed.
+	// is read.
 	Env *preflight.Env
+	// Protections gives the restore.Manager that lowers and raises the
+	// protections (boot configuration, drivers) for a state directory; nil
+	// means one over Env.Root. The command passes the same one prepare and
+	// restore use.
+	Protections func(stateDir string) *restore.Manager
 	// Confirm asks the user a yes/no question (the plan, or a prepare
 	// action); nil means yes (--yes).
 	Confirm func(question string) bool
@@ -114,6 +120,14 @@ type installer struct {
 
 	mu    sync.Mutex
 	reads int // chip read passes so far
+}
+
+// protections is the restore.Manager for this run's state directory.
+func (in *installer) protections() *restore.Manager {
+	if in.o.Protections != nil {
+		return in.o.Protections(in.o.StateDir)
+	}
+	return restore.New(in.o.Env.Root, in.o.StateDir)
 }
 
 // Install runs check, plan, lock, backup, write, verify and restore, as

@@ -76,7 +76,7 @@ func (in *installer) offerPrepare(ctx context.Context, blocking []preflight.Chec
 			fixes = append(fixes, c.ID+": "+c.Fix)
 		}
 	}
-	m := restore.New(in.o.Env.Root, in.o.StateDir)
+	m := in.protections()
 	d := m.Derive(checks)
 	blocked := func(extra string) error {
 		hint := strings.Join(append(fixes, d.Notes...), "\n")

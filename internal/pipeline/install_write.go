@@ -11,7 +11,7 @@ import (
 
 	"libreflash/internal/diagnose"
 	"libreflash/internal/exitcode"
-	"libreflash/internal/restore"
+
 	"libreflash/internal/runner"
 )
 
@@ -298,7 +298,7 @@ func (in *installer) restoreProtections(ctx context.Context) {
 		in.stage(StageRestore, StatusSkip)
 		return
 	}
-	m := restore.New(in.o.Env.Root, in.o.StateDir)
+	m := in.protections()
 	j, err := m.Journal()
 	if err != nil {
 		in.stage(StageRestore, StatusFail)
