@@ -66,8 +66,8 @@ func (a *app) runBackup(ctx context.Context, o *backupOptions) error {
 		StateDir:    statedir.Resolve(o.stateDir, a.getenv),
 		Root:        env.Path("/"),
 		Check:       a.backupChecks(env, &facts),
-		Diagnose: func(log []byte) []pipeline.Finding {
-			return diagnose.Diagnose(log, facts).Findings
+		Diagnose: func(log []byte, exit int) []pipeline.Finding {
+			return diagnose.DiagnoseRun(log, exit, facts).Findings
 		},
 		Sink: r.Event,
 	})

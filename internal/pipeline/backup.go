@@ -42,8 +42,9 @@ type BackupOptions struct {
 	StateDir    string          // default DefaultStateDir
 	Root        string          // host root for DMI; default "/"
 	Check       Checker         // nil runs no checks
-	// Diagnose turns a failed flasher log into findings; nil emits none.
-	Diagnose func(log []byte) []Finding
+	// Diagnose turns a failed flasher log and the flasher's exit status
+	// (-1 when it did not exit normally) into findings; nil emits none.
+	Diagnose func(log []byte, exitCode int) []Finding
 	Sink     Sink
 	Now      func() time.Time
 	// Tick is how often a running flasher operation reports its elapsed
@@ -466,7 +467,12 @@ func (b *backup) flasherFailed(err error, what string) error {
 	if b.o.Diagnose != nil && b.log != nil {
 		_ = b.log.Sync()
 		if data, rerr := os.ReadFile(b.logPath); rerr == nil {
-			for _, f := range b.o.Diagnose(data) {
+			exit := -1
+			var re *runner.RunError
+			if errors.As(err, &re) {
+				exit = re.ExitCode
+			}
+			for _, f := range b.o.Diagnose(data, exit) {
 				f := f
 				b.emit(Event{Type: TypeFinding, Finding: &f})
 			}

@@ -424,7 +424,7 @@ func TestBackupReadFailureKeepsNothing(t *testing.T) {
 	_, err := Backup(context.Background(), BackupOptions{
 		Programmer: "dummy:emulate=SST25VF032B,spi_blacklist=030b,image=" + img, Flasher: f, StateDir: state,
 		Sink: rec.sink,
-		Diagnose: func(log []byte) []Finding {
+		Diagnose: func(log []byte, _ int) []Finding {
 			diagnosed = bytes.Contains(log, []byte("Read operation failed!"))
 			return []Finding{{ID: "unknown", Severity: "fatal"}}
 		},

@@ -18,9 +18,9 @@ func (in *installer) doBackup(ctx context.Context) error {
 			Flasher:    in.fl,
 			StateDir:   in.stateDir,
 			Root:       in.o.Env.Root,
-			Diagnose: func(log []byte) []Finding {
+			Diagnose: func(log []byte, exit int) []Finding {
 				var out []Finding
-				for _, f := range diagnose.Diagnose(log, in.report.Facts).Findings {
+				for _, f := range diagnose.DiagnoseRun(log, exit, in.report.Facts).Findings {
 					out = append(out, Finding{ID: f.ID, Severity: f.Severity, Line: f.Line,
 						Evidence: f.Evidence, Summary: f.Summary, Fix: f.Fix, Docs: f.Docs})
 				}

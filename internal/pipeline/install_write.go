@@ -29,6 +29,14 @@ type flashRun struct {
 	unchanged bool // "writing to the flash chip apparently didn't do anything"
 }
 
+// exitCode is the flasher's exit status, -1 when it did not exit normally.
+func (fr *flashRun) exitCode() int {
+	if fr.res == nil {
+		return -1
+	}
+	return fr.res.ExitCode
+}
+
 // regionArgs restrict a write or verify to the BIOS region when the plan
 // says so; -N keeps the flasher from verifying the regions it may not read.
 func (in *installer) regionArgs() []string {
@@ -168,7 +176,7 @@ func (in *installer) writeAndVerify(ctx context.Context) error {
 // writeFailed diagnoses a failed write. A chip that did not change leaves
 // the run at exit 4; anything else is rolled back to the verified backup.
 func (in *installer) writeFailed(ctx context.Context, fr *flashRun) error {
-	d := diagnose.Diagnose(fr.log, in.report.Facts)
+	d := diagnose.DiagnoseRun(fr.log, fr.exitCode(), in.report.Facts)
 	for _, f := range d.Findings {
 		in.finding(f)
 	}
@@ -222,7 +230,7 @@ func (in *installer) writeFailed(ctx context.Context, fr *flashRun) error {
 			Tip: strings.TrimSpace(fix + "\nthe chip holds its old firmware again; it is safe to reboot\nthe flasher's log: " + in.run.logPath)}
 	}
 	in.stage(StageRollback, StatusFail)
-	rd := diagnose.Diagnose(rb.log, in.report.Facts)
+	rd := diagnose.DiagnoseRun(rb.log, rb.exitCode(), in.report.Facts)
 	for _, f := range rd.Findings {
 		in.finding(f)
 	}
