@@ -8,7 +8,7 @@ ensure_go
 
 version=${1:-$(git describe --tags --always --dirty 2>/dev/null || echo dev)}
 commit=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
-targets=${TARGETS:-"linux/amd64 linux/386 openbsd/amd64 netbsd/amd64 freebsd/amd64"}
+targets=${TARGETS:-$RELEASE_TARGETS}
 
 rm -rf dist && mkdir -p dist
 for t in $targets; do

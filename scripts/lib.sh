@@ -1,4 +1,9 @@
-# Shared helpers for scripts/*.sh. Source it; it defines functions only.
+# Shared helpers for scripts/*.sh. Source it; it defines functions and
+# settings only.
+
+# The release targets: scripts/build.sh builds them, scripts/test.sh makes
+# sure each still compiles.
+RELEASE_TARGETS="linux/amd64 linux/386 openbsd/amd64 netbsd/amd64 freebsd/amd64"
 
 # need_root_cmd prints the prefix that runs a command as root ("" as root,
 # "sudo" when available), or fails.

@@ -22,7 +22,7 @@ echo "==> staticcheck"
 staticcheck ./...
 
 echo "==> cross-builds"
-for target in linux/amd64 linux/386 openbsd/amd64 netbsd/amd64 freebsd/amd64; do
+for target in $RELEASE_TARGETS; do
   GOOS=${target%/*} GOARCH=${target#*/} CGO_ENABLED=0 go build -o /dev/null ./cmd/libreflash
 done
 
