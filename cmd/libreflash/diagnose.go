@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -68,6 +69,11 @@ Exit status: 0 when the log shows a successful run, 1 otherwise.`,
 			if err != nil {
 				return err
 			}
+			if len(bytes.TrimSpace(log)) == 0 {
+				return exitcode.New(exitcode.Usage,
+					"the flasher prints errors on stderr: save both streams, e.g. flashprog ... > flashprog.log 2>&1",
+					"the log %s is empty", logName(name))
+			}
 			r := diagnose.Diagnose(log, diagnose.Facts{})
 			factsNote := "not needed for this log"
 			if o.offline {
@@ -98,6 +104,14 @@ Exit status: 0 when the log shows a successful run, 1 otherwise.`,
 	f.BoolVar(&o.json, "json", false, "print the diagnosis as JSON")
 	f.BoolVar(&o.offline, "offline", false, "do not look at this machine: the log comes from elsewhere")
 	return cmd
+}
+
+// logName is how the user named the log, for messages.
+func logName(name string) string {
+	if name == "-" {
+		return "on standard input"
+	}
+	return name
 }
 
 func (a *app) readLog(name string) ([]byte, error) {

@@ -70,6 +70,11 @@ back on failure, and raises again the protections it lowered.`,
 		SilenceUsage:      true,
 		CompletionOptions: cobra.CompletionOptions{DisableDefaultCmd: true},
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			// An empty -p would reach the flasher as "-p ''": refuse it here,
+			// once for every command that has the flag.
+			if f := cmd.Flags().Lookup("programmer"); f != nil && f.Changed && strings.TrimSpace(f.Value.String()) == "" {
+				return usageError(errors.New("--programmer: empty programmer name"))
+			}
 			return a.setupLog()
 		},
 	}
