@@ -33,6 +33,9 @@ func (in *installer) check(ctx context.Context) error {
 			level = "warn"
 		case preflight.Fail:
 			level = "error"
+			if in.o.Rehearse {
+				level = "warn" // shown, but a rehearsal goes on (said below)
+			}
 		}
 		msg := fmt.Sprintf("[%s] %s: %s", c.Status, c.ID, c.Summary)
 		if c.Status == preflight.Fail && c.Fix != "" {
