@@ -8,8 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
-	"unicode/utf8"
 
+	"libreflash/internal/rom"
 	"libreflash/internal/statedir"
 )
 
@@ -68,28 +68,19 @@ type DMI struct {
 	BIOSVersion    string `json:"bios_version,omitempty"`
 }
 
-// ReadDMI reads /sys/class/dmi/id below root. Unreadable fields stay empty
-// (product_serial and friends are root-only and not wanted anyway).
+// ReadDMI reads /sys/class/dmi/id below root through rom.ReadMachine, so a
+// backup's directory and manifest name the board exactly as the ROM checks
+// see it (vendor placeholders such as "To be filled by O.E.M." dropped).
 func ReadDMI(root string) DMI {
-	rd := func(name string) string {
-		b, err := os.ReadFile(filepath.Join(root, "sys/class/dmi/id", name))
-		if err != nil || len(b) > 256 {
-			return ""
-		}
-		s := strings.TrimSpace(string(b))
-		if !utf8.ValidString(s) {
-			return ""
-		}
-		return s
-	}
+	m := rom.ReadMachine(root)
 	return DMI{
-		SysVendor:      rd("sys_vendor"),
-		ProductName:    rd("product_name"),
-		ProductVersion: rd("product_version"),
-		BoardVendor:    rd("board_vendor"),
-		BoardName:      rd("board_name"),
-		BIOSVendor:     rd("bios_vendor"),
-		BIOSVersion:    rd("bios_version"),
+		SysVendor:      m.SysVendor,
+		ProductName:    m.ProductName,
+		ProductVersion: m.ProductVersion,
+		BoardVendor:    m.BoardVendor,
+		BoardName:      m.BoardName,
+		BIOSVendor:     m.BIOSVendor,
+		BIOSVersion:    m.BIOSVersion,
 	}
 }
 
