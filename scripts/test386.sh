@@ -8,8 +8,9 @@
 # exit status come back over the second serial port. Fails when any package
 # fails or does not report.
 #
-#   scripts/test386.sh [--out DIR] [--timeout SECS] [PKG...]
+#   scripts/test386.sh [--out DIR] [--timeout SECS] [-v] [PKG...]
 #
+#   -v             run the tests with -test.v (OUT/<pkg>/test.out lists skips)
 #   --out DIR      where results go (default: a temp dir, removed at the end)
 #   --timeout S    bound for the guest (default 600 under TCG, 300 under KVM)
 #   PKG...         packages to test (default ./...; those without tests are
@@ -20,12 +21,13 @@ cd "$(dirname "$0")/.."
 . scripts/vmlib.sh
 vm_tag=test386
 
-out="" timeout_s=""
+out="" timeout_s="" verbose=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --out) out=$2; shift 2 ;;
     --timeout) timeout_s=$2; shift 2 ;;
-    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -v) verbose=-test.v; shift ;;
+    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) vm_die "unknown argument: $1" ;;
     *) break ;;
   esac
@@ -84,7 +86,7 @@ if [ -n "${LIBREFLASH_SHARED:-}" ]; then
   mkdir -p "$root$s" && cp -rL "$s/." "$root$s/"
   env+=("LIBREFLASH_SHARED=$s")
 fi
-{ echo "REPO='$repo'"; for e in "${env[@]}"; do echo "export '$e'"; done; } >"$root/t/env"
+{ echo "REPO='$repo' VERBOSE='$verbose'"; for e in "${env[@]}"; do echo "export '$e'"; done; } >"$root/t/env"
 
 # --- the tools tests run for real, with their libraries, at their host
 # paths: flashrom and coreboot-utils; procps's ps (busybox's has no -p);
@@ -130,7 +132,7 @@ start=$(date +%s)
 for p in $(cat /t/list); do
   t0=$(date +%s) rc=0
   cd "$REPO/$p"
-  timeout 300 "/t/$(echo "$p" | tr / _).test" -test.short -test.count=1 -test.timeout=280s \
+  timeout 300 "/t/$(echo "$p" | tr / _).test" -test.short -test.count=1 -test.timeout=280s $VERBOSE \
     >/run/test.out 2>&1 </dev/null || rc=$?
   cd /
   echo "$p rc=$rc $(($(date +%s) - t0))s" >>/run/summary
