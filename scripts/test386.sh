@@ -89,12 +89,13 @@ fi
 { echo "REPO='$repo' VERBOSE='$verbose'"; for e in "${env[@]}"; do echo "export '$e'"; done; } >"$root/t/env"
 
 # --- the tools tests run for real, with their libraries, at their host
-# paths: flashrom and coreboot-utils; procps's ps (busybox's has no -p);
+# paths: flashrom and coreboot-utils; procps's ps (busybox's has no -p)
+# and pgrep, util-linux's flock (Debian's busybox has neither applet);
 # and the host's /bin/sh, because busybox sh runs applets such as grep
 # inside itself with its own SIGQUIT disposition, which the runner's
 # signal tests would then see instead of their child's.
 sh=$(readlink -f /bin/sh)
-for tool in flashrom cbfstool ifdtool fmaptool ps "$sh"; do
+for tool in flashrom cbfstool ifdtool fmaptool ps pgrep flock "$sh"; do
   p=$(command -v "$tool") || vm_die "$tool not installed"
   vm_add_exe "$root" "$p"
 done
