@@ -71,8 +71,8 @@ for pid in "${pids[@]}"; do wait "$pid" || vm_die "building a 386 test binary fa
 # ../ paths and the source paths runtime.Caller reports. ../shared (the
 # transcripts) beside it, resolved, as the tests find it on the host.
 mkdir -p "$root$repo"
-git ls-files -co --exclude-standard | while read -r f; do
-  [ -e "$f" ] && printf '%s\0' "$f"
+{ git ls-files -co --exclude-standard 2>/dev/null || find . -name .git -prune -o -type f -print; } | while read -r f; do
+  if [ -e "$f" ]; then printf '%s\0' "$f"; fi
 done | tar -c --null -T - -f - | tar -x -C "$root$repo"
 if [ -d ../shared ]; then
   mkdir -p "$root$(dirname "$repo")/shared"
