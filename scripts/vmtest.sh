@@ -21,6 +21,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
+. scripts/vmlib.sh
+vm_tag=vmtest
 
 out="" capture=0 boots="secureboot,bios,uefi,lockdown,relaxed" timeout_s=""
 while [ $# -gt 0 ]; do
@@ -37,71 +39,20 @@ done
 ensure_go
 ensure_pkgs qemu-system-x86 busybox-static cpio flashrom ovmf
 
-log() { echo "vmtest: $*" >&2; }
-die() { echo "vmtest: error: $*" >&2; exit 1; }
+log() { vm_log "$@"; }
+die() { vm_die "$@"; }
 
 [ "$(uname -m)" = x86_64 ] || die "the guest runs this host's amd64 flashrom; needs an x86_64 host"
 
-# --- Debian packages used without installing them: apt-get download into
-# the cache, dpkg -x next to it; a new candidate version replaces the old.
-cache=${XDG_CACHE_HOME:-$HOME/.cache}/libreflash-vmtest
-mkdir -p "$cache"
-apt_updated=0
-# fetch PKG: print the directory PKG's candidate version is unpacked in.
-fetch() {
-  local pkg=$1 ver deb dir
-  ver=$(apt-cache policy "$pkg" 2>/dev/null | awk '/Candidate:/ {print $2}')
-  if { [ -z "$ver" ] || [ "$ver" = "(none)" ]; } && [ "$apt_updated" = 0 ]; then
-    $(need_root_cmd) env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
-    apt_updated=1
-    ver=$(apt-cache policy "$pkg" 2>/dev/null | awk '/Candidate:/ {print $2}')
-  fi
-  { [ -n "$ver" ] && [ "$ver" != "(none)" ]; } || die "apt knows no package $pkg"
-  deb="$cache/${pkg}_${ver//:/%3a}_amd64.deb"
-  if [ ! -s "$deb" ]; then
-    log "downloading $pkg $ver"
-    rm -rf "$cache/${pkg}_"*
-    # apt-get download writes into the current directory; _apt cannot read
-    # a root-owned cache, which only costs a warning.
-    (cd "$cache" && apt-get download -q "$pkg=$ver" 2>&1 | grep -v 'unsandboxed' >&2 || true)
-    [ -s "$deb" ] || die "apt-get download $pkg=$ver failed"
-  fi
-  dir=${deb%.deb}
-  if [ ! -e "$dir/.done" ]; then
-    log "unpacking $(basename "$deb")"
-    rm -rf "$dir"
-    dpkg -x "$deb" "$dir"
-    touch "$dir/.done"
-  fi
-  echo "$dir"
-}
-kpkg() { apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}'; }
-pkg=$(kpkg)
-if [ -z "$pkg" ]; then
-  $(need_root_cmd) env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
-  apt_updated=1
-  pkg=$(kpkg)
-fi
-[ -n "$pkg" ] || die "apt knows no linux-image-amd64"
-kdir=$(fetch "$pkg")
+vm_kernel
+pkg=$kpkg
 case ",$boots," in *,secureboot,*)
-  shimdir=$(fetch shim-signed)
-  grubdir=$(fetch grub-efi-amd64-signed) ;;
+  shimdir=$(vm_fetch shim-signed)
+  grubdir=$(vm_fetch grub-efi-amd64-signed) ;;
 esac
-vmlinuz=$(ls "$kdir"/boot/vmlinuz-* | head -n1)
-rel=${vmlinuz##*/vmlinuz-}
-kconfig="$kdir/boot/config-$rel"
-moddir="$kdir/lib/modules/$rel"
 
-# --- accelerator: KVM when /dev/kvm really works (qemu still running after
-# 3 s means it initialised), else TCG; VMTEST_ACCEL overrides.
-accel=${VMTEST_ACCEL:-tcg}
-if [ -z "${VMTEST_ACCEL:-}" ] && [ -w /dev/kvm ]; then
-  rc=0
-  timeout 3 qemu-system-x86_64 -accel kvm -M none -nodefaults -display none -monitor none \
-    </dev/null >/dev/null 2>&1 || rc=$?
-  [ "$rc" = 124 ] && accel=kvm
-fi
+# --- accelerator: KVM when it really works, else TCG (scripts/vmlib.sh).
+vm_accel
 [ -n "$timeout_s" ] || { [ "$accel" = kvm ] && timeout_s=120 || timeout_s=420; }
 log "kernel $rel, accel $accel, timeout ${timeout_s}s per boot"
 
@@ -112,18 +63,14 @@ mkdir -p "$out"
 
 # --- initramfs, one for every boot
 root="$work/root"
-mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,lib,lib64,proc,sys,dev,tmp,etc,boot,run}
-cp "$(command -v busybox)" "$root/bin/busybox"
+vm_rootfs "$root"
 log "building libreflash and guestprobe (static)"
 CGO_ENABLED=0 go build -trimpath -o "$root/bin/libreflash" ./cmd/libreflash
 CGO_ENABLED=0 go build -trimpath -o "$root/bin/guestprobe" ./internal/vmtest/guestprobe
+# flashrom at /usr/sbin/flashrom, with its shared libraries and the loader.
 flashrom=$(command -v flashrom)
-cp "$flashrom" "$root/usr/sbin/flashrom"
-# The shared libraries flashrom links, and the loader, at the same paths.
-ldd "$flashrom" | awk '/=> \// {print $3} /^[ \t]*\// {print $1}' | while read -r lib; do
-  mkdir -p "$root$(dirname "$lib")"
-  cp -L "$lib" "$root$lib"
-done
+vm_add_exe "$root" "$flashrom"
+[ "$flashrom" = /usr/sbin/flashrom ] || { mkdir -p "$root/usr/sbin"; mv "$root$flashrom" "$root/usr/sbin/flashrom"; }
 cp "$kconfig" "$root/boot/"
 # Modules: lpc_ich (the driver scenario), the watchdog udev would load for
 # it, and efivarfs for the UEFI boot; with their dependencies.
@@ -233,7 +180,7 @@ sync
 poweroff -f
 EOF
 chmod 755 "$root/init"
-(cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet) >"$work/initrd.cpio"
+vm_cpio "$root" "$work/initrd.cpio"
 log "initramfs $(du -h "$work/initrd.cpio" | cut -f1)"
 
 # --- boots: name, kernel arguments, scenarios, firmware
@@ -241,11 +188,10 @@ boot() {
   local name=$1 args=$2 scen=$3 fw=$4 dir="$out/boot-$1"
   # nokaslr keeps addresses in the captured /proc/iomem and /proc/modules
   # the same from one capture to the next.
-  local cmdline="console=ttyS0 panic=-1 nokaslr $args libreflash.vmtest=$scen"
-  mkdir -p "$dir"
-  local q=(qemu-system-x86_64 -M q35 -accel "$accel" -cpu max -m 512 -smp 1
-    -nodefaults -no-user-config -nographic -no-reboot -monitor none
-    -serial "file:$dir/console.log" -serial "file:$dir/results.txt")
+  # no_timer_check: under TCG on a loaded host the IO-APIC timer check
+  # can miss its ticks and panic the guest in setup_IO_APIC.
+  local cmdline="console=ttyS0 panic=-1 nokaslr no_timer_check $args libreflash.vmtest=$scen"
+  local q=(-M q35 -accel "$accel" -cpu max -m 512 -smp 1)
   case $fw in
     bios)
       q+=(-kernel "$vmlinuz" -initrd "$work/initrd.cpio" -append "$cmdline") ;;
@@ -270,16 +216,13 @@ boot() {
         "linux /vmlinuz $cmdline" 'initrd /initrd' 'boot' >"$esp/EFI/BOOT/grub.cfg"
       cp "$esp/EFI/BOOT/grub.cfg" "$esp/EFI/debian/grub.cfg"
       cp /usr/share/OVMF/OVMF_VARS_4M.ms.fd "$work/vars-$name.fd"
-      q[2]=q35,smm=on
+      q[1]=q35,smm=on
       q+=(-global driver=cfi.pflash01,property=secure,value=on
           -drive "if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.secboot.fd"
           -drive "if=pflash,format=raw,unit=1,file=$work/vars-$name.fd"
           -drive "if=none,id=esp,format=raw,readonly=on,file=fat:$esp" -device virtio-blk-pci,drive=esp) ;;
   esac
-  local t0=$SECONDS rc=0
-  timeout -k 5 "$timeout_s" "${q[@]}" </dev/null >"$dir/qemu.out" 2>&1 || rc=$?
-  echo "$rc" >"$dir/qemu.rc"
-  log "boot $name: qemu rc=$rc in $((SECONDS - t0))s"
+  vm_qemu "$name" "$dir" "$timeout_s" "${q[@]}"
 }
 declare -A bootspec=(
   [bios]="|default,not-root,lpc-ich,lpc-ich-itco|bios"
@@ -304,19 +247,14 @@ wait
 fail=0
 for b in ${boots//,/ }; do
   dir="$out/boot-$b"
-  if ! grep -q '^=== DONE ===' <(tr -d '\r' <"$dir/results.txt"); then
+  if ! vm_finished "$dir"; then
     log "boot $b did not finish (qemu rc=$(cat "$dir/qemu.rc")); console tail:"
     tail -n 40 "$dir/console.log" >&2 || true
     fail=1
   fi
-  tr -d '\r' <"$dir/results.txt" | awk -v out="$out" '
-    /^=== BEGIN .* ===$/ { name = $3; f = out "/" name ".b64"; sub(/\/[^\/]*$/, "", name); system("mkdir -p \"" out "/" name "\""); printf "" > f; next }
-    /^=== END .* rc=[0-9]+ ===$/ { close(f); rc = $4; sub(/^rc=/, "", rc); n = $3; print rc > (out "/" n ".rc"); close(out "/" n ".rc"); f = ""; next }
-    f != "" { print >> f }'
+  vm_results "$dir/results.txt" "$out"
 done
-find "$out" -name '*.b64' | while read -r f; do
-  base64 -d <"$f" | gzip -dc >"${f%.b64}" && rm -f "$f"
-done
+vm_decode "$out"
 
 if [ "$capture" = 1 ]; then
   for d in "$out"/*/; do
