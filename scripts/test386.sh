@@ -95,13 +95,13 @@ fi
 # inside itself with its own SIGQUIT disposition, which the runner's
 # signal tests would then see instead of their child's.
 sh=$(readlink -f /bin/sh)
-for tool in flashrom cbfstool ifdtool fmaptool ps pgrep flock "$sh"; do
+for tool in flashrom cbfstool ifdtool fmaptool ps pgrep flock bash "$sh"; do
   p=$(command -v "$tool") || vm_die "$tool not installed"
   vm_add_exe "$root" "$p"
 done
 echo "HOST_SH='$sh'" >>"$root/t/env"
 echo 'root:x:0:0:root:/root:/bin/sh' >"$root/etc/passwd"
-echo 'user:x:1000:1000:user:/tmp:/bin/sh' >>"$root/etc/passwd"
+echo 'user:x:1000:1000:user:/scratch:/bin/sh' >>"$root/etc/passwd"
 printf 'root:x:0:\nuser:x:1000:\n' >"$root/etc/group"
 
 cat >"$root/init" <<'EOF'
@@ -113,14 +113,17 @@ cat >"$root/init" <<'EOF'
 . /t/env
 # The host's tools in /usr first; busybox's applets, all in /bin, after.
 ln -sf "$HOST_SH" /bin/sh
-export PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/tmp TMPDIR=/tmp
+# Scratch space is /scratch, not /tmp: the repository itself may live under
+# /tmp (a CI clone), and a tmpfs there would hide it.
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/scratch TMPDIR=/scratch
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 mount -t securityfs none /sys/kernel/security
 mkdir -p /dev/pts && mount -t devpts devpts /dev/pts
-mount -t tmpfs -o size=75% tmp /tmp
-chmod 1777 /tmp
+mkdir -p /scratch /tmp && chmod 1777 /tmp
+mount -t tmpfs -o size=75% scratch /scratch
+chmod 1777 /scratch
 R=/dev/ttyS1
 stty -F $R raw -echo 2>/dev/null
 emit() { # name file rc
@@ -139,7 +142,7 @@ for p in $(cat /t/list); do
   echo "$p rc=$rc $(($(date +%s) - t0))s" >>/run/summary
   echo "test386-guest: $p rc=$rc in $(($(date +%s) - t0))s"
   emit "$p/test.out" /run/test.out $rc
-  rm -rf /tmp/* 2>/dev/null
+  rm -rf /scratch/* 2>/dev/null
 done
 echo "all $(($(date +%s) - start))s" >>/run/summary
 emit test386/summary /run/summary 0
