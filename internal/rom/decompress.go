@@ -18,8 +18,9 @@ const lzmaHeaderLen = 13
 // ReadFile returns the contents of f, decompressed, refusing anything that
 // would be larger than limit bytes. The sizes in the image are checked
 // against limit before anything is allocated from them, and the output is
-// cut at limit+1 bytes whatever the stream says; since every decoding step
-// yields output, that also bounds the time spent.
+// cut at limit+1 bytes whatever the stream says. Every decoding step yields
+// output or consumes input (which is at most the image), so that bounds the
+// time spent too.
 func (c *CBFS) ReadFile(f File, limit int64) (data []byte, err error) {
 	raw := c.Data(f)
 	switch f.Compression {
@@ -33,7 +34,7 @@ func (c *CBFS) ReadFile(f File, limit int64) (data []byte, err error) {
 		return nil, fmt.Errorf("compressed with an unknown method (%s)", f.Compression)
 	}
 	if f.RawSize > limit {
-		return nil, fmt.Errorf("declares %d bytes decompressed, more than the %d this file may have", f.RawSize, limit)
+		return nil, fmt.Errorf("%s data declares %d bytes decompressed, more than the %d this file may have", f.Compression, f.RawSize, limit)
 	}
 	// A decoder bug on crafted input must not take the whole run down.
 	defer func() {
