@@ -2,8 +2,9 @@
 # mkrom.sh: make test and demo images with coreboot's own tools.
 #
 #   mkrom.sh rom OUT SIZE [KCONFIG_LINE...]   a coreboot image (FMAP + CBFS with
-#                                             a config file, a revision file and
-#                                             a payload-sized blob) of SIZE bytes
+#                                             an LZMA-compressed config file, a
+#                                             revision file and a payload-sized
+#                                             blob) of SIZE bytes
 #   mkrom.sh ifdrom OUT SIZE [KCONFIG_LINE...] the same inside an Intel flash
 #                                             descriptor layout: descriptor
 #                                             (4 KiB), ME (filled), BIOS (the
@@ -60,13 +61,35 @@ rom|ifdrom)
   # quiet when they work, their own words when they do not
   fmaptool "$tmp/layout.fmd" "$tmp/layout.fmap" >"$tmp/log" 2>&1 || { cat "$tmp/log" >&2; exit 1; }
   cbfstool "$tmp/rom" create -M "$tmp/layout.fmap" >"$tmp/log" 2>&1 || { cat "$tmp/log" >&2; exit 1; }
+  # the given lines, then common ones, so that the file is as long as a real
+  # defconfig: cbfstool stores a file uncompressed when LZMA does not shrink it
   {
     echo "# libreflash test image"
     for l in "$@"; do echo "$l"; done
+    cat <<'EOF'
+CONFIG_USE_OPTION_TABLE=y
+CONFIG_TIMESTAMPS_ON_CONSOLE=y
+CONFIG_DRIVERS_PS2_KEYBOARD=y
+CONFIG_SMMSTORE=y
+CONFIG_SMMSTORE_V2=y
+# CONFIG_DEBUG_SMI is not set
+# CONFIG_CONSOLE_SERIAL is not set
+# CONFIG_PAYLOAD_NONE is not set
+# CONFIG_PAYLOAD_LINUX is not set
+# CONFIG_PAYLOAD_DEPTHCHARGE is not set
+# CONFIG_PAYLOAD_EDK2 is not set
+# CONFIG_PAYLOAD_FILO is not set
+# CONFIG_PAYLOAD_LINUXBOOT is not set
+# CONFIG_PAYLOAD_SKIBOOT is not set
+EOF
   } > "$tmp/config"
   printf 'COREBOOT_VERSION: 25.06-libreflash-test\n' > "$tmp/revision"
   rand $((256 << 10)) > "$tmp/payload"
-  cbfstool "$tmp/rom" add -f "$tmp/config" -n config -t raw >/dev/null
+  # LZMA, as coreboot's build stores config on x86 (config-compression :=
+  # $(CBFS_COMPRESS_FLAG)); a failed compression is an error here, not the
+  # silent fallback to an uncompressed file cbfstool makes
+  cbfstool "$tmp/rom" add -f "$tmp/config" -n config -t raw -c lzma >"$tmp/log" 2>&1 || { cat "$tmp/log" >&2; exit 1; }
+  if grep -q 'Compression failed' "$tmp/log"; then cat "$tmp/log" >&2; die "cbfstool could not compress the config"; fi
   cbfstool "$tmp/rom" add -f "$tmp/revision" -n revision -t raw >/dev/null
   cbfstool "$tmp/rom" add -f "$tmp/payload" -n fallback/payload -t raw >/dev/null
   # the bootblock sits at the top of the flash, where an x86 CPU starts

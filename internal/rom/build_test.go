@@ -44,7 +44,7 @@ func run(t testing.TB, name string, args ...string) string {
 type cbfsFile struct {
 	name, typ string
 	data      []byte
-	lzma      bool
+	lzma, lz4 bool
 }
 
 // spec describes a test image.
@@ -58,9 +58,12 @@ type spec struct {
 	meBlank  bool   // leave the ME region erased
 	mac      []byte // GbE MAC; nil: a real-looking one
 	config   string // CBFS config file ("" = none)
-	files    []cbfsFile
-	legacy   bool // cbfstool create -m x86 without a flash map
-	noFiller bool // no payload: nearly empty image
+	// configLZMA stores config LZMA-compressed, as coreboot's build does
+	// on x86 (config-compression := $(CBFS_COMPRESS_FLAG)).
+	configLZMA bool
+	files      []cbfsFile
+	legacy     bool // cbfstool create -m x86 without a flash map
+	noFiller   bool // no payload: nearly empty image
 	// noReset leaves the top of the image erased, as without a bootblock.
 	noReset bool
 }
@@ -114,7 +117,7 @@ func build(t testing.TB, s spec) string {
 	}
 	files := s.files
 	if s.config != "" {
-		files = append([]cbfsFile{{name: "config", typ: "raw", data: []byte(s.config)}}, files...)
+		files = append([]cbfsFile{{name: "config", typ: "raw", data: []byte(s.config), lzma: s.configLZMA}}, files...)
 	}
 	if !s.noFiller {
 		files = append(files, cbfsFile{name: "fallback/ramstage", typ: "raw", data: filler(192<<10, 1)})
@@ -123,8 +126,11 @@ func build(t testing.TB, s spec) string {
 		p := filepath.Join(dir, fmt.Sprintf("f%d", i))
 		os.WriteFile(p, f.data, 0o644)
 		args := []string{rom, "add", "-f", p, "-n", f.name, "-t", f.typ}
-		if f.lzma {
+		switch {
+		case f.lzma:
 			args = append(args, "-c", "lzma")
+		case f.lz4:
+			args = append(args, "-c", "lz4")
 		}
 		run(t, "cbfstool", args...)
 	}

@@ -8,8 +8,9 @@ import (
 	"strings"
 )
 
-// maxTextFile bounds the config/revision files read: a real defconfig is a
-// few KiB, a full .config about 30 KiB.
+// maxTextFile bounds the config/revision files read, decompressed: a real
+// defconfig is a few KiB, a full .config about 30 KiB. It also bounds what
+// a crafted compressed file (a "bomb") can make libreflash allocate.
 const maxTextFile = 1 << 20
 
 // Coreboot is what the image says about its coreboot build.
@@ -20,13 +21,14 @@ type Coreboot struct {
 	// Config holds the build's Kconfig symbols (without CONFIG_), nil when
 	// the image has no readable config file.
 	Config map[string]string `json:"-"`
-	// ConfigNote says why Config is missing ("no config file",
-	// "config is LZMA-compressed").
+	// ConfigNote says why Config is missing ("the image has no config
+	// file", "the config file is unreadable: LZMA data is truncated …").
 	ConfigNote string   `json:"config_note,omitempty"`
 	Board      Board    `json:"board"`
 	Payload    string   `json:"payload,omitempty"`  // default payload: GRUB, SeaBIOS, U-Boot
 	Payloads   []string `json:"payloads,omitempty"` // every payload found
-	// Unreadable lists compressed text files that could not be read.
+	// Unreadable lists the text files that could not be read: too large,
+	// corrupt compressed data, or an unknown compression.
 	Unreadable []string `json:"unreadable,omitempty"`
 }
 
@@ -59,13 +61,11 @@ func (img *Image) Coreboot() *Coreboot {
 	cb := &Coreboot{}
 	if f, ok := c.File("config"); !ok {
 		cb.ConfigNote = "the image has no config file"
-	} else if f.Compression != "none" {
-		cb.ConfigNote = "the config file is " + f.Compression + "-compressed and libreflash cannot read it"
+	} else if b, err := c.ReadFile(f, maxTextFile); err != nil {
+		cb.ConfigNote = "the config file is unreadable: " + err.Error()
 		cb.Unreadable = append(cb.Unreadable, "config")
-	} else if f.Size > maxTextFile {
-		cb.ConfigNote = "the config file is too large to be a build config"
 	} else {
-		cb.Config = parseKconfig(c.Data(f))
+		cb.Config = parseKconfig(b)
 		cb.Board = boardFromConfig(cb.Config)
 	}
 	for _, name := range []string{"build_info", "revision"} {
@@ -73,11 +73,12 @@ func (img *Image) Coreboot() *Coreboot {
 		if !ok {
 			continue
 		}
-		if f.Compression != "none" || f.Size > maxTextFile {
+		b, err := c.ReadFile(f, maxTextFile)
+		if err != nil {
 			cb.Unreadable = append(cb.Unreadable, name)
 			continue
 		}
-		facts := textFacts(c.Data(f))
+		facts := textFacts(b)
 		if v := versionFrom(facts); v != "" && cb.Version == "" {
 			cb.Version = v
 		}

@@ -1,7 +1,9 @@
 package rom
 
 import (
+	"bytes"
 	"os"
+	"strings"
 	"testing"
 )
 
@@ -25,6 +27,26 @@ func smallImage(f *testing.F) []byte {
 	data, err := os.ReadFile(build(f, spec{size: 8 << 10, legacy: true, noFiller: true, config: x200Config}))
 	if err != nil {
 		f.Fatal(err)
+	}
+	return data
+}
+
+// compressedImage is smallImage with its config and revision compressed
+// the way coreboot's build stores them (LZMA), and an LZ4 file.
+func compressedImage(f *testing.F) []byte {
+	data, err := os.ReadFile(build(f, spec{size: 8 << 10, legacy: true, noFiller: true, config: withDefaults(x200Config), configLZMA: true,
+		files: []cbfsFile{
+			{name: "revision", typ: "raw", data: []byte(strings.Repeat("COREBOOT_VERSION: 25.06\n", 8)), lzma: true},
+			{name: "build_info", typ: "raw", data: []byte(strings.Repeat("MAINBOARD_VENDOR: LENOVO\n", 8)), lz4: true},
+		}}))
+	if err != nil {
+		f.Fatal(err)
+	}
+	c := Parse("seed", data).CBFS
+	for _, name := range []string{"config", "revision", "build_info"} {
+		if file, _ := c.File(name); file.Compression == "none" {
+			f.Fatalf("seed's %s is not compressed", name)
+		}
 	}
 	return data
 }
@@ -81,6 +103,7 @@ func FuzzCBFS(f *testing.F) {
 	}
 	f.Add(img[c.Offset : c.Offset+0x400])
 	f.Add(smallImage(f))
+	f.Add(compressedImage(f))
 	f.Add([]byte("LARCHIVE\x00\x00\x00\x10\x00\x00\x00\x50\x00\x00\x00\x18\x00\x00\x00\x18"))
 	f.Add([]byte("LARCHIVE\xff\xff\xff\xff\x00\x00\x00\x50\x00\x00\x00\x00\xff\xff\xff\xff"))
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -104,10 +127,33 @@ func FuzzCBFS(f *testing.F) {
 func FuzzCheck(f *testing.F) {
 	f.Add(seedImage(f)[:0x1000])
 	f.Add(smallImage(f))
+	f.Add(compressedImage(f))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r := Check(Parse("fuzz", data), CheckOptions{ChipSize: int64(len(data)), Machine: &Machine{SysVendor: "LENOVO", ProductVersion: "ThinkPad X230"}})
 		if r.OK != (r.Err() == nil) {
 			t.Fatal("OK and Err disagree")
+		}
+	})
+}
+
+// FuzzDecompress feeds arbitrary stored bytes to the decoders, with the
+// decompressed size the CBFS attribute would declare.
+func FuzzDecompress(f *testing.F) {
+	c := Parse("seed", compressedImage(f)).CBFS
+	for _, name := range []string{"config", "build_info"} {
+		file, _ := c.File(name)
+		f.Add(file.Compression == "LZ4", uint32(file.RawSize), bytes.Clone(c.Data(file)))
+	}
+	f.Add(false, uint32(4<<20), []byte("\x5d\x00\x00\x40\x00\x00\x00\x40\x00\x00\x00\x00\x00\x00"))
+	f.Fuzz(func(t *testing.T, lz4 bool, rawSize uint32, data []byte) {
+		file := File{Compression: "LZMA", RawSize: int64(rawSize), Size: int64(len(data))}
+		if lz4 {
+			file.Compression = "LZ4"
+		}
+		const limit = 64 << 10
+		out, err := (&CBFS{data: data}).ReadFile(file, limit)
+		if err == nil && (len(out) > limit || int64(len(out)) != file.RawSize) {
+			t.Fatalf("%d bytes out, %d declared, limit %d", len(out), file.RawSize, limit)
 		}
 	})
 }
