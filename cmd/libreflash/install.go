@@ -225,7 +225,7 @@ func printInstallSummary(w io.Writer, s *pipeline.Summary) {
 		fmt.Fprintf(w, "sha256:  %s\n", s.Backup.SHA256)
 	}
 	if s.Chip != nil {
-		fmt.Fprintf(w, "chip:    %s, %s; read %d times\n", strings.TrimSpace(s.Chip.Vendor+" "+s.Chip.Name), sizeText(s.Chip.Size), s.ChipReads)
+		fmt.Fprintf(w, "chip:    %s, %s; read %d times\n", strings.TrimSpace(s.Chip.Vendor+" "+s.Chip.Name), pipeline.HumanSize(s.Chip.Size), s.ChipReads)
 	}
 	if s.Seconds > 0 {
 		fmt.Fprintf(w, "time:    %s\n", seconds(s.Seconds))

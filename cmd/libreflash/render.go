@@ -217,7 +217,7 @@ func (r *renderer) summary(s *pipeline.Summary) {
 		if s.ChipReads > 1 {
 			how = fmt.Sprintf(" (read %d times, identical)", s.ChipReads)
 		}
-		fmt.Fprintf(w, "chip:    %s, %s%s\n", strings.TrimSpace(s.Chip.Vendor+" "+s.Chip.Name), sizeText(s.Chip.Size), how)
+		fmt.Fprintf(w, "chip:    %s, %s%s\n", strings.TrimSpace(s.Chip.Vendor+" "+s.Chip.Name), pipeline.HumanSize(s.Chip.Size), how)
 	}
 	if s.Log != "" {
 		fmt.Fprintf(w, "log:     %s\n", s.Log)
@@ -230,14 +230,4 @@ func seconds(s float64) string {
 		return d.Round(time.Millisecond).String()
 	}
 	return d.Round(100 * time.Millisecond).String()
-}
-
-func sizeText(n int64) string {
-	switch {
-	case n >= 1<<20 && n%(1<<20) == 0:
-		return fmt.Sprintf("%d MiB", n>>20)
-	case n >= 1<<10 && n%(1<<10) == 0:
-		return fmt.Sprintf("%d KiB", n>>10)
-	}
-	return fmt.Sprintf("%d bytes", n)
 }

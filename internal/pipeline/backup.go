@@ -230,7 +230,7 @@ func (b *backup) run(ctx context.Context) error {
 	}
 	b.chip = chip
 	b.sum.Chip = &ChipRef{Vendor: chip.Vendor, Name: chip.Name, Size: chip.SizeBytes}
-	b.stage("plan", StatusOK, fmt.Sprintf("%s %s, %s", chip.Vendor, chip.Name, humanSize(chip.SizeBytes)))
+	b.stage("plan", StatusOK, fmt.Sprintf("%s %s, %s", chip.Vendor, chip.Name, HumanSize(chip.SizeBytes)))
 
 	b.stage("backup", StatusStart, "")
 	if err := b.readAndKeep(ctx); err != nil {
@@ -551,7 +551,9 @@ func short(sum string) string {
 	return sum
 }
 
-func humanSize(n int64) string {
+// HumanSize renders a flash size the way people name chips: "16 MiB",
+// "512 KiB", else bytes.
+func HumanSize(n int64) string {
 	switch {
 	case n >= 1<<20 && n%(1<<20) == 0:
 		return fmt.Sprintf("%d MiB", n>>20)

@@ -129,44 +129,25 @@ func fileSHA(t *testing.T, p string) string {
 
 // faultWrapper is a flasher that adds fault to the dummy programmer of the
 // first write only, so the rollback that follows runs on a healthy chip.
-// It must be root's, in root's directories, or libreflash refuses it.
 func faultWrapper(t *testing.T, fault string) string {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("the fault-injecting flasher wrapper must be owned by root, and these tests do not run as root")
-	}
-	dir := t.TempDir()
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	script := `#!/bin/sh
-# test flasher: flashrom with a fault on the first write (-w) only
-mark="$(dirname "$0")/faulted"
-case " $* " in
-*" -w "*)
-	if [ ! -e "$mark" ]; then
-		: > "$mark"
-		for a; do
+	return firstWriteWrapper(t, "flashrom-first-write-fault", `for a; do
 			shift
-			case $a in dummy:*) a="$a,` + fault + `" ;; esac
+			case $a in dummy:*) a="$a,`+fault+`" ;; esac
 			set -- "$@" "$a"
-		done
-	fi
-	;;
-esac
-exec ` + testFlashrom + ` "$@"
-`
-	p := filepath.Join(dir, "flashrom-first-write-fault")
-	if err := os.WriteFile(p, []byte(script), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return p
+		done`)
 }
 
-// oddWrapper is a flasher whose first write (-w) runs firstWrite, a shell
-// fragment, instead of flashrom; later runs are flashrom itself. Like
-// faultWrapper it must be root's.
+// oddWrapper is a flasher whose first write runs firstWrite, a shell
+// fragment that exits, instead of flashrom.
 func oddWrapper(t *testing.T, firstWrite string) string {
+	return firstWriteWrapper(t, "flashrom-odd-first-write", firstWrite)
+}
+
+// firstWriteWrapper is a flasher script: on the first write (-w) it runs
+// fragment, then (if the fragment did not exit) flashrom with the possibly
+// rewritten arguments; every other run is flashrom itself. It must be
+// root's, in root's directories, or libreflash refuses it.
+func firstWriteWrapper(t *testing.T, name, fragment string) string {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("the stand-in flasher must be owned by root, and these tests do not run as root")
@@ -176,19 +157,19 @@ func oddWrapper(t *testing.T, firstWrite string) string {
 		t.Fatal(err)
 	}
 	script := `#!/bin/sh
-# test flasher: the first write behaves as below, everything else is flashrom
+# test flasher: the first write (-w) is special, everything else is flashrom
 mark="$(dirname "$0")/done"
 case " $* " in
 *" -w "*)
 	if [ ! -e "$mark" ]; then
 		: > "$mark"
-		` + firstWrite + `
+		` + fragment + `
 	fi
 	;;
 esac
 exec ` + testFlashrom + ` "$@"
 `
-	p := filepath.Join(dir, "flashrom-odd-first-write")
+	p := filepath.Join(dir, name)
 	if err := os.WriteFile(p, []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
