@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -49,9 +48,7 @@ Exit status: 0 when nothing blocks, 3 when something does.`,
 			r := preflight.Run(cmd.Context(), a.preflightEnv(),
 				preflight.Options{Programmer: o.programmer, FlasherPath: o.flasher})
 			if o.json {
-				enc := json.NewEncoder(a.stdout)
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(r); err != nil {
+				if err := a.writeJSON(r); err != nil {
 					return err
 				}
 			} else {

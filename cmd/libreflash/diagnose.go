@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -86,9 +85,7 @@ Exit status: 0 when the log shows a successful run, 1 otherwise.`,
 				}
 			}
 			if o.json {
-				enc := json.NewEncoder(a.stdout)
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(r); err != nil {
+				if err := a.writeJSON(r); err != nil {
 					return err
 				}
 			} else {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -60,9 +59,7 @@ func (a *app) inspect(path string, o inspectOptions) error {
 	}
 	r := rom.Check(img, rom.CheckOptions{ChipSize: chip, Machine: rom.ReadMachine(machineRoot), Region: "auto"})
 	if o.json {
-		enc := json.NewEncoder(a.stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(r); err != nil {
+		if err := a.writeJSON(r); err != nil {
 			return err
 		}
 		if !r.OK {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -146,9 +145,7 @@ func (a *app) runPrepare(cmd *cobra.Command, o *prepareOptions) error {
 	}
 	out.Reboot = p.NeedsReboot()
 	if o.json {
-		enc := json.NewEncoder(a.stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(out); err != nil {
+		if err := a.writeJSON(out); err != nil {
 			return err
 		}
 	} else if !o.dryRun {

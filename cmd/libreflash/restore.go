@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -44,9 +43,7 @@ for the running system to be protected again.`,
 				if res == nil {
 					res = &restore.RestoreResult{Undone: []restore.Undone{}}
 				}
-				enc := json.NewEncoder(a.stdout)
-				enc.SetIndent("", "  ")
-				if jerr := enc.Encode(res); jerr != nil {
+				if jerr := a.writeJSON(res); jerr != nil {
 					return jerr
 				}
 				var re *restore.RestoreError

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"os"
@@ -112,6 +113,14 @@ func (a *app) setupLog() error {
 	}
 	a.log = l
 	return nil
+}
+
+// writeJSON prints v as indented JSON on stdout: the --json output of the
+// commands that print one document (the streaming ones print JSON lines).
+func (a *app) writeJSON(v any) error {
+	enc := json.NewEncoder(a.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }
 
 func isTerminal(v any) bool {

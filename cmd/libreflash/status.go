@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -33,9 +32,7 @@ It changes nothing.`,
 				return err
 			}
 			if o.json {
-				enc := json.NewEncoder(a.stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(st)
+				return a.writeJSON(st)
 			}
 			w := a.stdout
 			if len(st.Pending) == 0 {
