@@ -214,17 +214,9 @@ func progressToken(s []byte) int {
 		switch s[j] {
 		case ']': // [READ] 42% complete...
 			j++
-			for j < len(s) && s[j] == ' ' {
-				j++
-			}
-			d := j
-			for j < len(s) && j-d < 3 && s[j] >= '0' && s[j] <= '9' {
-				j++
-			}
-			if j == d || j >= len(s) || s[j] != '%' {
+			if j = percent(s, j); j == 0 {
 				return 0
 			}
-			j++
 			const tail = " complete..."
 			if bytes.HasPrefix(s[j:], []byte(tail)) {
 				j += len(tail)
@@ -235,17 +227,10 @@ func progressToken(s []byte) int {
 			return j
 		case ':': // [READ: 42%]...
 			j++
-			for j < len(s) && s[j] == ' ' {
-				j++
-			}
-			d := j
-			for j < len(s) && j-d < 3 && s[j] >= '0' && s[j] <= '9' {
-				j++
-			}
-			if j == d || j+1 >= len(s) || s[j] != '%' || s[j+1] != ']' {
+			if j = percent(s, j); j == 0 || j >= len(s) || s[j] != ']' {
 				return 0
 			}
-			j += 2
+			j++
 			if bytes.HasPrefix(s[j:], []byte("...")) {
 				j += 3
 			}
@@ -332,15 +317,20 @@ func barTail(seg []byte) int {
 	if j >= len(seg) || seg[j] != ']' {
 		return 0
 	}
-	j++
-	for j < len(seg) && seg[j] == ' ' {
+	return percent(seg, j+1)
+}
+
+// percent reads " 42%" (spaces, one to three digits, a percent sign) at
+// s[j:] and returns the index after the '%', or 0 when it is not there.
+func percent(s []byte, j int) int {
+	for j < len(s) && s[j] == ' ' {
 		j++
 	}
 	d := j
-	for j < len(seg) && j-d < 3 && seg[j] >= '0' && seg[j] <= '9' {
+	for j < len(s) && j-d < 3 && s[j] >= '0' && s[j] <= '9' {
 		j++
 	}
-	if j == d || j >= len(seg) || seg[j] != '%' {
+	if j == d || j >= len(s) || s[j] != '%' {
 		return 0
 	}
 	return j + 1

@@ -96,14 +96,7 @@ func Backup(ctx context.Context, o BackupOptions) (*Summary, error) {
 	if b.o.Programmer == "" {
 		b.o.Programmer = "internal"
 	}
-	if b.o.StateDir == "" {
-		b.o.StateDir = DefaultStateDir
-	}
-	// Paths in the summary, manifest and hints must not depend on the
-	// current directory.
-	if abs, err := filepath.Abs(b.o.StateDir); err == nil {
-		b.o.StateDir = abs
-	}
+	b.o.StateDir = absStateDir(b.o.StateDir)
 	if b.o.Root == "" {
 		b.o.Root = "/"
 	}

@@ -3,7 +3,6 @@ package pipeline
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -20,6 +19,7 @@ import (
 	"libreflash/internal/exitcode"
 	"libreflash/internal/runner"
 	"libreflash/internal/statedir"
+	"libreflash/internal/testutil"
 )
 
 const systemFlashrom = "/usr/sbin/flashrom"
@@ -34,20 +34,6 @@ func flashrom(t testing.TB) *runner.Flasher {
 		t.Fatal(err)
 	}
 	return f
-}
-
-// chip writes a random image of size bytes and returns its path and bytes.
-func chip(t testing.TB, dir string, size int) (string, []byte) {
-	t.Helper()
-	b := make([]byte, size)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	p := filepath.Join(dir, "chip.bin")
-	if err := os.WriteFile(p, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p, b
 }
 
 // dmiRoot is a host root with the DMI of a ThinkPad X200.
@@ -101,7 +87,7 @@ func mode(t *testing.T, p string) os.FileMode {
 func TestBackupEqualsChip(t *testing.T) {
 	f := flashrom(t)
 	dir := t.TempDir()
-	img, want := chip(t, dir, 16<<20)
+	img, want := testutil.ChipImage(t, dir, 16<<20)
 	state := filepath.Join(dir, "state")
 	var rec recorder
 	now := time.Date(2026, 11, 23, 13, 30, 5, 0, time.UTC)
@@ -215,7 +201,7 @@ func TestBackupEqualsChip(t *testing.T) {
 func TestBackupNeverOverwrites(t *testing.T) {
 	f := flashrom(t)
 	dir := t.TempDir()
-	img, _ := chip(t, dir, 4<<20)
+	img, _ := testutil.ChipImage(t, dir, 4<<20)
 	state := filepath.Join(dir, "state")
 	now := func() time.Time { return time.Date(2026, 11, 23, 13, 30, 5, 0, time.UTC) }
 	opts := BackupOptions{Programmer: "dummy:emulate=SST25VF032B,image=" + img, Flasher: f,
@@ -226,7 +212,7 @@ func TestBackupNeverOverwrites(t *testing.T) {
 	}
 	before, _ := os.ReadFile(filepath.Join(first.Backup.Dir, "manifest.json"))
 	// The chip changes; the same second; a new directory all the same.
-	chip(t, dir, 4<<20)
+	testutil.ChipImage(t, dir, 4<<20)
 	second, err := Backup(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)
@@ -279,7 +265,7 @@ exit 0
 	if err != nil {
 		t.Fatal(err)
 	}
-	img, b := chip(t, dir, 4<<20)
+	img, b := testutil.ChipImage(t, dir, 4<<20)
 	b[4096] = 0
 	if err := os.WriteFile(img, b, 0o600); err != nil {
 		t.Fatal(err)
@@ -329,7 +315,7 @@ func TestBackupSignalDuringRead(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
 		t.Run(sig.String(), func(t *testing.T) {
 			dir := t.TempDir()
-			img, _ := chip(t, dir, 4<<20)
+			img, _ := testutil.ChipImage(t, dir, 4<<20)
 			state := filepath.Join(dir, "state")
 			// As the command does: signals cancel the context.
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -417,7 +403,7 @@ func TestBackupBlockedByChecks(t *testing.T) {
 func TestBackupReadFailureKeepsNothing(t *testing.T) {
 	f := flashrom(t)
 	dir := t.TempDir()
-	img, _ := chip(t, dir, 4<<20)
+	img, _ := testutil.ChipImage(t, dir, 4<<20)
 	state := filepath.Join(dir, "state")
 	var rec recorder
 	diagnosed := false
@@ -511,7 +497,7 @@ func TestBackupFlashprogProgress(t *testing.T) {
 	}
 	tr := filepath.Join(sharedDir(t), "transcripts", "flashprog")
 	dir := t.TempDir()
-	img, want := chip(t, dir, 16<<20)
+	img, want := testutil.ChipImage(t, dir, 16<<20)
 	bin := filepath.Join(dir, "bin")
 	if err := os.Mkdir(bin, 0o755); err != nil {
 		t.Fatal(err)

@@ -7,6 +7,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"libreflash/internal/testutil"
 )
 
 func rusage(tb testing.TB, who int) time.Duration {
@@ -24,7 +26,7 @@ func rusage(tb testing.TB, who int) time.Duration {
 func BenchmarkBackup16M(b *testing.B) {
 	f := flashrom(b)
 	dir := b.TempDir()
-	img, _ := chip(b, dir, 16<<20)
+	img, _ := testutil.ChipImage(b, dir, 16<<20)
 	var self, children time.Duration
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {

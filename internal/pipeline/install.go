@@ -154,14 +154,7 @@ func Install(ctx context.Context, o InstallOptions) (*Summary, error) {
 	if in.o.Region == "" {
 		in.o.Region = "auto"
 	}
-	if in.o.StateDir == "" {
-		in.o.StateDir = DefaultStateDir
-	}
-	// Paths in messages, the summary and the flasher's arguments must not
-	// depend on the current directory.
-	if abs, err := filepath.Abs(in.o.StateDir); err == nil {
-		in.o.StateDir = abs
-	}
+	in.o.StateDir = absStateDir(in.o.StateDir)
 	err := in.install(ctx)
 	s := in.finish(err)
 	// The lock outlives the summary: the next run must not find this one's

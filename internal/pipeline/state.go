@@ -57,6 +57,19 @@ func ensureDir(dir string) error {
 	return nil
 }
 
+// absStateDir is the state directory to use: DefaultStateDir when none was
+// given, made absolute so that paths in the summary, manifest, hints and the
+// flasher's arguments do not depend on the current directory.
+func absStateDir(dir string) string {
+	if dir == "" {
+		dir = DefaultStateDir
+	}
+	if abs, err := filepath.Abs(dir); err == nil {
+		return abs
+	}
+	return dir
+}
+
 // DMI is what the firmware says about the machine, where readable.
 type DMI struct {
 	SysVendor      string `json:"sys_vendor,omitempty"`

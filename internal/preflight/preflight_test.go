@@ -1,7 +1,6 @@
 package preflight_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
@@ -14,6 +13,7 @@ import (
 	"libreflash/internal/diagnose"
 	"libreflash/internal/preflight"
 	"libreflash/internal/preflight/preflighttest"
+	"libreflash/internal/testutil"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -82,8 +82,8 @@ func TestGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			got = append(got, '\n')
-			compareGolden(t, filepath.Join(dir, "report.json.golden"), got)
-			compareGolden(t, filepath.Join(dir, "report.golden"), []byte(text(r)))
+			testutil.Golden(t, filepath.Join(dir, "report.json.golden"), got, *update)
+			testutil.Golden(t, filepath.Join(dir, "report.golden"), []byte(text(r)), *update)
 		})
 	}
 }
@@ -102,27 +102,4 @@ func text(r *preflight.Report) string {
 		}
 	}
 	return b.String()
-}
-
-// compareGolden compares with the golden file; on a mismatch it writes
-// got beside it as .actual for a diff. -update rewrites the golden.
-func compareGolden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		actual := path + ".actual"
-		_ = os.WriteFile(actual, got, 0o644)
-		t.Errorf("%s differs from the golden; see diff %s %s", filepath.Base(path), path, actual)
-	} else {
-		_ = os.Remove(path + ".actual")
-	}
 }

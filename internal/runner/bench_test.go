@@ -6,6 +6,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"libreflash/internal/testutil"
 )
 
 // selfCPU is this process's user+system CPU time so far (all threads).
@@ -23,7 +25,7 @@ func selfCPU(tb testing.TB) time.Duration {
 func BenchmarkRunRead16M(b *testing.B) {
 	f := systemFlasher(b)
 	dir := b.TempDir()
-	chip, _ := chipImage(b, dir, 16<<20)
+	chip, _ := testutil.ChipImage(b, dir, 16<<20)
 	prog := "dummy:emulate=" + w25q128 + ",image=" + chip
 	out := filepath.Join(dir, "read.rom")
 	var wrapper, flasher time.Duration

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"libreflash/internal/testutil"
 )
 
 // catalogTranscripts extracts the verbatim dummy-programmer runs of
@@ -71,10 +73,10 @@ func TestParseCatalogGolden(t *testing.T) {
 			seen[tr.name] = true
 			t.Run(set+"/"+tr.name, func(t *testing.T) {
 				want := feedParser(tr, splits[0].split)
-				checkParseGolden(t, filepath.Join("testdata", "parse", "catalog", set, tr.name+".golden"), marshalEvents(want))
+				testutil.Golden(t, filepath.Join("testdata", "parse", "catalog", set, tr.name+".golden"), marshalEvents(want), *update)
 				for _, s := range splits[1:] {
 					if g, w := marshalEvents(feedParser(tr, s.split)), marshalEvents(want); !bytes.Equal(g, w) {
-						t.Errorf("fed %s: events differ from fed whole:\n%s", s.name, lineDiff(w, g))
+						t.Errorf("fed %s: events differ from fed whole:\n%s", s.name, testutil.LineDiff(w, g))
 					}
 				}
 			})

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"libreflash/internal/testutil"
 )
 
 // FuzzParse feeds arbitrary bytes, split into stdout and stderr at cut, and
@@ -59,7 +61,7 @@ func FuzzParse(f *testing.F) {
 
 		whole := feedParser(tr, splits[0].split)
 		if g, w := marshalEvents(evs), marshalEvents(whole); !bytes.Equal(g, w) {
-			t.Fatalf("chunks of %d give other events than whole input:\n%s", chunk%16+1, lineDiff(w, g))
+			t.Fatalf("chunks of %d give other events than whole input:\n%s", chunk%16+1, testutil.LineDiff(w, g))
 		}
 
 		if len(evs) > len(data)+2 {
@@ -161,7 +163,7 @@ func TestParseInterleaved(t *testing.T) {
 {"kind":"exit","exit":3}
 `
 	if string(got) != want {
-		t.Errorf("events:\n%s", lineDiff([]byte(want), got))
+		t.Errorf("events:\n%s", testutil.LineDiff([]byte(want), got))
 	}
 }
 
@@ -184,7 +186,7 @@ func TestParseCloseOpenStage(t *testing.T) {
 {"kind":"exit","exit":-1}
 `
 	if string(got) != want {
-		t.Errorf("events:\n%s", lineDiff([]byte(want), got))
+		t.Errorf("events:\n%s", testutil.LineDiff([]byte(want), got))
 	}
 }
 

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"libreflash/internal/testutil"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata/")
@@ -172,72 +174,14 @@ func TestParseGolden(t *testing.T) {
 		for _, tr := range loadTranscripts(t, set.dir) {
 			t.Run(set.name+"/"+tr.name, func(t *testing.T) {
 				want := feedParser(tr, splits[0].split)
-				checkParseGolden(t, filepath.Join("testdata", "parse", set.name, tr.name+".golden"), marshalEvents(want))
+				testutil.Golden(t, filepath.Join("testdata", "parse", set.name, tr.name+".golden"), marshalEvents(want), *update)
 				for _, s := range splits[1:] {
 					got := feedParser(tr, s.split)
 					if g, w := marshalEvents(got), marshalEvents(want); !bytes.Equal(g, w) {
-						t.Errorf("fed %s: events differ from fed whole:\n%s", s.name, lineDiff(w, g))
+						t.Errorf("fed %s: events differ from fed whole:\n%s", s.name, testutil.LineDiff(w, g))
 					}
 				}
 			})
 		}
 	}
-}
-
-// checkParseGolden compares got with the golden file, rewriting it with -update.
-// On mismatch it writes got next to it as .actual and shows a diff.
-func checkParseGolden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		actual := path + ".actual"
-		_ = os.WriteFile(actual, got, 0o644)
-		t.Errorf("%s differs (got written to %s; -update accepts it):\n%s", path, actual, lineDiff(want, got))
-	}
-}
-
-// lineDiff is a small line diff: the common prefix and suffix are skipped and
-// the differing middle is shown as -want/+got, capped for readability.
-func lineDiff(want, got []byte) string {
-	w := strings.Split(string(want), "\n")
-	g := strings.Split(string(got), "\n")
-	i := 0
-	for i < len(w) && i < len(g) && w[i] == g[i] {
-		i++
-	}
-	jw, jg := len(w), len(g)
-	for jw > i && jg > i && w[jw-1] == g[jg-1] {
-		jw--
-		jg--
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "@@ line %d @@\n", i+1)
-	const max = 20
-	for k, l := range w[i:jw] {
-		if k == max {
-			fmt.Fprintf(&b, "-… (%d more)\n", jw-i-max)
-			break
-		}
-		fmt.Fprintf(&b, "-%s\n", l)
-	}
-	for k, l := range g[i:jg] {
-		if k == max {
-			fmt.Fprintf(&b, "+… (%d more)\n", jg-i-max)
-			break
-		}
-		fmt.Fprintf(&b, "+%s\n", l)
-	}
-	return b.String()
 }

@@ -3,7 +3,6 @@ package runner
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"errors"
 	"os"
 	"path/filepath"
@@ -12,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"libreflash/internal/testutil"
 )
 
 // Emulated chips (flashrom's dummy programmer) used by the tests.
@@ -36,20 +37,6 @@ func systemFlasher(t testing.TB) *Flasher {
 	return f
 }
 
-// chipImage writes size random bytes to dir/chip.bin.
-func chipImage(t testing.TB, dir string, size int) (string, []byte) {
-	t.Helper()
-	b := make([]byte, size)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	p := filepath.Join(dir, "chip.bin")
-	if err := os.WriteFile(p, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p, b
-}
-
 // events collects parser events safely.
 type events struct {
 	mu sync.Mutex
@@ -71,7 +58,7 @@ func (e *events) last() Event { e.mu.Lock(); defer e.mu.Unlock(); return e.ev[le
 func TestRunReadEmulatedChip(t *testing.T) {
 	f := systemFlasher(t)
 	dir := t.TempDir()
-	chip, want := chipImage(t, dir, size4M)
+	chip, want := testutil.ChipImage(t, dir, size4M)
 	out := filepath.Join(dir, "read.rom")
 	var log bytes.Buffer
 	var ev events
@@ -108,7 +95,7 @@ func TestRunReadEmulatedChip(t *testing.T) {
 func TestRunFailureCarriesArgvAndStderr(t *testing.T) {
 	f := systemFlasher(t)
 	dir := t.TempDir()
-	chip, _ := chipImage(t, dir, size4M)
+	chip, _ := testutil.ChipImage(t, dir, size4M)
 	out := filepath.Join(dir, "read.rom")
 	res, err := f.Run(context.Background(), Spec{
 		Programmer: "dummy:emulate=" + sst4M + ",image=" + chip + ",spi_blacklist=030b",
@@ -176,7 +163,7 @@ func TestRunReadStopsOnSignal(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
 		t.Run(sig.String(), func(t *testing.T) {
 			dir := t.TempDir()
-			chip, _ := chipImage(t, dir, size4M)
+			chip, _ := testutil.ChipImage(t, dir, size4M)
 			out := filepath.Join(dir, "read.rom")
 			var ev events
 			started := make(chan struct{})
@@ -219,7 +206,7 @@ func TestRunReadStopsOnSignal(t *testing.T) {
 func TestRunReadStopsOnContext(t *testing.T) {
 	f := systemFlasher(t)
 	dir := t.TempDir()
-	chip, _ := chipImage(t, dir, size4M)
+	chip, _ := testutil.ChipImage(t, dir, size4M)
 	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	defer cancel()
 	res, err := f.Run(ctx, Spec{
@@ -240,7 +227,7 @@ func TestRunReadStopsOnContext(t *testing.T) {
 func TestRunShieldedEraseSurvivesSignals(t *testing.T) {
 	f := systemFlasher(t)
 	dir := t.TempDir()
-	chip, _ := chipImage(t, dir, 128<<10)
+	chip, _ := testutil.ChipImage(t, dir, 128<<10)
 	var ev events
 	var mu sync.Mutex
 	var told []os.Signal

@@ -1,0 +1,90 @@
+// Package testutil holds helpers that tests of several packages share:
+// golden files and emulated chip images. Only _test.go files import it.
+package testutil
+
+import (
+	"bytes"
+	"crypto/rand"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// Golden compares got with the golden file at path. With update it
+// rewrites the file instead. On a mismatch it writes got beside the golden
+// as .actual and shows a line diff.
+func Golden(t testing.TB, path string, got []byte, update bool) {
+	t.Helper()
+	if update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_ = os.Remove(path + ".actual")
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if bytes.Equal(got, want) {
+		_ = os.Remove(path + ".actual")
+		return
+	}
+	actual := path + ".actual"
+	_ = os.WriteFile(actual, got, 0o644)
+	t.Errorf("%s differs from the golden (got written to %s; -update accepts it):\n%s", path, actual, LineDiff(want, got))
+}
+
+// LineDiff is a small line diff: the common prefix and suffix are skipped
+// and the differing middle is shown as -want/+got, capped for readability.
+func LineDiff(want, got []byte) string {
+	w := strings.Split(string(want), "\n")
+	g := strings.Split(string(got), "\n")
+	p := 0
+	for p < len(w) && p < len(g) && w[p] == g[p] {
+		p++
+	}
+	sw, sg := len(w), len(g)
+	for sw > p && sg > p && w[sw-1] == g[sg-1] {
+		sw--
+		sg--
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "@@ line %d\n", p+1)
+	const max = 40
+	for i, l := range w[p:sw] {
+		if i == max {
+			b.WriteString("-…\n")
+			break
+		}
+		b.WriteString("-" + l + "\n")
+	}
+	for i, l := range g[p:sg] {
+		if i == max {
+			b.WriteString("+…\n")
+			break
+		}
+		b.WriteString("+" + l + "\n")
+	}
+	return b.String()
+}
+
+// ChipImage writes size random bytes to dir/chip.bin, the file behind an
+// emulated chip, and returns its path and contents.
+func ChipImage(t testing.TB, dir string, size int) (string, []byte) {
+	t.Helper()
+	b := make([]byte, size)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, "chip.bin")
+	if err := os.WriteFile(p, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p, b
+}
