@@ -194,9 +194,9 @@ func (b *backup) run(ctx context.Context) error {
 
 	// lock, and the run's own directory for its events and flasher log.
 	b.stage("lock", StatusStart, "")
-	if err := ensureDir(b.o.StateDir); err != nil {
+	if err := statedir.Ensure(b.o.StateDir); err != nil {
 		b.stage("lock", StatusFail, err.Error())
-		return fmt.Errorf("state directory: %w", err)
+		return err
 	}
 	unlock, err := statedir.Lock(b.o.StateDir)
 	if err != nil {
@@ -238,7 +238,7 @@ func (b *backup) run(ctx context.Context) error {
 // so far) and flasher.log.
 func (b *backup) openRun() error {
 	runs := statedir.Runs(b.o.StateDir)
-	if err := ensureDir(runs); err != nil {
+	if err := statedir.Ensure(runs); err != nil {
 		return err
 	}
 	dir, err := mkdirNew(runs, stamp(b.o.Now()))
@@ -273,7 +273,7 @@ func (b *backup) openRun() error {
 // and keeps the first read as backup.rom when all agree.
 func (b *backup) readAndKeep(ctx context.Context) error {
 	backups := statedir.Backups(b.o.StateDir)
-	if err := ensureDir(backups); err != nil {
+	if err := statedir.Ensure(backups); err != nil {
 		return err
 	}
 	dmi := ReadDMI(b.o.Root)

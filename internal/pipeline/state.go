@@ -41,22 +41,6 @@ func mkdirNew(parent, name string) (string, error) {
 	return "", fmt.Errorf("%s: too many directories named %s", parent, name)
 }
 
-// ensureDir creates dir (and parents) with mode 0700 if missing. An
-// existing directory is left as it is, but must be a directory.
-func ensureDir(dir string) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	fi, err := os.Stat(dir)
-	if err != nil {
-		return err
-	}
-	if !fi.IsDir() {
-		return fmt.Errorf("%s is not a directory", dir)
-	}
-	return nil
-}
-
 // absStateDir is the state directory to use: DefaultStateDir when none was
 // given, made absolute so that paths in the summary, manifest, hints and the
 // flasher's arguments do not depend on the current directory.

@@ -41,18 +41,25 @@ func Resolve(flag string, getenv func(string) string) string {
 // Ensure creates dir (and parents) with mode 0700: backups and the journal
 // hold the machine's firmware and its boot configuration.
 func Ensure(dir string) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	err := os.MkdirAll(dir, 0o700)
+	if err == nil {
+		var fi os.FileInfo
+		if fi, err = os.Stat(dir); err == nil && !fi.IsDir() {
+			err = fmt.Errorf("%s is not a directory", dir)
+		}
+	}
+	if err != nil {
 		return permHint(fmt.Errorf("create state directory: %w", err))
 	}
 	return nil
 }
 
-// permHint gives a permission error the hint most users need.
+// permHint gives a state-directory error the hint most users need.
 func permHint(err error) error {
 	if errors.Is(err, os.ErrPermission) {
 		return exitcode.Wrap(exitcode.Error, "run it as root (sudo), or choose another --state-dir", err)
 	}
-	return err
+	return exitcode.Wrap(exitcode.Error, "choose another --state-dir, or make sure its path is a writable directory", err)
 }
 
 // BusyError says another libreflash run holds the lock. Nothing was touched,
