@@ -3,7 +3,7 @@
 # 32-bit binaries: inside one real-kernel guest (Debian's amd64 kernel, which
 # has IA32 emulation, under qemu-system-x86_64, as scripts/vmtest.sh boots
 # it). Each package's test binary runs from its package directory in a copy
-# of the repository at the same absolute path, with ../shared beside it, and
+# of the repository at the same absolute path, and
 # with the host's flashrom and coreboot-utils; every package's output and
 # exit status come back over the second serial port. Fails when any package
 # fails or does not report.
@@ -68,24 +68,13 @@ done
 for pid in "${pids[@]}"; do wait "$pid" || vm_die "building a 386 test binary failed"; done
 
 # --- the repository at the same absolute path: tests read testdata,
-# ../ paths and the source paths runtime.Caller reports. ../shared (the
-# transcripts) beside it, resolved, as the tests find it on the host.
+# ../ paths and the source paths runtime.Caller reports (testdata/flashers
+# through internal/testutil).
 mkdir -p "$root$repo"
 { git ls-files -co --exclude-standard 2>/dev/null || find . -name .git -prune -o -type f -print; } | while read -r f; do
   if [ -e "$f" ]; then printf '%s\0' "$f"; fi
 done | tar -c --null -T - -f - | tar -x -C "$root$repo"
-if [ -d ../shared ]; then
-  mkdir -p "$root$(dirname "$repo")/shared"
-  cp -rL ../shared/. "$root$(dirname "$repo")/shared/"
-else
-  vm_log "no ../shared beside the repository: the tests that read transcripts skip or fail as on the host"
-fi
 env=()
-if [ -n "${LIBREFLASH_SHARED:-}" ]; then
-  s=$(cd "$LIBREFLASH_SHARED" && pwd -P)
-  mkdir -p "$root$s" && cp -rL "$s/." "$root$s/"
-  env+=("LIBREFLASH_SHARED=$s")
-fi
 { echo "REPO='$repo' VERBOSE='$verbose'"; for e in "${env[@]}"; do echo "export '$e'"; done; } >"$root/t/env"
 
 # --- the tools tests run for real, with their libraries, at their host

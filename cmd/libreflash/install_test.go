@@ -52,7 +52,7 @@ func TestInstallScripts(t *testing.T) {
 		},
 		Setup: func(e *testscript.Env) error {
 			e.Setenv("REPO", repoDir())
-			e.Setenv("SHARED", sharedDir())
+			e.Setenv("FLASHERS", flashersDir(t))
 			e.Setenv("LIBREFLASH_TEST_MACHINE", "debian-thinkpad-legacy")
 			e.Setenv("LIBREFLASH_STATE_DIR", filepath.Join(e.WorkDir, "state"))
 			return nil

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"libreflash/internal/testutil"
 )
 
 // TestMain lets testscript run the real program as the "libreflash" command
@@ -24,20 +26,11 @@ func TestScripts(t *testing.T) {
 		RequireExplicitExec: true,
 		Cmds:                map[string]func(*testscript.TestScript, bool, []string){"exits": cmdExits},
 		Setup: func(e *testscript.Env) error {
-			// Scripts find ../shared (transcripts) through $SHARED.
-			e.Setenv("SHARED", sharedDir())
+			// Scripts find the recorded flasher runs through $FLASHERS.
+			e.Setenv("FLASHERS", flashersDir(t))
 			return nil
 		},
 	})
-}
-
-// sharedDir is ../shared beside the repository, where CI puts it.
-func sharedDir() string {
-	if d := os.Getenv("LIBREFLASH_SHARED"); d != "" {
-		return d
-	}
-	wd, _ := os.Getwd()
-	return wd + "/../../../shared"
 }
 
 // cmdExits is "exits CODE PROG ARGS...": run PROG like exec (its output can be
@@ -62,3 +55,6 @@ func cmdExits(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("exit status %d, want %d", got, want)
 	}
 }
+
+// flashersDir is the repository's testdata/flashers (recorded flasher runs).
+func flashersDir(t *testing.T) string { return testutil.Flashers(t, "") }

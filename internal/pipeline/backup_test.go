@@ -474,20 +474,6 @@ func TestBoard(t *testing.T) {
 	}
 }
 
-// sharedDir is ../shared beside the repository (transcripts).
-func sharedDir(t *testing.T) string {
-	t.Helper()
-	d := os.Getenv("LIBREFLASH_SHARED")
-	if d == "" {
-		d = filepath.Join("..", "..", "..", "shared")
-	}
-	d, _ = filepath.Abs(d)
-	if _, err := os.Stat(filepath.Join(d, "transcripts", "flashprog")); err != nil {
-		t.Skipf("no transcripts: %v", err)
-	}
-	return d
-}
-
 // With flashprog, backup passes --progress and its real percentages (as
 // the recorded transcript prints them) reach the event stream. The fake
 // flashprog replays the transcripts and copies the chip file.
@@ -495,7 +481,7 @@ func TestBackupFlashprogProgress(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: the fake flasher must be root-owned to pass the ownership check")
 	}
-	tr := filepath.Join(sharedDir(t), "transcripts", "flashprog")
+	tr := testutil.Flashers(t, "flashprog-p1.5-91-g79d5c66")
 	dir := t.TempDir()
 	img, want := testutil.ChipImage(t, dir, 16<<20)
 	bin := filepath.Join(dir, "bin")

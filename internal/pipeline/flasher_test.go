@@ -10,12 +10,13 @@ import (
 	"time"
 
 	"libreflash/internal/runner"
+	"libreflash/internal/testutil"
 )
 
 // A write as flashprog --progress prints it (the recorded transcript):
 // one op per kind of work, real percentages, each ending ok.
 func TestRunOpWriteTranscript(t *testing.T) {
-	tr := filepath.Join(sharedDir(t), "transcripts", "flashprog", "write-flash-contents-progress-ok.stdout")
+	tr := filepath.Join(testutil.Flashers(t, "flashprog-p1.5-91-g79d5c66"), "write-flash-contents-progress-ok.stdout")
 	sh := &runner.Flasher{Path: "/bin/cat"}
 	var rec recorder
 	_, err := runOp(context.Background(), sh, rec.sink, time.Hour, FlasherOp{Spec: runner.Spec{Args: []string{tr}}}, &seen{})

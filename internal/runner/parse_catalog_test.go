@@ -2,8 +2,8 @@ package runner
 
 import (
 	"bytes"
+	"flag"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -11,6 +11,11 @@ import (
 
 	"libreflash/internal/testutil"
 )
+
+// catalogFile is an outside flasher catalog (the project's research notes)
+// to compare the repository's recorded dummy-programmer runs with. The check
+// is optional: the tests of a clone never read anything outside it.
+var catalogFile = flag.String("catalog", "", "check testdata/flashers against this flasher catalog (Markdown)")
 
 // catalogTranscripts extracts the verbatim dummy-programmer runs of
 // flashprog-catalog.md §4.4.2 (Debian flashrom 1.3.0) and §4.4.3 (flashprog
@@ -21,7 +26,7 @@ import (
 // §4.4.1, as flashrom printed it.
 func catalogTranscripts(t *testing.T) map[string][]parseTranscript {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(transcriptsRoot(t), "flashprog-catalog.md"))
+	raw, err := os.ReadFile(*catalogFile)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,23 +68,41 @@ func catalogTranscripts(t *testing.T) map[string][]parseTranscript {
 	return out
 }
 
-func TestParseCatalogGolden(t *testing.T) {
+// TestParseCatalog checks that the recorded runs kept in testdata/flashers
+// are the catalog's, byte for byte (go test -run TestParseCatalog -args
+// -catalog=FILE); their parse is covered by TestParseGolden.
+func TestParseCatalog(t *testing.T) {
+	if *catalogFile == "" {
+		t.Skip("optional: -catalog=FILE compares testdata/flashers with a flasher catalog")
+	}
+	dirs := map[string]string{
+		"flashrom-1.3":   testutil.Flashers(t, "flashrom-1.3.0-debian-dummy"),
+		"flashprog-HEAD": testutil.Flashers(t, "flashprog-HEAD-79d5c66-dummy"),
+	}
 	for set, trs := range catalogTranscripts(t) {
-		seen := map[string]bool{}
+		kept := map[string]parseTranscript{}
+		for _, tr := range loadTranscripts(t, dirs[set]) {
+			kept[tr.name] = tr
+		}
 		for _, tr := range trs {
-			if seen[tr.name] {
-				t.Fatalf("%s: two transcripts named %s", set, tr.name)
+			k, ok := kept[tr.name]
+			if !ok {
+				t.Errorf("%s: %s is in the catalog, not in %s", set, tr.name, dirs[set])
+				continue
 			}
-			seen[tr.name] = true
-			t.Run(set+"/"+tr.name, func(t *testing.T) {
-				want := feedParser(tr, splits[0].split)
-				testutil.Golden(t, filepath.Join("testdata", "parse", "catalog", set, tr.name+".golden"), marshalEvents(want), *update)
-				for _, s := range splits[1:] {
-					if g, w := marshalEvents(feedParser(tr, s.split)), marshalEvents(want); !bytes.Equal(g, w) {
-						t.Errorf("fed %s: events differ from fed whole:\n%s", s.name, testutil.LineDiff(w, g))
-					}
+			if k.exit != tr.exit || len(k.streams) != len(tr.streams) {
+				t.Errorf("%s/%s: exit or streams differ from the catalog", set, tr.name)
+				continue
+			}
+			for i := range tr.streams {
+				if !bytes.Equal(k.streams[i].data, tr.streams[i].data) {
+					t.Errorf("%s/%s: %s differs from the catalog", set, tr.name, tr.streams[i].name)
 				}
-			})
+			}
+			delete(kept, tr.name)
+		}
+		for name := range kept {
+			t.Errorf("%s: %s is kept but not in the catalog", set, name)
 		}
 	}
 }

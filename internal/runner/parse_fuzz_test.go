@@ -3,7 +3,6 @@ package runner
 import (
 	"bytes"
 	"errors"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -18,12 +17,8 @@ import (
 // for any chunking, events and text bounded by the input, buffers capped,
 // clean text, sane fields, paired stages and monotonic progress.
 func FuzzParse(f *testing.F) {
-	for _, dir := range []string{
-		filepath.Join(transcriptsRoot(f), "transcripts", "flashprog"),
-		filepath.Join(transcriptsRoot(f), "transcripts", "flashrom"),
-		filepath.Join("testdata", "parse", "constructed"),
-	} {
-		for _, tr := range loadTranscripts(f, dir) {
+	for _, set := range transcriptSets(f) {
+		for _, tr := range loadTranscripts(f, set.dir) {
 			var all []byte
 			for _, s := range tr.streams {
 				all = append(all, s.data...)
@@ -195,12 +190,8 @@ func TestParseCloseOpenStage(t *testing.T) {
 // progress bars, as real flasher output is), written in pipe-sized chunks.
 func BenchmarkParse(b *testing.B) {
 	var one []byte
-	for _, dir := range []string{
-		filepath.Join(transcriptsRoot(b), "transcripts", "flashprog"),
-		filepath.Join(transcriptsRoot(b), "transcripts", "flashrom"),
-		filepath.Join("testdata", "parse", "constructed"),
-	} {
-		for _, tr := range loadTranscripts(b, dir) {
+	for _, set := range transcriptSets(b) {
+		for _, tr := range loadTranscripts(b, set.dir) {
 			for _, s := range tr.streams {
 				one = append(one, s.data...)
 			}

@@ -16,16 +16,17 @@ import (
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata/")
 
-// transcriptsRoot is ../shared beside the repository, where CI puts it.
-func transcriptsRoot(t testing.TB) string {
-	if d := os.Getenv("LIBREFLASH_SHARED"); d != "" {
-		return d
+// transcriptSets are the recorded flasher runs (testdata/flashers, with
+// their provenance) and the constructed ones, each with the name its goldens
+// live under in testdata/parse.
+func transcriptSets(t testing.TB) []struct{ name, dir string } {
+	return []struct{ name, dir string }{
+		{"flashprog", testutil.Flashers(t, "flashprog-p1.5-91-g79d5c66")},
+		{"flashrom", testutil.Flashers(t, "flashrom-1.3.0-debian")},
+		{"catalog/flashrom-1.3", testutil.Flashers(t, "flashrom-1.3.0-debian-dummy")},
+		{"catalog/flashprog-HEAD", testutil.Flashers(t, "flashprog-HEAD-79d5c66-dummy")},
+		{"constructed", filepath.Join("testdata", "parse", "constructed")},
 	}
-	d, err := filepath.Abs("../../../shared")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d
 }
 
 // parseTranscript is one recorded (or constructed) flasher run.
@@ -52,7 +53,7 @@ func loadTranscripts(t testing.TB, dir string) []parseTranscript {
 		t.Fatal(err)
 	}
 	if len(exits) == 0 {
-		t.Fatalf("no transcripts in %s (set LIBREFLASH_SHARED?)", dir)
+		t.Fatalf("no transcripts in %s", dir)
 	}
 	var out []parseTranscript
 	for _, e := range exits {
@@ -165,12 +166,7 @@ func marshalEvents(evs []Event) []byte {
 }
 
 func TestParseGolden(t *testing.T) {
-	sets := []struct{ name, dir string }{
-		{"flashprog", filepath.Join(transcriptsRoot(t), "transcripts", "flashprog")},
-		{"flashrom", filepath.Join(transcriptsRoot(t), "transcripts", "flashrom")},
-		{"constructed", filepath.Join("testdata", "parse", "constructed")},
-	}
-	for _, set := range sets {
+	for _, set := range transcriptSets(t) {
 		for _, tr := range loadTranscripts(t, set.dir) {
 			t.Run(set.name+"/"+tr.name, func(t *testing.T) {
 				want := feedParser(tr, splits[0].split)

@@ -1,5 +1,6 @@
 // Package testutil holds helpers that tests of several packages share:
-// golden files and emulated chip images. Only _test.go files import it.
+// golden files, emulated chip images and the repository's recorded flasher
+// transcripts. Only _test.go files import it.
 package testutil
 
 import (
@@ -8,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -87,4 +89,22 @@ func ChipImage(t testing.TB, dir string, size int) (string, []byte) {
 		t.Fatal(err)
 	}
 	return p, b
+}
+
+// Flashers returns the directory of one set of recorded flasher runs in the
+// repository's testdata/flashers (see its README.md), such as
+// "flashprog-p1.5-91-g79d5c66"; "" gives testdata/flashers itself. It fails
+// the test when the directory is missing: the transcripts are part of the
+// repository, so a missing one is a broken checkout, never a reason to skip.
+func Flashers(t testing.TB, set string) string {
+	t.Helper()
+	_, file, _, ok := runtime.Caller(0)
+	if !ok {
+		t.Fatal("testutil: cannot locate the repository")
+	}
+	dir := filepath.Join(filepath.Dir(file), "..", "..", "testdata", "flashers", set)
+	if _, err := os.Stat(dir); err != nil {
+		t.Fatalf("flasher transcripts: %v", err)
+	}
+	return dir
 }

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Records the real-run fixtures in testdata/logs:
-#  - copies libreflash's own transcripts from ../shared/transcripts (stdout,
+#  - copies recorded flasher runs from the repository's testdata/flashers (stdout,
 #    then stderr, where they were captured separately);
 #  - runs Debian's flashrom 1.3.0 against the dummy programmer with injected
 #    faults (stdout and stderr interleaved as printed).
@@ -10,7 +10,7 @@
 set -eu
 cd "$(dirname "$0")"
 out=logs
-shared=${SHARED:-../../../../shared}/transcripts
+flashers=../../../testdata/flashers
 flashrom=${FLASHROM:-/usr/sbin/flashrom}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -20,49 +20,49 @@ transcript() {
 	name=$1 src=$2
 	shift 2
 	{
-		echo "## source: ../shared/transcripts/$src ($(sed -n 1p "$shared/$src.cmd" | cut -c1-150))"
+		echo "## source: testdata/flashers/$src ($(sed -n 1p "$flashers/$src.cmd" | cut -c1-150))"
 		for w in "$@"; do echo "## want: $w"; done
-		if [ -f "$shared/$src.combined" ]; then
-			cat "$shared/$src.combined"
+		if [ -f "$flashers/$src.combined" ]; then
+			cat "$flashers/$src.combined"
 		else
-			cat "$shared/$src.stdout" "$shared/$src.stderr"
+			cat "$flashers/$src.stdout" "$flashers/$src.stderr"
 		fi
 	} >"$out/$name.log"
 }
 
-transcript fp-bad-programmer-param flashprog/bad-programmer-param "outcome=failed cause=usage_error"
-transcript fp-chip-not-found-dummy flashprog/chip-not-found-dummy "outcome=failed cause=chip_not_found"
-transcript fp-flash-name flashprog/flash-name "outcome=success cause=-"
-transcript fp-flash-size flashprog/flash-size "outcome=success cause=-"
-transcript fp-internal-iopl-enosys flashprog/internal-iopl-enosys "outcome=failed cause=iopl_unavailable" \
+transcript fp-bad-programmer-param flashprog-p1.5-91-g79d5c66/bad-programmer-param "outcome=failed cause=usage_error"
+transcript fp-chip-not-found-dummy flashprog-p1.5-91-g79d5c66/chip-not-found-dummy "outcome=failed cause=chip_not_found"
+transcript fp-flash-name flashprog-p1.5-91-g79d5c66/flash-name "outcome=success cause=-"
+transcript fp-flash-size flashprog-p1.5-91-g79d5c66/flash-size "outcome=success cause=-"
+transcript fp-internal-iopl-enosys flashprog-p1.5-91-g79d5c66/internal-iopl-enosys "outcome=failed cause=iopl_unavailable" \
 	"outcome=failed cause=iopl_unavailable facts=euid=0,lockdown=none"
-transcript fp-missing-file flashprog/missing-file "outcome=failed cause=usage_error"
-transcript fp-no-programmer flashprog/no-programmer "outcome=failed cause=usage_error"
-transcript fp-probe-ok flashprog/probe-ok "outcome=success cause=-"
-transcript fp-qemu-q35-internal-chip-not-found flashprog/qemu-q35-internal-chip-not-found "outcome=failed cause=chip_not_found"
-transcript fp-qemu-q35-internal-lockdown-integrity flashprog/qemu-q35-internal-lockdown-integrity \
+transcript fp-missing-file flashprog-p1.5-91-g79d5c66/missing-file "outcome=failed cause=usage_error"
+transcript fp-no-programmer flashprog-p1.5-91-g79d5c66/no-programmer "outcome=failed cause=usage_error"
+transcript fp-probe-ok flashprog-p1.5-91-g79d5c66/probe-ok "outcome=success cause=-"
+transcript fp-qemu-q35-internal-chip-not-found flashprog-p1.5-91-g79d5c66/qemu-q35-internal-chip-not-found "outcome=failed cause=chip_not_found"
+transcript fp-qemu-q35-internal-lockdown-integrity flashprog-p1.5-91-g79d5c66/qemu-q35-internal-lockdown-integrity \
 	"outcome=failed cause=kernel_lockdown facts=euid=0,lockdown=integrity" \
 	"outcome=failed cause=not_root candidates=kernel_lockdown"
-transcript fp-qemu-q35-internal-not-root flashprog/qemu-q35-internal-not-root \
+transcript fp-qemu-q35-internal-not-root flashprog-p1.5-91-g79d5c66/qemu-q35-internal-not-root \
 	"outcome=failed cause=not_root facts=euid=1000,lockdown=none" \
 	"outcome=failed cause=not_root candidates=kernel_lockdown"
-transcript fp-read-plain-ok flashprog/read-plain-ok "outcome=success cause=-"
-transcript fp-read-progress-ok flashprog/read-progress-ok "outcome=success cause=-"
-transcript fp-verify-mismatch flashprog/verify-mismatch "outcome=failed cause=verify_failed"
-transcript fp-verify-progress-ok flashprog/verify-progress-ok "outcome=success cause=-"
-transcript fp-write-erase-blocked flashprog/write-erase-blocked "outcome=failed cause=write_failed"
-transcript fp-write-erase-ignored-verify-fail flashprog/write-erase-ignored-verify-fail "outcome=unchanged cause=write_failed"
-transcript fp-write-flash-contents-progress-ok flashprog/write-flash-contents-progress-ok "outcome=success cause=-"
-transcript fp-write-plain-ok flashprog/write-plain-ok "outcome=success cause=-"
-transcript fp-write-program-blocked flashprog/write-program-blocked "outcome=unknown_state cause=write_failed"
-transcript fp-write-program-ignored-verify-fail flashprog/write-program-ignored-verify-fail "outcome=unknown_state cause=verify_failed"
-transcript fp-write-progress-ok flashprog/write-progress-ok "outcome=success cause=-"
-transcript fp-write-size-mismatch flashprog/write-size-mismatch "outcome=failed cause=image_size_mismatch"
+transcript fp-read-plain-ok flashprog-p1.5-91-g79d5c66/read-plain-ok "outcome=success cause=-"
+transcript fp-read-progress-ok flashprog-p1.5-91-g79d5c66/read-progress-ok "outcome=success cause=-"
+transcript fp-verify-mismatch flashprog-p1.5-91-g79d5c66/verify-mismatch "outcome=failed cause=verify_failed"
+transcript fp-verify-progress-ok flashprog-p1.5-91-g79d5c66/verify-progress-ok "outcome=success cause=-"
+transcript fp-write-erase-blocked flashprog-p1.5-91-g79d5c66/write-erase-blocked "outcome=failed cause=write_failed"
+transcript fp-write-erase-ignored-verify-fail flashprog-p1.5-91-g79d5c66/write-erase-ignored-verify-fail "outcome=unchanged cause=write_failed"
+transcript fp-write-flash-contents-progress-ok flashprog-p1.5-91-g79d5c66/write-flash-contents-progress-ok "outcome=success cause=-"
+transcript fp-write-plain-ok flashprog-p1.5-91-g79d5c66/write-plain-ok "outcome=success cause=-"
+transcript fp-write-program-blocked flashprog-p1.5-91-g79d5c66/write-program-blocked "outcome=unknown_state cause=write_failed"
+transcript fp-write-program-ignored-verify-fail flashprog-p1.5-91-g79d5c66/write-program-ignored-verify-fail "outcome=unknown_state cause=verify_failed"
+transcript fp-write-progress-ok flashprog-p1.5-91-g79d5c66/write-progress-ok "outcome=success cause=-"
+transcript fp-write-size-mismatch flashprog-p1.5-91-g79d5c66/write-size-mismatch "outcome=failed cause=image_size_mismatch"
 # flashrom 1.3 maps dozens of >16 MiB chip definitions on a STRICT_DEVMEM
 # kernel and fails later for another reason: /dev/mem is not the cause. The
 # probe commands all fail (no SPI flash behind QEMU's ICH9), flashrom "finds"
 # a bogus chip, and reading it fails.
-transcript fr-qemu-q35-internal-default flashrom/qemu-q35-internal-default \
+transcript fr-qemu-q35-internal-default flashrom-1.3.0-debian/qemu-q35-internal-default \
 	"outcome=failed cause=chip_not_found not=devmem_restricted" \
 	"outcome=failed cause=chip_not_found not=devmem_restricted facts=euid=0,lockdown=none,strict_devmem=yes"
 

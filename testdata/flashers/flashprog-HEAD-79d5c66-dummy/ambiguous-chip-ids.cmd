@@ -1,0 +1,2 @@
+# ambiguous chip IDs
+$ flashprog -p dummy:emulate=MX25L6436

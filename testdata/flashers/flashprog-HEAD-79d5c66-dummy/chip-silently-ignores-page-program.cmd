@@ -1,0 +1,2 @@
+# chip silently ignores page program
+$ flashprog -p dummy:emulate=W25Q128FV,image=chip.bin,spi_ignorelist=02 -w rom16b.bin

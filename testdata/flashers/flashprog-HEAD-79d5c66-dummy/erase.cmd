@@ -1,0 +1,2 @@
+# erase
+$ flashprog -p dummy:emulate=W25Q128FV,image=chip.bin -E

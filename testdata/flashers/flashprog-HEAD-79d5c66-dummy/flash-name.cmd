@@ -1,0 +1,2 @@
+# --flash-name
+$ flashprog -p dummy:emulate=W25Q128FV,image=chip.bin --flash-name

@@ -1,0 +1,2 @@
+# --flash-size
+$ flashprog -p dummy:emulate=W25Q128FV,image=chip.bin --flash-size

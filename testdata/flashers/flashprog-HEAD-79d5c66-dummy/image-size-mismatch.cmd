@@ -1,0 +1,2 @@
+# image size mismatch
+$ flashprog -p dummy:emulate=W25Q128FV,image=chip.bin -w rom8.bin

@@ -1,0 +1,2 @@
+# unknown programmer
+$ flashprog -p nosuchprog

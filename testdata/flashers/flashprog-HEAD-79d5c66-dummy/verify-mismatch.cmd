@@ -1,0 +1,2 @@
+# verify mismatch
+$ flashprog -p dummy:emulate=W25Q128FV,image=chip.bin -v rom16b.bin

@@ -1,0 +1,2 @@
+# write 16 MiB to blank chip
+$ flashprog -p dummy:emulate=W25Q128FV,image=chip.bin -w rom16.bin

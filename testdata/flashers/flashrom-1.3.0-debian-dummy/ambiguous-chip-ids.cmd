@@ -1,0 +1,2 @@
+# ambiguous chip IDs
+$ flashrom -p dummy:emulate=MX25L6436

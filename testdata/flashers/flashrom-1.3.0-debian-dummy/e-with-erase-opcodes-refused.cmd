@@ -1,0 +1,2 @@
+# -E with erase opcodes refused
+$ flashrom -p dummy:emulate=W25Q128FV,image=chip.bin,spi_blacklist=20d852c760 -E

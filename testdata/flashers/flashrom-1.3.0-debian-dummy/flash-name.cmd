@@ -1,0 +1,2 @@
+# --flash-name
+$ flashrom -p dummy:emulate=W25Q128FV,image=chip.bin --flash-name

@@ -1,0 +1,2 @@
+# --fmap on image without fmap
+$ flashrom -p dummy:emulate=W25Q128FV,image=chip.bin --fmap -i COREBOOT -w rom16b.bin

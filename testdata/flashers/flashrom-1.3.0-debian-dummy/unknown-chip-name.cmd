@@ -1,0 +1,2 @@
+# unknown chip name
+$ flashrom -p dummy:emulate=W25Q128FV,image=chip.bin -c NOSUCHCHIP

@@ -1,0 +1,2 @@
+# unknown programmer
+$ flashrom -p nosuchprog
