@@ -56,8 +56,8 @@ type sig struct {
 }
 
 // signatures lists what we recognise. Sources: flashprog HEAD and v1.x,
-// flashrom 0.9.x, 1.3, 1.4 and 1.7 (see ../shared/flashprog-catalog.md §3,
-// whose row IDs are noted).
+// flashrom 0.9.x, 1.3, 1.4 and 1.7 (rows of the project's flasher catalog, §3,
+// noted by ID; testdata/flashers keeps the recorded runs).
 var signatures = []sig{
 	// Run structure and outcome markers (§2).
 	{text: "is free software, get the source code at", kind: kBanner},
