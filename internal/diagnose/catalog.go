@@ -78,7 +78,7 @@ var causes = []Cause{
 	{ID: "devmem_restricted", Severity: Fatal, Docs: docLBDevmem,
 		StopsBeforeChip: true, NeedsFacts: true, Preparable: true, Checks: []string{"devmem"},
 		variants: []variant{{when: func(f Facts) bool { return f.IomemRelaxed == Yes && len(f.Drivers) > 0 }, fix: fixDevmemRelaxedDrivers}, {when: func(f Facts) bool { return f.IomemRelaxed == Yes }, fix: fixDevmemRelaxed}},
-		Summary: "the kernel refused the flasher access to chipset memory through /dev/mem (CONFIG_STRICT_DEVMEM / CONFIG_IO_STRICT_DEVMEM, or a driver such as lpc_ich holding the range)",
+		Summary:  "the kernel refused the flasher access to chipset memory through /dev/mem (CONFIG_STRICT_DEVMEM / CONFIG_IO_STRICT_DEVMEM, or a driver such as lpc_ich holding the range)",
 		Fix: `1. Unload the driver that claims the SPI controller: sudo modprobe -r lpc_ich (or spi_intel_pci), then run the flasher again.
 2. If that is not enough, add iomem=relaxed to the kernel command line (sudo libreflash prepare iomem-relaxed does it reversibly), reboot and run again.
 3. After flashing, remove iomem=relaxed again (sudo libreflash restore).`},
@@ -91,7 +91,7 @@ var causes = []Cause{
 	{ID: "kernel_lockdown", Severity: Fatal, Docs: docLBDevmem,
 		StopsBeforeChip: true, NeedsFacts: true, Checks: []string{"lockdown", "secureboot"},
 		variants: []variant{{when: func(f Facts) bool { return f.LockdownSource == LockdownKconfig }, fix: fixLockdownKconfig}, {when: func(f Facts) bool { return f.LockdownSource == LockdownCmdline }, fix: fixLockdownCmdline}, {when: func(f Facts) bool { return f.LockdownSource == LockdownSecureBoot }, fix: fixLockdownSecureBoot}, {when: func(f Facts) bool { return f.Available && f.SecureBoot == No }, fix: fixLockdownNotSecureBoot}},
-		Summary: "kernel lockdown (usually switched on by Secure Boot) forbids raw I/O ports and /dev/mem, even for root",
+		Summary:  "kernel lockdown (usually switched on by Secure Boot) forbids raw I/O ports and /dev/mem, even for root",
 		Fix: `1. Check it: cat /sys/kernel/security/lockdown shows the active mode in brackets; mokutil --sb-state shows Secure Boot.
 2. Disable Secure Boot in the firmware setup, or boot without lockdown (remove lockdown= from the kernel command line).
 3. Reboot and run the flasher again as root.`},
@@ -114,11 +114,11 @@ var causes = []Cause{
 3. Run the flasher as root, then restore the securelevel (sudo libreflash restore undoes what libreflash changed).`},
 	{ID: "pat_conflict", Severity: Fatal, Docs: docFPFAQ,
 		StopsBeforeChip: true,
-		Summary: "mapping /dev/mem failed with \"Resource temporarily unavailable\": the range is already mapped with another caching mode (x86 PAT)",
+		Summary:         "mapping /dev/mem failed with \"Resource temporarily unavailable\": the range is already mapped with another caching mode (x86 PAT)",
 		Fix: `1. Add nopat to the kernel command line and reboot.
 2. Run the flasher again; remove nopat afterwards.`},
 	{ID: "bios_lock", Severity: Fatal, Docs: docFPFAQ,
-		Checks: []string{"spi_lock"},
+		Checks:  []string{"spi_lock"},
 		Summary: "the firmware write-protects the flash: BIOS lock / SMM write protection, SPI configuration lockdown, protected ranges (PRx) or the chip's own write protection",
 		Fix: `1. Do not retry the same write: the protection is set by the running firmware and survives until the next reset.
 2. Look in the firmware setup for a BIOS/flash write-protection option and disable it, or use the board's documented internal-flashing procedure (Libreboot's install page for your machine says which steps it needs).
@@ -131,58 +131,58 @@ var causes = []Cause{
 3. Otherwise use an external programmer.`},
 	{ID: "chip_not_found", Severity: Fatal, Docs: docFPFAQ,
 		StopsBeforeChip: true,
-		Summary: "no flash chip was detected",
+		Summary:         "no flash chip was detected",
 		Fix: `1. Check that the flasher supports your chipset and chip: flashprog -L.
 2. With -p internal on a laptop or an unknown board, read the flasher's earlier warnings: a disabled bus or a missing board enable hides the chip.
 3. With an external programmer, check wiring, clip seating and supply voltage, and probe again.
 4. To read an unrecognised chip anyway: flashprog -p ... -f -r dump.rom -c <chip name> (the data may be garbage; never write that way).`},
 	{ID: "multiple_chips", Severity: Fatal, Docs: docFRMan,
 		StopsBeforeChip: true,
-		Summary: "several chip definitions match the detected chip ID, so the flasher will not guess",
+		Summary:         "several chip definitions match the detected chip ID, so the flasher will not guess",
 		Fix: `1. Read the chip marking (or the board's documentation) to find the exact part.
 2. Run the flasher again with -c "<name>" using one of the names it listed.`},
 	{ID: "image_size_mismatch", Severity: Fatal, Docs: docLBFAQ,
 		StopsBeforeChip: true,
-		Summary: "the image file is not the size of the flash chip",
+		Summary:         "the image file is not the size of the flash chip",
 		Fix: `1. Find the chip size: flashprog -p internal --flash-size.
 2. Use the Libreboot image built for your board and that chip size (boards ship with several sizes).
 3. Only pad or cut an image when the install guide for your board says so.`},
 	{ID: "verify_failed", Severity: Fatal, Docs: docLBInstall,
 		Outcomes: map[string]string{UnknownState: fixHalfWritten, Incomplete: fixHalfWritten, RolledBack: fixRolledBack, Unchanged: fixUnchanged, Success: fixRecovered},
-		Summary: "the chip contents differ from the image",
+		Summary:  "the chip contents differ from the image",
 		Fix: `1. Check that you compared against the right file: the one written, or the backup if it was restored.
 2. On descriptor-locked machines verify only the BIOS region (--ifd -i bios); the other regions may be unreadable.
 3. If this followed a write, treat the chip as half written: do not reboot or power off until a write verifies.`},
 	{ID: "write_failed", Severity: Fatal, Docs: docLBInstall,
 		Outcomes: map[string]string{UnknownState: fixHalfWritten, Incomplete: fixHalfWritten, RolledBack: fixRolledBack, Unchanged: fixUnchanged, Failed: fixWriteNoWord, Success: fixRecovered},
-		Summary: "erasing or writing the chip failed",
-		Fix: fixHalfWritten},
+		Summary:  "erasing or writing the chip failed",
+		Fix:      fixHalfWritten},
 	{ID: "unsupported_chipset", Severity: Fatal, Docs: docFPFAQ,
 		StopsBeforeChip: true,
-		Summary: "the chipset or board is unknown to, or not supported by, this flasher version",
+		Summary:         "the chipset or board is unknown to, or not supported by, this flasher version",
 		Fix: `1. Check the supported list of your flasher: flashprog -L.
 2. Update to the newest flashprog release; support is added over time.
 3. If it is still unsupported, flash with an external programmer.`},
 	{ID: "board_mismatch", Severity: Fatal, Docs: docLBInstall,
 		StopsBeforeChip: true,
-		Summary: "the image is for a different board than the one running (coreboot board ID check)",
+		Summary:         "the image is for a different board than the one running (coreboot board ID check)",
 		Fix: `1. Make sure the ROM was built for exactly this machine (same model and variant).
 2. Only if you are sure, run again with -p internal:boardmismatch=force (libreflash: --force-board).`},
 	{ID: "laptop_refused", Severity: Fatal, Docs: docFPLaptops,
 		StopsBeforeChip: true,
-		Summary: "the flasher detected a laptop it does not know and disabled the buses it could reach the chip through",
+		Summary:         "the flasher detected a laptop it does not know and disabled the buses it could reach the chip through",
 		Fix: `1. Check that your laptop is supported for internal flashing by Libreboot.
 2. If it is, and the SMBIOS data are simply wrong, add -p internal:laptop=this_is_not_a_laptop; if it is a real laptop, -p internal:laptop=force_I_want_a_brick is the flasher's own override, at your risk.
 3. Otherwise use an external programmer.`},
 	{ID: "programmer_not_found", Severity: Fatal, Docs: docLBSPI,
 		StopsBeforeChip: true,
-		Summary: "the external programmer (USB or serial device) was not found or could not be opened",
+		Summary:         "the external programmer (USB or serial device) was not found or could not be opened",
 		Fix: `1. Check the programmer is plugged in: lsusb (or ls /dev/ttyUSB* /dev/ttyACM* for serial ones).
 2. Run the flasher as root, or install the udev rule that lets your user open the device.
 3. Check the -p name and its dev=/serial= parameter, and unload drivers that grab the device.`},
 	{ID: "usage_error", Severity: Fatal, Docs: docFRMan,
 		StopsBeforeChip: true,
-		Summary: "the flasher was called with arguments it does not accept",
+		Summary:         "the flasher was called with arguments it does not accept",
 		Fix: `1. Read the flasher's message just above: it names the bad option, parameter, region or file.
 2. Correct the command line (flashprog --help, man flashprog) and run again.`},
 	{ID: "flasher_missing", Severity: Fatal, Docs: docLBInstall,
@@ -192,7 +192,7 @@ var causes = []Cause{
 2. Make sure it is on root's PATH (sudo uses a restricted PATH), or pass --flasher /path/to/flashprog.`},
 	{ID: "unknown", Severity: Fatal, Docs: docFPFAQ,
 		Outcomes: map[string]string{UnknownState: fixHalfWritten, Incomplete: fixHalfWritten, RolledBack: fixRolledBack, Unchanged: fixUnchanged, Success: fixRecovered},
-		Summary: "the run failed for a reason libreflash does not recognise",
+		Summary:  "the run failed for a reason libreflash does not recognise",
 		Fix: `1. Read the last lines of the log (shown as evidence).
 2. Ask for help with the complete log (flashprog -o log.txt adds details).`},
 }

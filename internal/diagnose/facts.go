@@ -34,8 +34,8 @@ const (
 type Facts struct {
 	Available bool // the fields below were observed on this machine
 
-	EUID           int    // effective uid of the flasher run
-	Lockdown       string // "none", "integrity", "confidentiality"; "" when unknown
+	EUID     int    // effective uid of the flasher run
+	Lockdown string // "none", "integrity", "confidentiality"; "" when unknown
 	// LockdownSource is what switches lockdown on (LockdownKconfig,
 	// LockdownCmdline, LockdownSecureBoot); "" when none or unknown. It
 	// picks the fix: forced lockdown is not lifted by turning Secure Boot off.
@@ -43,7 +43,7 @@ type Facts struct {
 	// DevmemPresent: the system shows a /dev/mem device. No means no
 	// prepare action can help (iomem=relaxed loosens /dev/mem, it cannot
 	// create it).
-	DevmemPresent Tri
+	DevmemPresent  Tri
 	SecureBoot     Tri
 	IomemRelaxed   Tri // iomem=relaxed in effect on the running kernel
 	StrictDevmem   Tri // CONFIG_STRICT_DEVMEM
