@@ -1,6 +1,6 @@
 // Package diagnose owns libreflash's knowledge of flashprog and flashrom
 // failures: a catalog of the messages they print (flashrom 0.9.x to 1.7,
-// flashprog 1.0 to current), each tied to one cause ID of DESIGN.md §6 with a
+// flashprog 1.0 to current), each tied to one cause ID of docs/design.md with a
 // severity, a summary, a fix in numbered steps and a documentation link; and
 // Diagnose, which reads a flasher log — captured live by the runner or pasted
 // by a user — and names the outcome and the cause. Machine facts from the
@@ -73,7 +73,7 @@ const (
 	docFRMan     = "https://flashrom.org/classic_cli_manpage.html"
 )
 
-// causes is the catalog, in the order of DESIGN.md §6. Fix texts are ours.
+// causes is the catalog, in the order of docs/design.md ("Cause IDs"). Fix texts are ours.
 var causes = []Cause{
 	{ID: "devmem_restricted", Severity: Fatal, Docs: docLBDevmem,
 		StopsBeforeChip: true, NeedsFacts: true, Preparable: true, Checks: []string{"devmem"},
@@ -206,8 +206,8 @@ const (
 2. Fix the cause, then write again.`
 	fixRolledBack = `1. The chip holds the verified backup again: you may reboot.
 2. Fix the cause, then write again.`
-	fixWriteNoWord = `1. The flasher did not say whether it changed the chip: before rebooting, verify it against the backup (flashprog -p internal -v backup.rom).
-2. If that verifies, the chip is unchanged and you may reboot; if not, DO NOT REBOOT: write the backup back until a write verifies.`
+	fixWriteNoWord = `1. The flasher did not say whether it changed the chip: do not reboot yet. Verify it against the backup (flashprog -p internal -v backup.rom, with the same region options).
+2. If that verifies, nothing was changed: fix the cause and write again. If it does not, write the backup back until a write verifies.`
 	fixRecovered = `1. Nothing to do: the flasher worked around the failure and the write verified.
 2. If it happens on every write, the chip may be wearing out; keep an external programmer in mind.`
 )
@@ -228,7 +228,7 @@ const (
 2. Remove lockdown= and reboot, or boot a kernel built without forced lockdown; then run the flasher again as root.`
 )
 
-// Causes returns the catalog, in DESIGN.md §6 order, with each cause's
+// Causes returns the catalog, in the order of docs/design.md, with each cause's
 // signatures filled in.
 func Causes() []Cause {
 	out := make([]Cause, len(causes))
