@@ -572,6 +572,6 @@ func TestDiagnoseRun(t *testing.T) {
 	r := DiagnoseRun(readFixture(t, "fp-qemu-q35-internal-not-root").body, 1,
 		Facts{Available: true, EUID: 1000, Lockdown: "none"})
 	check(t, "live not root", want{outcome: Failed, cause: "not_root", hasFacts: true}, r)
-	check(t, "exit 2 keeps the chip state", want{outcome: UnknownState, cause: "write_failed"},
+	check(t, "exit 2 keeps the chip state", want{outcome: UnknownState, cause: "bios_lock"},
 		DiagnoseRun(readFixture(t, "fp-write-program-blocked").body, 2, Facts{}))
 }

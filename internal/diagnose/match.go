@@ -115,3 +115,19 @@ func (m *matcher) scan(text []byte, hit func(p int, end int)) {
 		}
 	}
 }
+
+// scanFrom is scan for a stream fed in pieces: it starts in matcher state s
+// (0 at the beginning) and returns the state after text, so that a match
+// may span pieces. Offsets passed to hit are relative to text.
+func (m *matcher) scanFrom(s int32, text []byte, hit func(p int, end int)) int32 {
+	next, class, n := m.next, &m.class, int32(m.nclass)
+	for i, b := range text {
+		s = next[s*n+int32(class[b])]
+		if out := m.out[s]; len(out) > 0 {
+			for _, p := range out {
+				hit(int(p), i+1)
+			}
+		}
+	}
+	return s
+}
