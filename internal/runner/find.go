@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -142,6 +143,21 @@ func probe(ctx context.Context, path string) (*Flasher, error) {
 	cmd.Env = flasherEnv()
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
+	if t := Trace; t != nil {
+		tout, terr := newTraceLines(t, cmd.Args, "stdout"), newTraceLines(t, cmd.Args, "stderr")
+		cmd.Stdout, cmd.Stderr = io.MultiWriter(&out, tout), io.MultiWriter(&errb, terr)
+		t.Start(cmd.Args)
+		start := time.Now()
+		defer func() {
+			tout.Close()
+			terr.Close()
+			code := -1
+			if cmd.ProcessState != nil {
+				code = cmd.ProcessState.ExitCode()
+			}
+			t.End(cmd.Args, code, time.Since(start))
+		}()
+	}
 	runErr := cmd.Run()
 	kind, version, ok := parseBanner(out.String())
 	if !ok {
