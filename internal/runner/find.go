@@ -136,8 +136,8 @@ func searchDirs(pathEnv string) []string {
 }
 
 // probe runs "flasher --help" once: the banner comes first, then the usage.
-func probe(ctx context.Context, path string) (*Flasher, error) {
-	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
+func probe(parent context.Context, path string) (*Flasher, error) {
+	ctx, cancel := context.WithTimeout(parent, probeTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, path, "--help")
 	cmd.Env = flasherEnv()
@@ -159,6 +159,11 @@ func probe(ctx context.Context, path string) (*Flasher, error) {
 		}()
 	}
 	runErr := cmd.Run()
+	if err := parent.Err(); err != nil {
+		// The user stopped libreflash (^C during the checks): the flasher
+		// is not at fault.
+		return nil, &CancelledError{Argv: cmd.Args, Err: err}
+	}
 	kind, version, ok := parseBanner(out.String())
 	if !ok {
 		msg := fmt.Sprintf("%s does not look like flashprog or flashrom: its --help printed no flashprog/flashrom banner", path)
