@@ -309,10 +309,6 @@ func newROM(entry, file string, data []byte) *ROM {
 	return rom
 }
 
-// initModes are lbmk's display initialisation modes, which follow the
-// target in an image's name.
-var initModes = []string{"libgfxinit", "vgarom", "normal", "txtmode"}
-
 // parseName reads PAYLOAD_TARGET_INITMODE[_DISPLAY][_KEYMAP], where TARGET
 // is the directory's name (it contains underscores itself).
 func (r *ROM) parseName(name, target string) {
