@@ -34,32 +34,14 @@ type cleaned struct {
 // maxEvidence bounds the evidence text we keep per line.
 const maxEvidence = 240
 
-// clean turns a whole log into the cleaned stream (tests and fuzzing use
-// it; Diagnose streams with feed).
-func clean(log []byte) *cleaned {
-	c := &cleaned{text: make([]byte, 0, len(log)+1)}
-	num := 0
-	for len(log) > 0 {
-		num++
-		var raw []byte
-		if i := bytes.IndexByte(log, '\n'); i >= 0 {
-			raw, log = log[:i], log[i+1:]
-		} else {
-			raw, log = log, nil
-		}
-		c.feed(raw, num)
-	}
-	return c
-}
-
 // feed cleans one input line (without its newline) and appends it.
 func (c *cleaned) feed(raw []byte, num int) {
 	cr, ctl := false, false
 	for _, b := range raw {
-		if b < 0x20 || b == 0x7f {
+		if control[b] {
 			if b == '\r' {
 				cr = true
-			} else if b != '\t' {
+			} else {
 				ctl = true
 				break
 			}
@@ -111,6 +93,16 @@ func (c *cleaned) feed(raw []byte, num int) {
 	c.addLine(view, num)
 }
 
+// control marks the bytes that need more than a copy: \r and terminal
+// control (everything below space and DEL, but tab).
+var control = func() (t [256]bool) {
+	for b := 0; b < 0x20; b++ {
+		t[b] = b != '\t'
+	}
+	t[0x7f] = true
+	return t
+}()
+
 // end is the absolute offset just after the stream's last byte.
 func (c *cleaned) end() int { return c.base + len(c.text) }
 
@@ -123,11 +115,11 @@ func (c *cleaned) from(off int) []byte {
 }
 
 // compact drops the stream before the last keep bytes (whole lines; the
-// last few lines are always kept), once the window has grown past twice
-// that. Matching carries its own state across the cut, so only lookups of
+// last few lines are always kept), once the window has grown to 16 times
+// that, so that the copying costs little per byte. Matching carries its own state across the cut, so only lookups of
 // old lines are lost, and the diagnosis records what it needs as it goes.
 func (c *cleaned) compact(keep int) {
-	if len(c.text) < 2*keep || len(c.lines) < 8 {
+	if len(c.text) < 16*keep || len(c.lines) < 8 {
 		return
 	}
 	cut := len(c.lines) - 4
@@ -195,8 +187,16 @@ var barStages = [][]byte{[]byte("Reading... ["), []byte("Writing... ["), []byte(
 // stripBar removes flashprog's "Reading... [=====>    ]  42% " prefix, and
 // the pieces of one that a mail archive wrapped onto two lines.
 func stripBar(seg []byte) []byte {
-	if n := barTail(seg); n > 0 {
-		return seg[n:]
+	if len(seg) == 0 {
+		return seg
+	}
+	if c := seg[0]; c == ' ' || c == '=' || c == '>' || c == ']' {
+		if n := barTail(seg); n > 0 {
+			return seg[n:]
+		}
+	}
+	if c := seg[0]; c != 'R' && c != 'W' && c != 'E' && c != 'P' {
+		return seg
 	}
 	for _, st := range barStages {
 		if !bytes.HasPrefix(seg, st) {
@@ -304,29 +304,41 @@ func stripQuote(line []byte) []byte {
 
 // addLine appends a line to the stream with whitespace collapsed.
 func (c *cleaned) addLine(line []byte, num int) {
-	start := -1
-	space := false
-	for _, b := range line {
-		if b == ' ' || b == '\t' {
-			space = true
-			continue
-		}
-		if start < 0 {
-			if c.end() > 0 {
+	// Fast path: most lines have single spaces only; trim and copy.
+	i, j := 0, len(line)
+	for i < j && (line[i] == ' ' || line[i] == '\t') {
+		i++
+	}
+	for j > i && (line[j-1] == ' ' || line[j-1] == '\t') {
+		j--
+	}
+	if i == j {
+		return
+	}
+	body := line[i:j]
+	if c.end() > 0 {
+		c.text = append(c.text, ' ')
+	}
+	start := c.end()
+	if bytes.IndexByte(body, '\t') < 0 && !bytes.Contains(body, []byte("  ")) {
+		c.text = append(c.text, body...)
+	} else {
+		space := false
+		for _, b := range body {
+			if b == ' ' || b == '\t' {
+				space = true
+				continue
+			}
+			if space {
 				c.text = append(c.text, ' ')
 			}
-			start = c.end()
-		} else if space {
-			c.text = append(c.text, ' ')
+			space = false
+			c.text = append(c.text, b)
 		}
-		space = false
-		c.text = append(c.text, b)
 	}
-	if start >= 0 {
-		c.lines = append(c.lines, lineRef{start: start, end: c.end(), num: num})
-		if t := c.text[start-c.base:]; len(t) <= 12 && isDigits(t) {
-			c.digits = num
-		}
+	c.lines = append(c.lines, lineRef{start: start, end: c.end(), num: num})
+	if t := c.text[start-c.base:]; len(t) <= 12 && isDigits(t) {
+		c.digits = num
 	}
 }
 

@@ -358,10 +358,20 @@ func (st *state) line(raw []byte, num int) {
 	text := st.c.from(st.scanned)
 	base := st.scanned
 	st.scanned = st.c.end()
-	st.ms = st.m.scanFrom(st.ms, text, func(pi, end int) {
-		st.hits++
-		st.hit(&signatures[pi], base+end-st.m.lens[pi], base+end)
-	})
+	// The matcher's loop, inlined: one table lookup per byte.
+	m := st.m
+	s, next, class, n, hasOut := st.ms, m.next, &m.class, int32(m.nclass), m.hasOut
+	for i, b := range text {
+		s = next[s*n+int32(class[b])]
+		if hasOut[s] {
+			for _, pi := range m.out[s] {
+				st.hits++
+				end := base + i + 1
+				st.hit(&signatures[pi], end-m.lens[pi], end)
+			}
+		}
+	}
+	st.ms = s
 	st.c.compact(keepText)
 }
 
@@ -854,7 +864,7 @@ func (st *state) finishRun(last bool) {
 // pasted command may not be the one whose output follows).
 func (st *state) operation() string {
 	switch {
-	case st.eraseOnly && st.stages&(1<<stageReadOld) == 0:
+	case st.cmdOp == OpErase, st.eraseOnly && st.stages&(1<<stageReadOld) == 0:
 		return OpErase
 	case st.stages&(1<<stageWrite|1<<stageReadOld) != 0:
 		return OpWrite
@@ -1119,7 +1129,7 @@ func (st *state) ordered() ([]*item, bool) {
 		}
 	}
 	var primary *item
-	if st.outcome != Success && st.outcome != Incomplete || st.lastFail > 0 {
+	if st.outcome != Success && (st.outcome != Incomplete || st.lastFail > 0) {
 		primary = st.pickPrimary(st.items)
 		run = st.items // pickPrimary may add one
 	}
