@@ -212,8 +212,8 @@ func (b *backup) run(ctx context.Context) error {
 
 	// plan: which chip is there.
 	b.stage("plan", StatusStart, "")
-	fmt.Fprintf(b.log, "# libreflash: %s --flash-name, then --flash-size\n", runner.QuoteArgv([]string{f.Path, "-p", b.o.Programmer}))
-	chip, err := f.ChipInfoLog(ctx, b.o.Programmer, b.log)
+	fmt.Fprintf(b.log, "# libreflash: probe: %s\n", runner.QuoteArgv([]string{f.Path, "-p", b.o.Programmer}))
+	probe, err := f.Probe(ctx, b.o.Programmer, b.log)
 	if err != nil {
 		b.stage("plan", StatusFail, err.Error())
 		if runner.IsCancelled(err) {
@@ -221,6 +221,7 @@ func (b *backup) run(ctx context.Context) error {
 		}
 		return b.flasherFailed(err, "could not identify the flash chip")
 	}
+	chip := probe.Chip
 	b.chip = chip
 	b.sum.Chip = &ChipRef{Vendor: chip.Vendor, Name: chip.Name, Size: chip.SizeBytes}
 	b.stage("plan", StatusOK, fmt.Sprintf("%s %s, %s", chip.Vendor, chip.Name, HumanSize(chip.SizeBytes)))

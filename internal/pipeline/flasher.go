@@ -183,7 +183,7 @@ func (r *opReporter) event(e runner.Event, said *seen) {
 		r.mu.Unlock()
 	case runner.EvProgress:
 		r.mu.Lock()
-		op := string(e.Stage)
+		op := string(e.Phase)
 		if op == "" {
 			op = r.op
 		}

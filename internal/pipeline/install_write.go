@@ -83,10 +83,8 @@ func (in *installer) flash(ctx context.Context, stage, file, ref string, onVerif
 				fr.unknown = true
 			case runner.EvUnchanged:
 				fr.unchanged = true
-			case runner.EvWarning:
-				if strings.Contains(e.Text, "Chip content is identical") {
-					fr.identical = true
-				}
+			case runner.EvIdentical:
+				fr.identical = true
 			}
 			ops.event(e)
 		},
@@ -390,7 +388,7 @@ func (t *opTracker) event(e runner.Event) {
 	defer t.mu.Unlock()
 	switch e.Kind {
 	case runner.EvStageStart:
-		if e.Stage == runner.StageRead || e.Stage == runner.StageVerify {
+		if e.FullRead {
 			t.in.addReads(1)
 		}
 		if t.op != "" {
@@ -416,13 +414,12 @@ func (t *opTracker) event(e runner.Event) {
 			t.pct = Percent(e.Percent)
 			t.emit("")
 		}
-	case runner.EvLine:
-		// flashrom re-reads the chip after a failed erase or write.
-		t.in.addReads(strings.Count(e.Text, "Reading current flash chip contents"))
-	case runner.EvWarning, runner.EvError, runner.EvUnknownState:
-		if strings.Contains(e.Text, "has status UNTESTED") {
-			return // the flasher's plea for test reports, after every probe
+	case runner.EvPhase:
+		// flashprog and flashrom re-read the chip after a failed erase
+		if e.FullRead {
+			t.in.addReads(1)
 		}
+	case runner.EvWarning, runner.EvError, runner.EvUnknownState:
 		level := "warn"
 		if e.Kind != runner.EvWarning {
 			level = "error"
