@@ -18,7 +18,7 @@ import (
 )
 
 // Schema is the version of the event stream's JSON shape, sent as "schema"
-// on every line. Version 1 was the first contract (DESIGN.md §6, with prose
+// on every line. Version 1 was the first contract (docs/design.md, with prose
 // "log" events); 2 has typed payloads only.
 const Schema = 2
 
@@ -70,7 +70,7 @@ type Payload interface {
 
 // Event is one line of the event stream: a time and one typed payload.
 // In JSON the payload's fields sit beside "schema", "type" and "time"
-// (DESIGN.md §6: {"type":"progress","op":"write","percent":42}).
+// (docs/design.md: {"type":"progress","op":"write","percent":42}).
 type Event struct {
 	Time time.Time
 	Data Payload

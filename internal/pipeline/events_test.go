@@ -2,6 +2,8 @@ package pipeline
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -55,6 +57,19 @@ func TestEventJSONRoundTrip(t *testing.T) {
 	for _, want := range []string{`"candidate":true`, `"basis":"facts"`, `"count":3`, `"check":"look at /proc/iomem"`} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("finding %s lacks %s", b, want)
+		}
+	}
+}
+
+// docs/design.md documents every event type in its events table.
+func TestEventTypesDocumented(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "docs", "design.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, typ := range EventTypes {
+		if !strings.Contains(string(b), "\n| `"+typ+"` | ") {
+			t.Errorf("docs/design.md has no row for event type %q", typ)
 		}
 	}
 }

@@ -5,16 +5,12 @@ import (
 	"fmt"
 	"strings"
 
+	"libreflash/internal/diagnose"
 	"libreflash/internal/exitcode"
 	"libreflash/internal/preflight"
 	"libreflash/internal/restore"
 	"libreflash/internal/runner"
 )
-
-// preparable are the checks whose failure a reversible prepare action
-// fixes (restore.Derive): the rest need the user (root, firmware settings,
-// a flasher, AC power).
-var preparable = map[string]bool{"devmem": true, "bsd_securelevel": true}
 
 // check runs every machine check. A rehearsal shows them all but blocks on
 // none: it writes an emulated chip, which needs no kernel access.
@@ -52,9 +48,13 @@ func (in *installer) check(ctx context.Context) error {
 // offerPrepare applies the reversible fix when prepare can lift every
 // blocker, and asks for a reboot (exit 6); otherwise the run is blocked.
 func (in *installer) offerPrepare(ctx context.Context, blocking []preflight.Check, ids []string) error {
-	allPreparable := true
+	allPreparable, anyPreparable := true, false
 	for _, c := range blocking {
-		if !preparable[c.ID] {
+		// Whether a reversible prepare action lifts it is the catalog's
+		// call, with the machine's facts (a missing /dev/mem is not).
+		if diagnose.Preparable(diagnose.CheckCause(c.ID, in.report.Facts), in.report.Facts) {
+			anyPreparable = true
+		} else {
 			allPreparable = false
 		}
 	}
@@ -66,8 +66,12 @@ func (in *installer) offerPrepare(ctx context.Context, blocking []preflight.Chec
 			Tip: "fix what the failing checks say, then run again: " + in.retryCommand()}
 	}
 	if !allPreparable || len(d.Actions) == 0 {
-		if len(d.Actions) > 0 || len(d.Notes) > 0 {
-			in.emit(Event{Data: &Prepare{Status: PrepareLater, Actions: d.Actions, Notes: d.Notes}})
+		if len(d.Notes) > 0 || len(d.Actions) > 0 && anyPreparable {
+			later := &Prepare{Status: PrepareLater, Notes: d.Notes}
+			if anyPreparable {
+				later.Actions = d.Actions
+			}
+			in.emit(Event{Data: later})
 		}
 		return blocked()
 	}
