@@ -67,16 +67,43 @@ vm_kernel() {
   moddir="$kdir/lib/modules/$rel"
 }
 
-# vm_accel: set accel to kvm when /dev/kvm really works (qemu still running
-# after 3 s means it initialised), else tcg; VMTEST_ACCEL overrides.
+# The guest machine and CPU model every boot uses; VMTEST_CPU overrides the
+# CPU (e.g. "max,-arch-capabilities" for a KVM that cannot set that MSR).
+vm_machine=q35
+vm_cpu=${VMTEST_CPU:-max}
+# The KVM device (a variable so that tests can point it at a stand-in).
+vm_kvm_dev=/dev/kvm
+
+# vm_accel: set accel to kvm when KVM can really run the guest's machine and
+# CPU model, else tcg; VMTEST_ACCEL=kvm|tcg overrides. The probe starts the
+# real machine with the real CPU (a vCPU is created and reset, which is where
+# a KVM that cannot take the CPU model's MSRs aborts) and counts it as
+# working when qemu is still running after 3 s; otherwise qemu's own words
+# are shown.
 vm_accel() {
-  accel=${VMTEST_ACCEL:-tcg}
-  if [ -z "${VMTEST_ACCEL:-}" ] && [ -w /dev/kvm ]; then
-    local rc=0
-    timeout 3 qemu-system-x86_64 -accel kvm -M none -nodefaults -display none -monitor none \
-      </dev/null >/dev/null 2>&1 || rc=$?
-    [ "$rc" = 124 ] && accel=kvm
+  case ${VMTEST_ACCEL:-} in
+    kvm|tcg) accel=$VMTEST_ACCEL; vm_log "accelerator $accel (VMTEST_ACCEL)"; return 0 ;;
+    "") ;;
+    *) vm_die "VMTEST_ACCEL=$VMTEST_ACCEL: want kvm or tcg" ;;
+  esac
+  accel=tcg
+  if [ ! -w "$vm_kvm_dev" ]; then
+    vm_log "no writable $vm_kvm_dev: using TCG (slower)"
+    return 0
   fi
+  local rc=0 err
+  err=$(mktemp)
+  # (In a subshell, so that bash's own "Aborted" line for a qemu that
+  # aborts does not reach the terminal.)
+  (timeout "${vm_probe_secs:-3}" qemu-system-x86_64 -accel kvm -M "$vm_machine" -cpu "$vm_cpu" -m 64 \
+    -nodefaults -no-user-config -display none -monitor none </dev/null >"$err" 2>&1 || exit) 2>/dev/null || rc=$?
+  if [ "$rc" = 124 ]; then
+    accel=kvm
+  else
+    vm_log "KVM cannot run -M $vm_machine -cpu $vm_cpu here (qemu exit $rc): using TCG (slower). qemu said:"
+    sed 's/^/    /' "$err" | tail -n 5 >&2
+  fi
+  rm -f "$err"
   return 0
 }
 
@@ -107,17 +134,47 @@ vm_cpio() {
 # vm_qemu NAME DIR TIMEOUT QEMU-ARGS...: run one guest, bounded, with its
 # console in DIR/console.log and its second serial port (the results) in
 # DIR/results.txt; qemu's own output goes to DIR/qemu.out, its exit status
-# to DIR/qemu.rc.
+# to DIR/qemu.rc. A KVM boot that dies before the guest printed anything
+# (qemu aborting while it sets up the vCPU) is run again under TCG with the
+# timeout times vm_tcg_scale (default 3); a guest that got going and then
+# failed is not retried. A failing qemu's own output is shown.
 vm_qemu() {
   local name=$1 dir=$2 t=$3; shift 3
+  local args=("$@") i
   mkdir -p "$dir"
-  local t0=$SECONDS rc=0
-  timeout -k 5 "$t" qemu-system-x86_64 "$@" \
+  _vm_qemu_once "$name" "$dir" "$t" "${args[@]}"
+  local rc; rc=$(cat "$dir/qemu.rc")
+  if [ "$rc" != 0 ] && [ "$rc" != 124 ] && [ "$rc" != 137 ] && [ ! -s "$dir/console.log" ] &&
+     [[ " ${args[*]} " == *" -accel kvm "* ]]; then
+    vm_log "boot $name: KVM boot died before the guest printed anything (qemu exit $rc); retrying under TCG. qemu said:"
+    sed 's/^/    /' "$dir/qemu.out" | tail -n 5 >&2
+    mv "$dir/qemu.out" "$dir/qemu-kvm.out"
+    for i in "${!args[@]}"; do
+      if [ "${args[$i]}" = -accel ] && [ "${args[$((i + 1))]}" = kvm ]; then args[$((i + 1))]=tcg; fi
+    done
+    _vm_qemu_once "$name" "$dir" "$((t * ${vm_tcg_scale:-3}))" "${args[@]}"
+    rc=$(cat "$dir/qemu.rc")
+  fi
+  if [ "$rc" != 0 ] && [ -s "$dir/qemu.out" ]; then
+    vm_log "boot $name: qemu said:"
+    sed 's/^/    /' "$dir/qemu.out" | tail -n 10 >&2
+  fi
+}
+
+_vm_qemu_once() {
+  local name=$1 dir=$2 t=$3; shift 3
+  local t0=$SECONDS rc=0 accel_used=?
+  local a prev=
+  for a in "$@"; do [ "$prev" = -accel ] && accel_used=$a; prev=$a; done
+  : >"$dir/console.log"
+  : >"$dir/results.txt"
+  vm_log "boot $name: starting ($accel_used, up to ${t}s)"
+  (timeout -k 5 "$t" qemu-system-x86_64 "$@" \
     -nodefaults -no-user-config -nographic -no-reboot -monitor none \
     -serial "file:$dir/console.log" -serial "file:$dir/results.txt" \
-    </dev/null >"$dir/qemu.out" 2>&1 || rc=$?
+    </dev/null >"$dir/qemu.out" 2>&1 || exit) 2>/dev/null || rc=$?
   echo "$rc" >"$dir/qemu.rc"
-  vm_log "boot $name: qemu rc=$rc in $((SECONDS - t0))s"
+  vm_log "boot $name: qemu exit $rc in $((SECONDS - t0))s ($accel_used)"
 }
 
 # vm_finished DIR: whether the guest got to "=== DONE ===".
