@@ -153,7 +153,14 @@ vm_log "initramfs $(du -h "$work/initrd.cpio" | cut -f1), ready in $((SECONDS - 
 smp=$(nproc); [ "$smp" -gt 2 ] && smp=2 || true
 vm_qemu 386 "$out/boot" "$timeout_s" -M "$vm_machine" -accel "$accel" -cpu "$vm_cpu" -m 1536 -smp "$smp" \
   -kernel "$vmlinuz" -initrd "$work/initrd.cpio" \
-  -append "console=ttyS0 panic=-1 quiet no_timer_check"
+  -append "console=ttyS0 panic=-1 quiet no_timer_check" &
+qpid=$!
+# The guest's per-package lines, as they come, so that the minutes in the
+# guest are not silent; tail ends with the boot.
+mkdir -p "$out/boot"; touch "$out/boot/console.log"
+tail -n +1 -F --pid="$qpid" "$out/boot/console.log" 2>/dev/null |
+  grep --line-buffered '^test386-guest: ' | sed -u 's/\r$//; s/^test386-guest: /test386: guest: /' >&2 || true
+wait "$qpid"
 
 fail=0
 if ! vm_finished "$out/boot"; then

@@ -97,7 +97,8 @@ vm_accel() {
   # aborts does not reach the terminal.)
   (timeout "${vm_probe_secs:-3}" qemu-system-x86_64 -accel kvm -M "$vm_machine" -cpu "$vm_cpu" -m 64 \
     -nodefaults -no-user-config -display none -monitor none </dev/null >"$err" 2>&1 || exit) 2>/dev/null || rc=$?
-  if [ "$rc" = 124 ]; then
+  # 124: timeout stopped it (GNU coreutils); 143: busybox's timeout.
+  if [ "$rc" = 124 ] || [ "$rc" = 143 ]; then
     accel=kvm
   else
     vm_log "KVM cannot run -M $vm_machine -cpu $vm_cpu here (qemu exit $rc): using TCG (slower). qemu said:"
@@ -144,7 +145,7 @@ vm_qemu() {
   mkdir -p "$dir"
   _vm_qemu_once "$name" "$dir" "$t" "${args[@]}"
   local rc; rc=$(cat "$dir/qemu.rc")
-  if [ "$rc" != 0 ] && [ "$rc" != 124 ] && [ "$rc" != 137 ] && [ ! -s "$dir/console.log" ] &&
+  if [ "$rc" != 0 ] && [ "$rc" != 124 ] && [ "$rc" != 137 ] && [ "$rc" != 143 ] && [ ! -s "$dir/console.log" ] &&
      [[ " ${args[*]} " == *" -accel kvm "* ]]; then
     vm_log "boot $name: KVM boot died before the guest printed anything (qemu exit $rc); retrying under TCG. qemu said:"
     sed 's/^/    /' "$dir/qemu.out" | tail -n 5 >&2

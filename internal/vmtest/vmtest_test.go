@@ -132,7 +132,7 @@ func boot(t *testing.T) string {
 		}
 		os.RemoveAll(out)
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), 9*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
 	if d, ok := t.Deadline(); ok {
 		ctx, cancel = context.WithDeadline(ctx, d.Add(-10*time.Second))
