@@ -74,12 +74,14 @@ vm_cpu=${VMTEST_CPU:-max}
 # The KVM device (a variable so that tests can point it at a stand-in).
 vm_kvm_dev=/dev/kvm
 
-# vm_accel: set accel to kvm when KVM can really run the guest's machine and
-# CPU model, else tcg; VMTEST_ACCEL=kvm|tcg overrides. The probe starts the
-# real machine with the real CPU (a vCPU is created and reset, which is where
-# a KVM that cannot take the CPU model's MSRs aborts) and counts it as
-# working when qemu is still running after 3 s; otherwise qemu's own words
-# are shown.
+# vm_accel: set accel to kvm when KVM can really run the guests, else tcg;
+# VMTEST_ACCEL=kvm|tcg overrides. Call it after vm_kernel. Two probes, both
+# with the guests' own machine and CPU model: the machine alone for 3 s (a
+# vCPU is created and reset, which is where a KVM that cannot take the CPU
+# model's MSRs aborts), then the kernel booted without a root file system,
+# which must get as far as its panic within 30 s (a KVM that starts the
+# firmware but hangs the kernel fails here). A failed probe is reported with
+# qemu's own words.
 vm_accel() {
   case ${VMTEST_ACCEL:-} in
     kvm|tcg) accel=$VMTEST_ACCEL; vm_log "accelerator $accel (VMTEST_ACCEL)"; return 0 ;;
@@ -91,20 +93,32 @@ vm_accel() {
     vm_log "no writable $vm_kvm_dev: using TCG (slower)"
     return 0
   fi
-  local rc=0 err
-  err=$(mktemp)
+  local rc=0 tmp why=
+  tmp=$(mktemp -d)
   # (In a subshell, so that bash's own "Aborted" line for a qemu that
   # aborts does not reach the terminal.)
   (timeout "${vm_probe_secs:-3}" qemu-system-x86_64 -accel kvm -M "$vm_machine" -cpu "$vm_cpu" -m 64 \
-    -nodefaults -no-user-config -display none -monitor none </dev/null >"$err" 2>&1 || exit) 2>/dev/null || rc=$?
+    -nodefaults -no-user-config -display none -monitor none </dev/null >"$tmp/out" 2>&1 || exit) 2>/dev/null || rc=$?
   # 124: timeout stopped it (GNU coreutils); 143: busybox's timeout.
-  if [ "$rc" = 124 ] || [ "$rc" = 143 ]; then
+  if [ "$rc" != 124 ] && [ "$rc" != 143 ]; then
+    why="qemu exit $rc"
+  elif [ -n "${vmlinuz:-}" ]; then
+    rc=0
+    (timeout "${vm_probe_kernel_secs:-30}" qemu-system-x86_64 -accel kvm -M "$vm_machine" -cpu "$vm_cpu" -m 256 \
+      -kernel "$vmlinuz" -append "console=ttyS0 panic=-1" -no-reboot \
+      -nodefaults -no-user-config -display none -monitor none -serial "file:$tmp/console" \
+      </dev/null >"$tmp/out" 2>&1 || exit) 2>/dev/null || rc=$?
+    if ! grep -q 'Kernel panic' "$tmp/console" 2>/dev/null; then
+      why="the kernel did not get to its first panic in ${vm_probe_kernel_secs:-30}s (qemu exit $rc)"
+    fi
+  fi
+  if [ -z "$why" ]; then
     accel=kvm
   else
-    vm_log "KVM cannot run -M $vm_machine -cpu $vm_cpu here (qemu exit $rc): using TCG (slower). qemu said:"
-    sed 's/^/    /' "$err" | tail -n 5 >&2
+    vm_log "KVM cannot run -M $vm_machine -cpu $vm_cpu here ($why): using TCG (slower). qemu said:"
+    sed 's/^/    /' "$tmp/out" | tail -n 5 >&2
   fi
-  rm -f "$err"
+  rm -rf "$tmp"
   return 0
 }
 
@@ -135,24 +149,31 @@ vm_cpio() {
 # vm_qemu NAME DIR TIMEOUT QEMU-ARGS...: run one guest, bounded, with its
 # console in DIR/console.log and its second serial port (the results) in
 # DIR/results.txt; qemu's own output goes to DIR/qemu.out, its exit status
-# to DIR/qemu.rc. A KVM boot that dies before the guest printed anything
-# (qemu aborting while it sets up the vCPU) is run again under TCG with the
-# timeout times vm_tcg_scale (default 3); a guest that got going and then
-# failed is not retried. A failing qemu's own output is shown.
+# to DIR/qemu.rc. A KVM boot that fails before the guest sent any result
+# (qemu aborting as it sets up the vCPU, a kernel that hangs under this KVM)
+# is run again under TCG with the timeout times vm_tcg_scale (default 3),
+# and the boots after it (guests sharing DIR's parent) go straight to TCG.
+# A guest that sent results and then failed is not retried. A failing
+# qemu's own output is shown.
 vm_qemu() {
   local name=$1 dir=$2 t=$3; shift 3
-  local args=("$@") i
+  local args=("$@") i kvm_failed
+  kvm_failed="$(dirname "$dir")/kvm-failed"
   mkdir -p "$dir"
+  if [[ " ${args[*]} " == *" -accel kvm "* ]] && [ -e "$kvm_failed" ]; then
+    vm_log "boot $name: KVM failed an earlier boot; using TCG"
+    _vm_tcg args
+    t=$((t * ${vm_tcg_scale:-3}))
+  fi
   _vm_qemu_once "$name" "$dir" "$t" "${args[@]}"
   local rc; rc=$(cat "$dir/qemu.rc")
-  if [ "$rc" != 0 ] && [ "$rc" != 124 ] && [ "$rc" != 137 ] && [ "$rc" != 143 ] && [ ! -s "$dir/console.log" ] &&
-     [[ " ${args[*]} " == *" -accel kvm "* ]]; then
-    vm_log "boot $name: KVM boot died before the guest printed anything (qemu exit $rc); retrying under TCG. qemu said:"
+  if [ "$rc" != 0 ] && [ ! -s "$dir/results.txt" ] && [[ " ${args[*]} " == *" -accel kvm "* ]]; then
+    vm_log "boot $name: KVM boot failed before the guest sent anything (qemu exit $rc); retrying under TCG. qemu said:"
     sed 's/^/    /' "$dir/qemu.out" | tail -n 5 >&2
     mv "$dir/qemu.out" "$dir/qemu-kvm.out"
-    for i in "${!args[@]}"; do
-      if [ "${args[$i]}" = -accel ] && [ "${args[$((i + 1))]}" = kvm ]; then args[$((i + 1))]=tcg; fi
-    done
+    mv "$dir/console.log" "$dir/console-kvm.log"
+    : >"$kvm_failed"
+    _vm_tcg args
     _vm_qemu_once "$name" "$dir" "$((t * ${vm_tcg_scale:-3}))" "${args[@]}"
     rc=$(cat "$dir/qemu.rc")
   fi
@@ -160,6 +181,16 @@ vm_qemu() {
     vm_log "boot $name: qemu said:"
     sed 's/^/    /' "$dir/qemu.out" | tail -n 10 >&2
   fi
+  return 0
+}
+
+# _vm_tcg ARRAY: replace "-accel kvm" by "-accel tcg" in the named array.
+_vm_tcg() {
+  local -n _a=$1
+  local i
+  for i in "${!_a[@]}"; do
+    if [ "${_a[$i]}" = -accel ] && [ "${_a[$((i + 1))]}" = kvm ]; then _a[$((i + 1))]=tcg; fi
+  done
 }
 
 _vm_qemu_once() {
