@@ -67,8 +67,8 @@ vm_kernel() {
   moddir="$kdir/lib/modules/$rel"
 }
 
-# The guest machine and CPU model every boot uses; VMTEST_CPU overrides the
-# CPU (e.g. "max,-arch-capabilities" for a KVM that cannot set that MSR).
+# The guest machine and CPU model every boot uses; VMTEST_CPU replaces the
+# CPU model.
 vm_machine=q35
 vm_cpu=${VMTEST_CPU:-max}
 # The KVM device (a variable so that tests can point it at a stand-in).

@@ -13,9 +13,10 @@
 #   --boots LIST   only these boots: bios, lockdown, relaxed, uefi, secureboot
 #   --timeout S    bound for each boot (default 420 under TCG, 120 under KVM)
 #
-# The accelerator is KVM when it can run the guest's machine and CPU model,
-# else TCG (a KVM boot that dies before the guest prints is retried under
-# TCG); VMTEST_ACCEL=kvm|tcg forces one, VMTEST_CPU replaces -cpu max.
+# The accelerator is KVM when it can run the guests' machine, CPU model and
+# kernel, else TCG (a KVM boot that fails before the guest sends anything is
+# retried under TCG); VMTEST_ACCEL=kvm|tcg forces one, VMTEST_CPU replaces
+# -cpu max. See docs/development.md.
 #
 # Nothing is installed on the host but Debian's qemu-system-x86,
 # busybox-static, cpio, flashrom and ovmf: the kernel package is fetched
@@ -35,7 +36,7 @@ while [ $# -gt 0 ]; do
     --capture) capture=1; shift ;;
     --boots) boots=$2; shift 2 ;;
     --timeout) timeout_s=$2; shift 2 ;;
-    -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "vmtest: unknown argument: $1" >&2; exit 2 ;;
   esac
 done
