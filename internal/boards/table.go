@@ -17,6 +17,13 @@ var externalSteps = []string{
 	"Write the Libreboot image with the programmer (split per chip where the board has two), verify, then reassemble.",
 }
 
+// external is externalSteps with the board's own step (where the chip
+// is) after powering off.
+func external(board string) []string {
+	out := append([]string{}, externalSteps[0], board)
+	return append(out, externalSteps[1:]...)
+}
+
 const (
 	lenovoVendor = `lenovo`
 	dellVendor   = `dell inc\.?|dell`
@@ -69,9 +76,7 @@ var table = []Board{
 		Vendor: lenovoVendor, Product: `thinkpad x200( ?s| tablet|t)?`,
 		Chipset: "GM45/ICH9M", Layouts: []Layout{{4 * MiB}, {8 * MiB}},
 		VendorFirmware: "Lenovo BIOS", Route: ExternalRequired,
-		Steps: append([]string{
-			"X200: the chip (SOIC-8 for 4 MiB, SOIC-16 for 8 MiB) is under the palm rest: remove the keyboard and palm rest. X200s and X200 Tablet: the chip (WSON-8) is under the mainboard, which has to come out.",
-		}, externalSteps...),
+		Steps: external("X200: the chip (SOIC-8 for 4 MiB, SOIC-16 for 8 MiB) is under the palm rest: remove the keyboard and palm rest. X200s and X200 Tablet: the chip (WSON-8) is under the mainboard, which has to come out."),
 		Notes: []string{"grounding GPIO33 lifts the descriptor's limits but not Lenovo's protected ranges, so internal flashing still fails"},
 		Docs:  docsBase + "x200.html",
 	},
@@ -80,7 +85,7 @@ var table = []Board{
 		Vendor: lenovoVendor, Product: `thinkpad t400s?`,
 		Chipset: "GM45/ICH9M", Layouts: []Layout{{4 * MiB}, {8 * MiB}},
 		VendorFirmware: "Lenovo BIOS", Route: ExternalRequired,
-		Steps: append([]string{"The chip is on the mainboard, under the keyboard and palm rest; the board's page shows the disassembly."}, externalSteps...),
+		Steps: external("The chip is on the mainboard, under the keyboard and palm rest; the board's page shows the disassembly."),
 		Docs:  docsBase + "t400.html",
 	},
 	{
@@ -88,7 +93,7 @@ var table = []Board{
 		Vendor: lenovoVendor, Product: `thinkpad [tw]500`,
 		Chipset: "GM45/ICH9M", Layouts: []Layout{{4 * MiB}, {8 * MiB}},
 		VendorFirmware: "Lenovo BIOS", Route: ExternalRequired,
-		Steps: append([]string{"The chip is on the mainboard, reached by taking the machine apart as the board's page shows."}, externalSteps...),
+		Steps: external("The chip is on the mainboard, reached by taking the machine apart as the board's page shows."),
 		Docs:  docsBase + "t500.html",
 	},
 	{
@@ -96,7 +101,7 @@ var table = []Board{
 		Vendor: lenovoVendor, Product: `thinkpad r[45]00`,
 		Chipset: "GM45/ICH9M", Layouts: []Layout{{4 * MiB}, {8 * MiB}},
 		VendorFirmware: "Lenovo BIOS", Route: ExternalRequired,
-		Steps: append([]string{"The chip is on the mainboard, reached by taking the machine apart as the board's page shows."}, externalSteps...),
+		Steps: external("The chip is on the mainboard, reached by taking the machine apart as the board's page shows."),
 		Docs:  docsBase + "r400.html",
 	},
 
@@ -122,7 +127,7 @@ var table = []Board{
 		Vendor: lenovoVendor, Product: `thinkpad x230( tablet|t)?|thinkpad t430|thinkpad t530|thinkpad w530`,
 		Chipset: "Ivy Bridge/7-series", Layouts: []Layout{{8 * MiB, 4 * MiB}},
 		VendorFirmware: "Lenovo BIOS", Route: ExternalRequired,
-		Steps: append([]string{"Two chips under the palm rest: split the 12 MiB image into the low 8 MiB and the high 4 MiB and write each to its chip."}, externalSteps...),
+		Steps: external("Two chips under the palm rest: split the 12 MiB image into the low 8 MiB and the high 4 MiB and write each to its chip."),
 		Notes: []string{"an internal route from Lenovo's BIOS exists (coreboot's BIOS-region exploit, then the HDA_SDO strap held at power-on), but Libreboot does not recommend it: it needs shorting pins on the audio chip"},
 		Docs:  docsBase + "x230_external.html",
 	},
@@ -131,7 +136,7 @@ var table = []Board{
 		Vendor: lenovoVendor, Product: `thinkpad t440p`,
 		Chipset: "Haswell/8-series", Layouts: []Layout{{8 * MiB, 4 * MiB}},
 		VendorFirmware: "Lenovo BIOS", Route: ExternalRequired,
-		Steps: append([]string{"Two chips near the RAM under the bottom cover: the low 8 MiB of the image go to one, the high 4 MiB to the other."}, externalSteps...),
+		Steps: external("Two chips near the RAM under the bottom cover: the low 8 MiB of the image go to one, the high 4 MiB to the other."),
 		Docs:  docsBase + "t440p_external.html",
 	},
 	{
@@ -139,7 +144,7 @@ var table = []Board{
 		Vendor: lenovoVendor, Product: `thinkpad w54[01]`,
 		Chipset: "Haswell/8-series", Layouts: []Layout{{8 * MiB, 4 * MiB}},
 		VendorFirmware: "Lenovo BIOS", Route: ExternalRequired,
-		Steps: append([]string{"Two chips: the low 8 MiB of the image go to one, the high 4 MiB to the other."}, externalSteps...),
+		Steps: external("Two chips: the low 8 MiB of the image go to one, the high 4 MiB to the other."),
 		Docs:  docsBase + "w541_external.html",
 	},
 	{
