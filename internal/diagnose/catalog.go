@@ -1,6 +1,6 @@
 // Package diagnose owns libreflash's knowledge of flashprog and flashrom
 // failures: a catalog of the messages they print (flashrom 0.9.x to 1.7,
-// flashprog 1.0 to current), each tied to one cause ID of DESIGN.md §6 with a
+// flashprog 1.0 to current), each tied to one cause ID of docs/design.md with a
 // severity, a summary, a fix in numbered steps and a documentation link; and
 // Diagnose, which reads a flasher log — captured live by the runner or pasted
 // by a user — and names the outcome and the cause. Machine facts from the
@@ -43,7 +43,7 @@ const (
 	docFRMan     = "https://flashrom.org/classic_cli_manpage.html"
 )
 
-// causes is the catalog, in the order of DESIGN.md §6. Fix texts are ours.
+// causes is the catalog, in the order of docs/design.md ("Cause IDs"). Fix texts are ours.
 var causes = []Cause{
 	{ID: "devmem_restricted", Severity: Fatal, Docs: docLBDevmem,
 		Summary: "the kernel refused the flasher access to chipset memory through /dev/mem (CONFIG_STRICT_DEVMEM / CONFIG_IO_STRICT_DEVMEM, or a driver such as lpc_ich holding the range)",
@@ -144,7 +144,7 @@ var causes = []Cause{
 3. Ask for help with the complete log (flashprog -o log.txt adds details).`},
 }
 
-// Causes returns the catalog, in DESIGN.md §6 order, with each cause's
+// Causes returns the catalog, in the order of docs/design.md, with each cause's
 // signatures filled in.
 func Causes() []Cause {
 	out := make([]Cause, len(causes))

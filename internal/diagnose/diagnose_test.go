@@ -210,7 +210,7 @@ func TestFixtures(t *testing.T) {
 	}
 }
 
-// TestCatalog: every cause of DESIGN.md §6 is complete and is the primary
+// TestCatalog: every cause of docs/design.md ("Cause IDs") is complete and is the primary
 // cause of at least one fixture.
 func TestCatalog(t *testing.T) {
 	ids := []string{"devmem_restricted", "kernel_lockdown", "iopl_unavailable", "not_root", "bsd_securelevel",

@@ -121,7 +121,7 @@ func (in *installer) onSignal(sig os.Signal) {
 }
 
 // writeAndVerify writes the image, makes sure it is verified, and on any
-// failure decides the chip's state and acts on it (DESIGN.md §2).
+// failure decides the chip's state and acts on it (docs/design.md).
 func (in *installer) writeAndVerify(ctx context.Context) error {
 	ref := ""
 	if in.fl.Caps.FlashContents {

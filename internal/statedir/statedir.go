@@ -1,4 +1,4 @@
-// Package statedir owns libreflash's state directory (DESIGN.md §7): where it
+// Package statedir owns libreflash's state directory (docs/design.md): where it
 // is, and the lock that lets one libreflash run at a time change the system
 // or the flash chip. prepare, restore and install all take this lock, so a
 // second run cannot interleave its journal writes or flasher runs with ours.
