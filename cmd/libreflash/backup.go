@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
@@ -9,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"libreflash/internal/diagnose"
+	"libreflash/internal/exitcode"
 	"libreflash/internal/pipeline"
 	"libreflash/internal/preflight"
 	"libreflash/internal/runner"
@@ -79,6 +81,12 @@ func (a *app) runBackup(ctx context.Context, o *backupOptions) error {
 func (a *app) backupChecks(env *preflight.Env, facts *diagnose.Facts) pipeline.Checker {
 	return func(ctx context.Context, programmer string, f *runner.Flasher) ([]pipeline.CheckResult, error) {
 		r := preflight.Run(ctx, env, preflight.Options{Programmer: programmer, FlasherPath: f.Path})
+		if err := ctx.Err(); err != nil {
+			// A signal during the checks: what failed then is the user's
+			// wish to stop, not the machine.
+			return nil, exitcode.Wrap(exitcode.Cancelled, "nothing was read; run the same command again when you are ready",
+				fmt.Errorf("cancelled during the checks: %w", err))
+		}
 		*facts = r.Facts
 		var out []pipeline.CheckResult
 		for _, c := range r.Checks {

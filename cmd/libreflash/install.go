@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
 	"strings"
@@ -14,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"libreflash/internal/pipeline"
+	"libreflash/internal/rom"
 	"libreflash/internal/runner"
 	"libreflash/internal/statedir"
 )
@@ -91,8 +90,8 @@ run again), 130 cancelled before any write.`,
 }
 
 func (a *app) runInstall(ctx context.Context, o *installOptions, romPath string) error {
-	if !o.yes && !a.stdinTTY {
-		return usageError(errors.New("install writes the flash chip: without a terminal to ask on, add --yes to confirm"))
+	if err := o.validate(a.stdinTTY); err != nil {
+		return err
 	}
 	// Signals cancel the context before the first write; from then on the
 	// pipeline ignores the cancellation and the flasher is shielded, so a
@@ -117,10 +116,10 @@ func (a *app) runInstall(ctx context.Context, o *installOptions, romPath string)
 	}
 	var confirm func(string) bool
 	if !o.yes {
-		in := bufio.NewReader(a.stdin)
+		p := a.newPrompter(r.Close)
 		confirm = func(q string) bool {
-			r.Close()
-			return ask(a.stderr, in, q)
+			ok, err := p.Confirm(ctx, q)
+			return ok && err == nil
 		}
 	}
 	_, err := pipeline.Install(ctx, pipeline.InstallOptions{
@@ -143,17 +142,6 @@ func (a *app) runInstall(ctx context.Context, o *installOptions, romPath string)
 		RealCommand:    realCommand(o, romPath),
 	})
 	return err
-}
-
-// ask prints q and reads a yes/no answer; anything but yes is no.
-func ask(w io.Writer, in *bufio.Reader, q string) bool {
-	fmt.Fprintf(w, "%s [y/N] ", q)
-	line, _ := in.ReadString('\n')
-	switch strings.ToLower(strings.TrimSpace(line)) {
-	case "y", "yes":
-		return true
-	}
-	return false
 }
 
 // retryCommand is the command line the user runs again after a reboot or
@@ -214,7 +202,7 @@ var resultText = map[string]string{
 
 // printInstallSummary is the human summary: result, backup, chip, reads,
 // time, log and the next steps.
-func printInstallSummary(w io.Writer, s *pipeline.Summary) {
+func printInstallSummary(w interface{ Write([]byte) (int, error) }, s *pipeline.Summary) {
 	if s == nil {
 		return
 	}
@@ -245,4 +233,31 @@ func printInstallSummary(w io.Writer, s *pipeline.Summary) {
 			fmt.Fprintf(w, "  %d. %s\n", i+1, n)
 		}
 	}
+}
+
+// validate refuses, before anything runs, the option combinations that
+// cannot mean anything: an unknown region mode or --rehearse-from without
+// --rehearse (usage errors, exit 2), no way to confirm (exit 2), and a
+// --rehearse-from that is no image file (exit 3, as for the ROM itself: a
+// FIFO or a device would block the rehearsal or read a disk).
+func (o *installOptions) validate(canAsk bool) error {
+	switch o.region {
+	case "auto", "full", "bios":
+	default:
+		return usageHint(fmt.Errorf("--region: unknown region mode %q", o.region), "use --region auto, full or bios")
+	}
+	if o.rehearseFrom != "" && !o.rehearse {
+		return usageHint(errors.New("--rehearse-from needs --rehearse"), "add --rehearse, or drop --rehearse-from")
+	}
+	if !o.yes && !canAsk {
+		return usageError(errors.New("install writes the flash chip: without a terminal to ask on, add --yes to confirm"))
+	}
+	if o.rehearseFrom != "" {
+		// The ROM's own reader: regular files only, looked at before they
+		// are opened, opened without blocking.
+		if _, err := rom.Open(o.rehearseFrom); err != nil {
+			return fmt.Errorf("--rehearse-from: %w", err)
+		}
+	}
+	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/cheggaaa/pb/v3"
 
 	"libreflash/internal/pipeline"
+	"libreflash/internal/runner"
 )
 
 // renderer shows a pipeline's event stream: JSON lines with --json, a live
@@ -42,7 +43,9 @@ func (a *app) newRenderer(jsonOut bool) *renderer {
 	case jsonOut:
 		r.mode = renderJSON
 		r.json = pipeline.JSONLines(a.stdout)
-	case isTerminal(a.stderr):
+	case isTerminal(a.stderr) && runner.Trace == nil:
+		// Bars only when nothing else writes to the terminal meanwhile
+		// (--log-level debug traces every flasher line).
 		r.mode = renderTTY
 	}
 	return r
