@@ -31,13 +31,17 @@ func TestInstallStopsOnExternalRoute(t *testing.T) {
 	if !strings.Contains(ie.Err.Error(), "board") {
 		t.Errorf("error %q does not name the board check", ie.Err)
 	}
+	board := ev.check("board")
+	if board == nil || board.Status != "fail" || !board.Blocks || !strings.Contains(board.Summary, "route external_required") {
+		t.Fatalf("board check %+v", board)
+	}
 	for _, want := range []string{"external programmer", "palm rest", "Read the chip twice", "--force-route"} {
-		if !strings.Contains(ie.Tip, want) {
-			t.Errorf("hint lacks %q:\n%s", want, ie.Tip)
+		if !strings.Contains(board.Fix, want) {
+			t.Errorf("the board check's fix lacks %q:\n%s", want, board.Fix)
 		}
 	}
-	if !strings.Contains(ev.logs(), "route external_required") {
-		t.Errorf("the board check was not shown:\n%s", ev.logs())
+	if board.Docs != "https://libreboot.org/docs/install/x200.html" {
+		t.Errorf("docs %q", board.Docs)
 	}
 	if b, err := os.ReadFile(invocations); err == nil && strings.Trim(strings.ReplaceAll(string(b), "--help", ""), "\n") != "" {
 		t.Errorf("the flasher ran (beyond --help) before the route was settled:\n%s", b)
@@ -54,12 +58,24 @@ func TestInstallStopsOnExternalRoute(t *testing.T) {
 	if err == nil {
 		t.Fatal("the guard flasher let -p internal through")
 	}
-	if !strings.Contains(ev.logs(), "[warn] board") {
-		t.Errorf("--force-route did not turn the board check into a warning:\n%s", ev.logs())
+	if c := ev.check("board"); c == nil || c.Status != "warn" || c.Blocks || !strings.Contains(c.Detail, "--force-route") {
+		t.Errorf("--force-route did not turn the board check into a warning: %+v", c)
 	}
 	// The run went past the checks to the flasher (which the test guards
 	// refuse for -p internal).
 	if !strings.Contains(err.Error(), "-p internal") {
 		t.Errorf("with --force-route the run did not reach the flasher: %v\n%s", err, ev.logs())
 	}
+}
+
+// check returns the first check event with the given ID.
+func (ev *events) check(id string) *Check {
+	ev.mu.Lock()
+	defer ev.mu.Unlock()
+	for _, e := range ev.all {
+		if c, ok := e.Data.(*Check); ok && c.ID == id {
+			return c
+		}
+	}
+	return nil
 }
