@@ -1,50 +1,180 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
 	"sync"
 
 	"libreflash/internal/runner"
 )
 
-// Flasher is what the pipeline needs of a flasher: the consumer's
-// interface (u-root's pkg/flash style), so that every decision branch can
-// be tested with a fake. *runner.Flasher implements it.
+// Flasher is what the pipeline needs of a flasher, defined here by its
+// consumer (as u-root's pkg/flash defines the SPI it drives): probe the
+// chip, read it whole, write an image. The real one runs flashprog or
+// flashrom through internal/runner (NewFlasher); tests drive every
+// decision branch with a fake.
 type Flasher interface {
-	Run(ctx context.Context, s runner.Spec) (*runner.Result, error)
+	// Info names the flasher and what it can do.
+	Info() FlasherInfo
+	// Probe finds the chip: its name and size, and the regions its
+	// descriptor keeps from the host.
+	Probe(ctx context.Context, o IO) (*Probe, error)
+	// Read reads the whole chip into file.
+	Read(ctx context.Context, file string, o IO) (*runner.Result, error)
+	// Write writes w.Image.
+	Write(ctx context.Context, w WriteOp, o IO) (*runner.Result, error)
+}
+
+// IO is how one flasher run talks back: its full output, its parsed
+// events, and, while it is shielded from signals, the signals it was spared.
+type IO struct {
+	Log      io.Writer
+	OnEvent  func(runner.Event)
+	OnSignal func(os.Signal)
+	// Shield: signals and cancellation do not stop the run (writes).
+	Shield bool
+}
+
+// WriteOp is one write of the chip.
+type WriteOp struct {
+	Image string
+	// Region writes the BIOS region only, by the chip's own descriptor.
+	Region bool
+	// Contents, when not "", is a file the chip is known to hold: the
+	// flasher need not read the chip first (--flash-contents).
+	Contents string
+	// NoVerify: the flasher does not verify; libreflash reads the chip
+	// once and compares (issue 13 item 8).
+	NoVerify bool
+}
+
+// Probe is what the flasher found.
+type Probe struct {
+	Chip   ChipRef
+	Locked []string // regions other than BIOS that the host may not write
+	// Runs are the command lines of the flasher runs it took.
+	Runs [][]string
+}
+
+// NewFlasher is the real Flasher: f with programmer as -p on every run.
+func NewFlasher(f *runner.Flasher, programmer string) Flasher {
+	return &realFlasher{f: f, prog: programmer}
+}
+
+type realFlasher struct {
+	f    *runner.Flasher
+	prog string
+}
+
+func (r *realFlasher) Info() FlasherInfo {
+	return FlasherInfo{Path: r.f.Path, Kind: r.f.Kind, Version: r.f.Version,
+		Progress: r.f.Caps.Progress, FlashContents: r.f.Caps.FlashContents, NoVerify: r.f.Caps.Noverify}
+}
+
+func (r *realFlasher) spec(args []string, o IO) runner.Spec {
+	if r.f.Caps.Progress {
+		args = append(args, "--progress")
+	}
+	if o.Log != nil {
+		// Each run's command line heads its output in flasher.log.
+		fmt.Fprintf(o.Log, "# libreflash: %s\n", runner.QuoteArgv(append([]string{r.f.Path, "-p", r.prog}, args...)))
+	}
+	return runner.Spec{Programmer: r.prog, Args: args, Log: o.Log, Shield: o.Shield, OnEvent: o.OnEvent, OnSignal: o.OnSignal}
+}
+
+func (r *realFlasher) Probe(ctx context.Context, o IO) (*Probe, error) {
+	var buf bytes.Buffer
+	log := io.Writer(&buf)
+	if o.Log != nil {
+		fmt.Fprintf(o.Log, "# libreflash: %s --flash-name, then --flash-size\n", runner.QuoteArgv([]string{r.f.Path, "-p", r.prog}))
+		log = io.MultiWriter(o.Log, &buf)
+	}
+	chip, err := r.f.ChipInfoLog(ctx, r.prog, log)
+	p := &Probe{Chip: ChipRef{Vendor: chip.Vendor, Name: chip.Name, Size: chip.SizeBytes},
+		Locked: lockedRegions(buf.String())}
+	// --flash-name, then --flash-size unless the first failed: two runs
+	// until runner probes once.
+	p.Runs = [][]string{{r.f.Path, "-p", r.prog, "--flash-name"}}
+	var re *runner.RunError
+	if err == nil || errors.As(err, &re) && slices.Contains(re.Argv, "--flash-size") {
+		p.Runs = append(p.Runs, []string{r.f.Path, "-p", r.prog, "--flash-size"})
+	}
+	return p, err
+}
+
+func (r *realFlasher) Read(ctx context.Context, file string, o IO) (*runner.Result, error) {
+	return r.f.Run(ctx, r.spec([]string{"-r", file}, o))
+}
+
+func (r *realFlasher) Write(ctx context.Context, w WriteOp, o IO) (*runner.Result, error) {
+	args := []string{"-w", w.Image}
+	if w.Region {
+		// -N: never verify the regions the host may not read.
+		args = append(args, "--ifd", "-i", "bios", "-N")
+	}
+	if w.NoVerify && r.f.Caps.Noverify {
+		args = append(args, "-n")
+	}
+	if w.Contents != "" && r.f.Caps.FlashContents {
+		args = append(args, "--flash-contents", w.Contents)
+	}
+	return r.f.Run(ctx, r.spec(args, o))
+}
+
+// fregLockedRE matches the flasher's report of a descriptor region the
+// host may not write ("FREG2: Management Engine region (0x…-0x…) is
+// locked."; catalog B11).
+var fregLockedRE = regexp.MustCompile(`^FREG\d+: (.+?) region \(0x[0-9a-fA-F]+-0x[0-9a-fA-F]+\) is (locked|read-only)\.`)
+
+// lockedRegions lists the regions other than BIOS that the flasher's
+// output says the host may not write (FREGn lines), once each.
+func lockedRegions(out string) []string {
+	var locked []string
+	for _, l := range strings.Split(out, "\n") {
+		m := fregLockedRE.FindStringSubmatch(strings.TrimSpace(l))
+		if m != nil && !strings.EqualFold(m[1], "BIOS") && !slices.Contains(locked, m[1]) {
+			locked = append(locked, m[1])
+		}
+	}
+	return locked
 }
 
 // runCounter counts the flasher runs that touch the chip, from their
-// command lines as the flasher is started.
+// command lines.
 type runCounter struct {
 	mu   sync.Mutex
-	runs int
+	runs [][]string
 }
 
-func (c *runCounter) add(n int) {
+func (c *runCounter) add(argv ...[]string) {
 	c.mu.Lock()
-	c.runs += n
+	c.runs = append(c.runs, argv...)
 	c.mu.Unlock()
 }
 
 func (c *runCounter) count() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.runs
-}
-
-// counted wraps f so that every run with a programmer (one that touches
-// the chip) is counted in c.
-func counted(f Flasher, c *runCounter) Flasher { return countedFlasher{f, c} }
-
-type countedFlasher struct {
-	Flasher
-	c *runCounter
-}
-
-func (f countedFlasher) Run(ctx context.Context, s runner.Spec) (*runner.Result, error) {
-	if s.Programmer != "" {
-		f.c.add(1)
+	n := 0
+	for _, argv := range c.runs {
+		if touchesChip(argv) {
+			n++
+		}
 	}
-	return f.Flasher.Run(ctx, s)
+	return n
+}
+
+// touchesChip reports whether a flasher command line talks to a chip:
+// every run with a programmer does (--help and --version do not).
+func touchesChip(argv []string) bool {
+	return slices.Contains(argv, "-p") || slices.ContainsFunc(argv, func(a string) bool {
+		return strings.HasPrefix(a, "--programmer")
+	})
 }
