@@ -1,13 +1,10 @@
 package pipeline
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -90,23 +87,17 @@ func (r *realFlasher) spec(args []string, o IO) runner.Spec {
 }
 
 func (r *realFlasher) Probe(ctx context.Context, o IO) (*Probe, error) {
-	var buf bytes.Buffer
-	log := io.Writer(&buf)
 	if o.Log != nil {
-		fmt.Fprintf(o.Log, "# libreflash: %s --flash-name, then --flash-size\n", runner.QuoteArgv([]string{r.f.Path, "-p", r.prog}))
-		log = io.MultiWriter(o.Log, &buf)
+		fmt.Fprintf(o.Log, "# libreflash: probe: %s\n", runner.QuoteArgv([]string{r.f.Path, "-p", r.prog}))
 	}
-	chip, err := r.f.ChipInfoLog(ctx, r.prog, log)
-	p := &Probe{Chip: ChipRef{Vendor: chip.Vendor, Name: chip.Name, Size: chip.SizeBytes},
-		Locked: lockedRegions(buf.String())}
-	// --flash-name, then --flash-size unless the first failed: two runs
-	// until runner probes once.
-	p.Runs = [][]string{{r.f.Path, "-p", r.prog, "--flash-name"}}
-	var re *runner.RunError
-	if err == nil || errors.As(err, &re) && slices.Contains(re.Argv, "--flash-size") {
-		p.Runs = append(p.Runs, []string{r.f.Path, "-p", r.prog, "--flash-size"})
+	p, err := r.f.Probe(ctx, r.prog, o.Log)
+	if p == nil {
+		return &Probe{}, err
 	}
-	return p, err
+	// The descriptor on the chip (internal programmer): regions other
+	// than BIOS the host may not write.
+	return &Probe{Chip: ChipRef{Vendor: p.Chip.Vendor, Name: p.Chip.Name, Size: p.Chip.SizeBytes},
+		Locked: p.LockedNames("BIOS"), Runs: p.Runs}, err
 }
 
 func (r *realFlasher) Read(ctx context.Context, file string, o IO) (*runner.Result, error) {
@@ -126,24 +117,6 @@ func (r *realFlasher) Write(ctx context.Context, w WriteOp, o IO) (*runner.Resul
 		args = append(args, "--flash-contents", w.Contents)
 	}
 	return r.f.Run(ctx, r.spec(args, o))
-}
-
-// fregLockedRE matches the flasher's report of a descriptor region the
-// host may not write ("FREG2: Management Engine region (0x…-0x…) is
-// locked."; catalog B11).
-var fregLockedRE = regexp.MustCompile(`^FREG\d+: (.+?) region \(0x[0-9a-fA-F]+-0x[0-9a-fA-F]+\) is (locked|read-only)\.`)
-
-// lockedRegions lists the regions other than BIOS that the flasher's
-// output says the host may not write (FREGn lines), once each.
-func lockedRegions(out string) []string {
-	var locked []string
-	for _, l := range strings.Split(out, "\n") {
-		m := fregLockedRE.FindStringSubmatch(strings.TrimSpace(l))
-		if m != nil && !strings.EqualFold(m[1], "BIOS") && !slices.Contains(locked, m[1]) {
-			locked = append(locked, m[1])
-		}
-	}
-	return locked
 }
 
 // runCounter counts the flasher runs that touch the chip, from their

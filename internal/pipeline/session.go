@@ -136,10 +136,8 @@ func (s *session) write(ctx context.Context, stage string, w WriteOp) *flashRun 
 			fr.unknown = true
 		case runner.EvUnchanged:
 			fr.unchanged = true
-		case runner.EvWarning:
-			if bytes.Contains([]byte(e.Text), []byte("Chip content is identical")) {
-				fr.identical = true
-			}
+		case runner.EvIdentical:
+			fr.identical = true
 		}
 	}
 	fr.res, fr.err = runOp(s.emit, s.tick, flasherOp{Stage: stage,
