@@ -24,6 +24,9 @@ type Rule struct {
 	// replacing root's entries in it, and those are checked in turn. The
 	// path itself (the last component) is never accepted that way.
 	StickyOK bool
+	// StickyLast extends StickyOK to the path itself: for the parent of a
+	// directory about to be created in it.
+	StickyLast bool
 	// Top is where the walk starts (checked too); "" or "/" for the whole
 	// path. Tests that build a fake root under /tmp set it to that root.
 	// Symlinks are only followed below "/" (Top is meant for resolved paths).
@@ -109,7 +112,7 @@ func (r Rule) node(path string, last bool) error {
 	if err != nil {
 		return err
 	}
-	return r.Info(path, fi, !last && r.StickyOK)
+	return r.Info(path, fi, r.StickyOK && (!last || r.StickyLast))
 }
 
 // Info applies the rule to one file already looked at with Lstat; sticky
