@@ -91,9 +91,11 @@ func TestJournalRejectsForeignTargets(t *testing.T) {
 			return strings.Replace(s, `"lpc_ich"`, `"ext4"`, 1)
 		},
 		"backend": func(s string) string { return strings.Replace(s, `"backend": "grub-dropin"`, `"backend": "sh"`, 1) },
-		"param":   func(s string) string { return strings.Replace(s, `"param": "iomem=relaxed"`, `"param": "init=/bin/sh"`, 1) },
-		"setuid":  func(s string) string { return strings.Replace(s, `"mode": 420`, `"mode": 2541`, 1) },
-		"huge":    func(s string) string { return s + strings.Repeat(" ", MaxJournalSize) },
+		"param": func(s string) string {
+			return strings.Replace(s, `"param": "iomem=relaxed"`, `"param": "init=/bin/sh"`, 1)
+		},
+		"setuid": func(s string) string { return strings.Replace(s, `"mode": 420`, `"mode": 2541`, 1) },
+		"huge":   func(s string) string { return s + strings.Repeat(" ", MaxJournalSize) },
 	} {
 		bad := mut(string(good))
 		if bad == string(good) {
