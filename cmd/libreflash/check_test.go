@@ -21,7 +21,7 @@ func fixturesDir() string {
 	return filepath.Join(filepath.Dir(file), "..", "..", "internal", "preflight", "testdata")
 }
 
-// TestCheckJSONShape holds check --json to DESIGN.md §6: exactly the
+// TestCheckJSONShape holds check --json to docs/design.md: exactly the
 // fields ok, programmer, checks[] of id, status, summary, detail, fix, docs.
 func TestCheckJSONShape(t *testing.T) {
 	for _, m := range []string{"debian-thinkpad-legacy", "uefi-secureboot-lockdown-integrity", "container-no-devmem"} {

@@ -77,7 +77,7 @@ Exit status: 0 when the log shows a successful run, 1 otherwise.`,
 			factsNote := "not needed for this log"
 			if o.offline {
 				factsNote = "not used (--offline)"
-			} else if needsFacts(r) {
+			} else if r.NeedsFacts() {
 				r = diagnose.Diagnose(log, machineFacts(cmd.Context(), a))
 				factsNote = "none decided anything"
 				if len(r.FactsUsed) > 0 {
@@ -135,20 +135,6 @@ func (a *app) readLog(name string) ([]byte, error) {
 		return nil, exitcode.New(exitcode.Error, "", "the log is larger than %d MiB; is it really a flasher log?", maxLog>>20)
 	}
 	return log, nil
-}
-
-// needsFacts reports whether the diagnosis rests on a message that machine
-// facts could settle.
-func needsFacts(r diagnose.Result) bool {
-	for _, f := range r.Findings {
-		switch f.ID {
-		case "not_root", "kernel_lockdown", "devmem_restricted", "bsd_securelevel":
-			if f.Severity == diagnose.Fatal {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 var outcomeText = map[string]string{

@@ -9,7 +9,7 @@ import (
 	"testing"
 )
 
-// TestDiagnoseJSONShape holds diagnose --json to DESIGN.md §6: outcome and
+// TestDiagnoseJSONShape holds diagnose --json to docs/design.md: outcome and
 // findings[] with id, severity, line, evidence, summary, fix, docs (more
 // fields are allowed; these must be there).
 func TestDiagnoseJSONShape(t *testing.T) {

@@ -41,7 +41,18 @@ part), and the fix.
 				fmt.Fprintf(&b, "- `%s`\n", strings.ReplaceAll(s, "`", "'"))
 			}
 		}
-		fmt.Fprintf(&b, "\nFix:\n\n%s\n\nDocumentation: <%s>\n", c.Fix, c.Docs)
+		if c.StopsBeforeChip {
+			b.WriteString("\nThe flashers report it before they erase or write anything: a write that failed for it left the chip as it was.\n")
+		}
+		if len(c.Outcomes) == 0 {
+			fmt.Fprintf(&b, "\nFix:\n\n%s\n", c.Fix)
+		} else {
+			b.WriteString("\nThe fix depends on the chip's state after the run (the outcome `libreflash diagnose` reports):\n")
+			for _, o := range []string{diagnose.UnknownState, diagnose.Incomplete, diagnose.Failed, diagnose.Unchanged, diagnose.RolledBack, diagnose.Success} {
+				fmt.Fprintf(&b, "\nWhen the outcome is %s:\n\n%s\n", o, diagnose.Fix(c.ID, o, diagnose.Facts{}))
+			}
+		}
+		fmt.Fprintf(&b, "\nDocumentation: <%s>\n", c.Docs)
 	}
 	return os.WriteFile(path, b.Bytes(), 0o644)
 }

@@ -1,7 +1,7 @@
 // Command libreflash installs Libreboot internally with flashprog (or
 // flashrom): it checks the machine, validates the image, keeps a verified
 // backup, writes with live progress, verifies, rolls back on failure and
-// raises again the protections it lowered. See README.md and DESIGN.md.
+// raises again the protections it lowered. See README.md and docs/design.md.
 package main
 
 import "os"

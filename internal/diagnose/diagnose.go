@@ -15,6 +15,7 @@ const (
 	Unchanged    = "unchanged"     // a write failed and the flasher confirmed the chip is unchanged
 	UnknownState = "unknown_state" // a write failed and the chip may be half written
 	Incomplete   = "incomplete"    // the log ends before the operation finished
+	RolledBack   = "rolled_back"   // a write failed, then the backup was written back and verified
 )
 
 // Finding is one diagnosed cause, with the log line that shows it.
@@ -52,6 +53,25 @@ func (r Result) Primary() (Finding, bool) {
 		return Finding{}, false
 	}
 	return r.Findings[0], true
+}
+
+// StoppedBeforeChip reports whether the primary cause is one the flashers
+// print before they erase or write anything (Cause.StopsBeforeChip).
+func (r Result) StoppedBeforeChip() bool {
+	p, ok := r.Primary()
+	return ok && StopsBeforeChip(p.ID)
+}
+
+// NeedsFacts reports whether a fatal finding rests on a message that
+// machine facts could settle (Cause.NeedsFacts): worth diagnosing again
+// with this machine's Facts.
+func (r Result) NeedsFacts() bool {
+	for _, f := range r.Findings {
+		if f.Severity == Fatal && NeedsFacts(f.ID) {
+			return true
+		}
+	}
+	return false
 }
 
 // OK reports whether the log shows a successful run.
@@ -695,6 +715,7 @@ func (st *state) result() Result {
 		if f.Count == 1 {
 			f.Count = 0
 		}
+		f.Fix = Fix(f.ID, st.outcome, st.facts)
 		r.Findings = append(r.Findings, f)
 	}
 	for u := range st.used {

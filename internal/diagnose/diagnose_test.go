@@ -111,6 +111,10 @@ func parseFacts(t testing.TB, name, s string) Facts {
 			f.HasSecurelevel = true
 		case "drivers":
 			f.Drivers = strings.Split(v, "+")
+		case "lockdown_source":
+			f.LockdownSource = v
+		case "devmem":
+			f.DevmemPresent = tri
 		default:
 			t.Fatalf("%s: unknown fact %q", name, k)
 		}
@@ -210,10 +214,10 @@ func TestFixtures(t *testing.T) {
 	}
 }
 
-// TestCatalog: every cause of DESIGN.md §6 is complete and is the primary
+// TestCatalog: every cause of docs/design.md ("Cause IDs") is complete and is the primary
 // cause of at least one fixture.
 func TestCatalog(t *testing.T) {
-	ids := []string{"devmem_restricted", "kernel_lockdown", "iopl_unavailable", "not_root", "bsd_securelevel",
+	ids := []string{"devmem_restricted", "devmem_missing", "kernel_lockdown", "iopl_unavailable", "not_root", "bsd_securelevel",
 		"pat_conflict", "bios_lock", "region_locked", "chip_not_found", "multiple_chips", "image_size_mismatch",
 		"verify_failed", "write_failed", "unsupported_chipset", "board_mismatch", "laptop_refused",
 		"programmer_not_found", "usage_error", "flasher_missing", "unknown"}

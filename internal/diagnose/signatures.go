@@ -109,8 +109,7 @@ var signatures = []sig{
 	{text: "Could not get I/O privileges (Permission denied)", cause: "not_root", sev: Fatal},
 	{text: "open(/dev/mem): Operation not permitted", cause: "not_root", sev: Fatal, kind: kEPERM}, // A9
 	{text: "open(/dev/mem): Permission denied", cause: "not_root", sev: Fatal},
-	{text: "open(/dev/mem): No such file or directory", cause: "devmem_restricted", sev: Fatal,
-		summary: "the running kernel has no /dev/mem at all (CONFIG_DEVMEM is off)"},
+	{text: "open(/dev/mem): No such file or directory", cause: "devmem_missing", sev: Fatal},
 	{text: "Make sure you are running flashrom with root privileges", cause: "not_root", sev: Info, kind: kUserHint}, // A3 (flashrom ≥1.4)
 	{text: "Your kernel may prevent access based on security policies", kind: kRootHint},                             // A3 (flashrom ≥1.4, uid 0)
 	{text: "If you are root already please set securelevel=-1", cause: "bsd_securelevel", sev: Info, kind: kBSDHint}, // A4

@@ -1,4 +1,4 @@
-// Package exitcode holds libreflash's process exit codes (DESIGN.md §5) and
+// Package exitcode holds libreflash's process exit codes (docs/design.md) and
 // the small interfaces through which any package's error chooses one.
 //
 // Packages return their own typed errors; cmd/libreflash maps them to an exit

@@ -13,7 +13,7 @@ import (
 	"time"
 )
 
-// Event types (DESIGN.md §6).
+// Event types (docs/design.md).
 const (
 	TypeStage    = "stage"    // a pipeline stage starts or ends
 	TypeProgress = "progress" // a flasher operation starts, advances or ends
@@ -39,7 +39,7 @@ const (
 )
 
 // Event is one line of the event stream. Which fields are set depends on
-// Type; JSON field names are a contract (DESIGN.md §6).
+// Type; JSON field names are a contract (docs/design.md).
 type Event struct {
 	Type string    `json:"type"`
 	Time time.Time `json:"time"`

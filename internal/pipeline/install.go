@@ -18,7 +18,7 @@ import (
 	"libreflash/internal/statedir"
 )
 
-// Install results beyond the common ones (summary.result, DESIGN.md §6).
+// Install results beyond the common ones (summary.result, docs/design.md).
 const (
 	ResultPrepared     = "prepared"
 	ResultUnchanged    = "unchanged"
@@ -130,8 +130,8 @@ func (in *installer) protections() *restore.Manager {
 	return restore.New(in.o.Env.Root, in.o.StateDir)
 }
 
-// Install runs check, plan, lock, backup, write, verify and restore, as
-// DESIGN.md §2 says, and emits the summary last. The returned Summary is
+// Install runs lock, check, plan, backup, write, verify and restore, as
+// docs/design.md says, and emits the summary last. The returned Summary is
 // never nil; the error, when not nil, carries the exit code and hint.
 func Install(ctx context.Context, o InstallOptions) (*Summary, error) {
 	in := &installer{o: o, start: time.Now()}

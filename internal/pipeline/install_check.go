@@ -5,15 +5,11 @@ import (
 	"fmt"
 	"strings"
 
+	"libreflash/internal/diagnose"
 	"libreflash/internal/exitcode"
 	"libreflash/internal/preflight"
 	"libreflash/internal/restore"
 )
-
-// preparable are the checks whose failure a reversible prepare action
-// fixes (restore.Derive): the rest need the user (root, firmware settings,
-// a flasher, AC power).
-var preparable = map[string]bool{"devmem": true, "bsd_securelevel": true}
 
 // check runs every machine check. A rehearsal shows them all but blocks on
 // none: it writes an emulated chip, which needs no kernel access.
@@ -66,13 +62,17 @@ func (in *installer) check(ctx context.Context) error {
 // blocker, and asks for a reboot (exit 6); otherwise the run is blocked.
 func (in *installer) offerPrepare(ctx context.Context, blocking []preflight.Check, ids []string) error {
 	var fixes []string
-	allPreparable := true
+	allPreparable, anyPreparable := true, false
 	checks := make([]restore.Check, 0, len(in.report.Checks))
 	for _, c := range in.report.Checks {
 		checks = append(checks, restore.Check{ID: c.ID, Status: string(c.Status)})
 	}
 	for _, c := range blocking {
-		if !preparable[c.ID] {
+		// Whether a reversible prepare action lifts it is the catalog's
+		// call, with the machine's facts (a missing /dev/mem is not).
+		if diagnose.Preparable(diagnose.CheckCause(c.ID, in.report.Facts), in.report.Facts) {
+			anyPreparable = true
+		} else {
 			allPreparable = false
 		}
 		if c.Fix != "" {
@@ -92,7 +92,7 @@ func (in *installer) offerPrepare(ctx context.Context, blocking []preflight.Chec
 	}
 	if !allPreparable || len(d.Actions) == 0 {
 		extra := ""
-		if len(d.Actions) > 0 {
+		if len(d.Actions) > 0 && anyPreparable {
 			extra = "after that, 'sudo libreflash prepare' can make the reversible changes (" + strings.Join(d.Actions, ", ") + ")"
 		}
 		return blocked(extra)

@@ -121,7 +121,7 @@ func (in *installer) onSignal(sig os.Signal) {
 }
 
 // writeAndVerify writes the image, makes sure it is verified, and on any
-// failure decides the chip's state and acts on it (DESIGN.md §2).
+// failure decides the chip's state and acts on it (docs/design.md).
 func (in *installer) writeAndVerify(ctx context.Context) error {
 	ref := ""
 	if in.fl.Caps.FlashContents {
@@ -180,7 +180,7 @@ func (in *installer) writeFailed(ctx context.Context, fr *flashRun) error {
 	for _, f := range d.Findings {
 		in.finding(f)
 	}
-	cause, fix := primary(d)
+	cause, fixFor := primary(d, in.report.Facts)
 	// "Unchanged" tells the user it is safe to reboot, so it needs positive
 	// evidence: the flasher said so (it compared the chip with what it held
 	// before), or it failed with a message that comes before any access to
@@ -192,7 +192,7 @@ func (in *installer) writeFailed(ctx context.Context, fr *flashRun) error {
 	case fr.unknown:
 	case fr.unchanged || d.Outcome == diagnose.Unchanged:
 		unchanged, how = true, "the flasher found it unchanged"
-	case !fr.wrote && !fr.verifyRan && stopsBeforeChip(d):
+	case !fr.wrote && !fr.verifyRan && d.StoppedBeforeChip():
 		unchanged, how = true, "the flasher stopped before it touched the chip"
 	case !fr.wrote && !fr.verifyRan:
 		in.log("info", "the flasher failed without saying what it did to the chip: reading it back to compare with the backup")
@@ -207,7 +207,7 @@ func (in *installer) writeFailed(ctx context.Context, fr *flashRun) error {
 		in.restoreProtections(ctx)
 		return &InstallError{Result: ResultUnchanged, Code: exitcode.Unchanged,
 			Err: fmt.Errorf("the write failed and the chip is unchanged: %s", cause),
-			Tip: strings.TrimSpace(fix + "\nthe chip still holds its old firmware; it is safe to reboot\nthe flasher's log: " + in.run.logPath)}
+			Tip: strings.TrimSpace(fixFor(diagnose.Unchanged) + "\nthe chip still holds its old firmware; it is safe to reboot\nthe flasher's log: " + in.run.logPath)}
 	}
 
 	in.log("error", "DO NOT REBOOT OR POWER OFF: the chip is in an unknown state. Writing the verified backup back now.")
@@ -227,7 +227,7 @@ func (in *installer) writeFailed(ctx context.Context, fr *flashRun) error {
 		in.restoreProtections(ctx)
 		return &InstallError{Result: ResultRolledBack, Code: exitcode.Unchanged,
 			Err: fmt.Errorf("the write failed (%s); the chip was rolled back to the verified backup and verified", cause),
-			Tip: strings.TrimSpace(fix + "\nthe chip holds its old firmware again; it is safe to reboot\nthe flasher's log: " + in.run.logPath)}
+			Tip: strings.TrimSpace(fixFor(diagnose.RolledBack) + "\nthe chip holds its old firmware again; it is safe to reboot\nthe flasher's log: " + in.run.logPath)}
 	}
 	in.stage(StageRollback, StatusFail)
 	rd := diagnose.DiagnoseRun(rb.log, rb.exitCode(), in.report.Facts)
@@ -239,23 +239,6 @@ func (in *installer) writeFailed(ctx context.Context, fr *flashRun) error {
 	return &InstallError{Result: ResultUnknownState, Code: exitcode.Unknown,
 		Err: fmt.Errorf("the write failed (%s) and writing the backup back failed too: the chip is in an unknown state; do not reboot or power off", cause),
 		Tip: strings.Join(steps, "\n")}
-}
-
-// stopsBeforeChip reports whether the diagnosed cause is one the flashers
-// print before they erase or write anything: access to the chipset refused,
-// no chip, a bad command line or image.
-func stopsBeforeChip(d diagnose.Result) bool {
-	p, ok := d.Primary()
-	if !ok || p.Severity != diagnose.Fatal {
-		return false
-	}
-	switch p.ID {
-	case "devmem_restricted", "kernel_lockdown", "iopl_unavailable", "not_root", "bsd_securelevel",
-		"pat_conflict", "chip_not_found", "multiple_chips", "image_size_mismatch", "unsupported_chipset",
-		"board_mismatch", "laptop_refused", "programmer_not_found", "usage_error":
-		return true
-	}
-	return false
 }
 
 // recoverySteps are what to do with a chip in an unknown state, in order.
@@ -273,16 +256,18 @@ func (in *installer) recoverySteps() []string {
 }
 
 // primary is the diagnosis's first cause and its fix, for messages.
-func primary(d diagnose.Result) (cause, fix string) {
+// The fix is the catalog's branch for the chip's state the install ends
+// in (diagnose.Fix), not the one for the flasher run's own outcome.
+func primary(d diagnose.Result, facts diagnose.Facts) (cause string, fixFor func(outcome string) string) {
 	if len(d.Findings) == 0 {
-		return "cause not recognised", ""
+		return "cause not recognised", func(string) string { return "" }
 	}
 	f := d.Findings[0]
 	cause = f.ID
 	if f.Summary != "" {
 		cause = f.Summary
 	}
-	return cause, f.Fix
+	return cause, func(outcome string) string { return diagnose.Fix(f.ID, outcome, facts) }
 }
 
 func signalNames(sigs []os.Signal) string {

@@ -15,6 +15,7 @@ type lockdown struct {
 	inferred bool   // securityfs not mounted: mode deduced from config, cmdline, Secure Boot
 	noFile   bool   // /sys/kernel/security/lockdown absent
 	source   string // why it is active
+	kind     string // diagnose.Lockdown* for source
 	fix      string
 }
 
@@ -43,8 +44,8 @@ func securityfsMounted(e *Env) bool {
 
 func readLockdown(s *state) lockdown {
 	var l lockdown
-	src, mode, fix := lockdownSource(s)
-	l.source, l.fix = src, fix
+	src, mode, fix, kind := lockdownSource(s)
+	l.source, l.fix, l.kind = src, fix, kind
 	if v, err := s.env.readString("/sys/kernel/security/lockdown"); err == nil {
 		l.mode = parseLockdown(v)
 		return l
@@ -66,32 +67,33 @@ func readLockdown(s *state) lockdown {
 // lockdownSource says why lockdown would be active, strongest reason first:
 // the command line overrides nothing the config forces, and Secure Boot
 // locks down only kernels built with CONFIG_LOCK_DOWN_IN_EFI_SECURE_BOOT.
-func lockdownSource(s *state) (source, mode, fix string) {
+// kind is the source as diagnose.Facts names it, for the fix diagnose picks.
+func lockdownSource(s *state) (source, mode, fix, kind string) {
 	k := s.kconfig
 	switch {
 	case k.Tri("CONFIG_LOCK_DOWN_KERNEL_FORCE_CONFIDENTIALITY") == diagnose.Yes:
 		return "the kernel is built with CONFIG_LOCK_DOWN_KERNEL_FORCE_CONFIDENTIALITY", "confidentiality",
-			"Boot a kernel built without forced lockdown (CONFIG_LOCK_DOWN_KERNEL_FORCE_NONE=y); this is a build-time option."
+			"Boot a kernel built without forced lockdown (CONFIG_LOCK_DOWN_KERNEL_FORCE_NONE=y); this is a build-time option.", diagnose.LockdownKconfig
 	case k.Tri("CONFIG_LOCK_DOWN_KERNEL_FORCE_INTEGRITY") == diagnose.Yes:
 		return "the kernel is built with CONFIG_LOCK_DOWN_KERNEL_FORCE_INTEGRITY", "integrity",
-			"Boot a kernel built without forced lockdown (CONFIG_LOCK_DOWN_KERNEL_FORCE_NONE=y); this is a build-time option."
+			"Boot a kernel built without forced lockdown (CONFIG_LOCK_DOWN_KERNEL_FORCE_NONE=y); this is a build-time option.", diagnose.LockdownKconfig
 	}
 	if p, ok := kcmdline.Lookup(s.cmdline, "lockdown"); ok && (p.Value == "integrity" || p.Value == "confidentiality") {
 		return "lockdown=" + p.Value + " is on the kernel command line", p.Value,
-			"Remove lockdown=" + p.Value + " from the kernel command line (bootloader configuration) and reboot."
+			"Remove lockdown=" + p.Value + " from the kernel command line (bootloader configuration) and reboot.", diagnose.LockdownCmdline
 	}
 	if s.secure.enforcing() && k.Tri("CONFIG_LOCK_DOWN_IN_EFI_SECURE_BOOT") == diagnose.Yes {
 		return "Secure Boot is on and the kernel has CONFIG_LOCK_DOWN_IN_EFI_SECURE_BOOT", "integrity",
-			"1. Reboot into the firmware setup and disable Secure Boot.\n2. Boot again and run libreflash check."
+			"1. Reboot into the firmware setup and disable Secure Boot.\n2. Boot again and run libreflash check.", diagnose.LockdownSecureBoot
 	}
 	if s.secure.enforcing() && !k.Found() {
 		return "Secure Boot is enabled, which locks down most distribution kernels", "",
-			"1. Reboot into the firmware setup and disable Secure Boot.\n2. Boot again and run libreflash check."
+			"1. Reboot into the firmware setup and disable Secure Boot.\n2. Boot again and run libreflash check.", diagnose.LockdownSecureBoot
 	}
 	if !k.Found() {
-		return "", "", "" // nothing to deduce from
+		return "", "", "", "" // nothing to deduce from
 	}
-	return "", "none", ""
+	return "", "none", "", ""
 }
 
 func checkLockdown(s *state) Check {

@@ -26,7 +26,7 @@ const (
 	Skip Status = "skip" // does not apply here
 )
 
-// Check is one check's result (DESIGN.md §6).
+// Check is one check's result (docs/design.md).
 type Check struct {
 	ID      string `json:"id"`
 	Status  Status `json:"status"`

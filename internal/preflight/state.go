@@ -2,7 +2,9 @@ package preflight
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 
@@ -66,6 +68,14 @@ func gather(ctx context.Context, e *Env, o Options, programmer string) *state {
 		s.facts.SecureBoot = diagnose.Unknown
 	}
 	s.facts.Lockdown = s.lock.mode
+	if s.lock.mode != "none" {
+		s.facts.LockdownSource = s.lock.kind
+	}
+	if _, err := e.Stat(e.Path("/dev/mem")); err == nil {
+		s.facts.DevmemPresent = diagnose.Yes
+	} else if errors.Is(err, os.ErrNotExist) {
+		s.facts.DevmemPresent = diagnose.No
+	}
 	s.facts.IomemRelaxed = triOf(s.iomemRelaxed())
 	s.facts.StrictDevmem = s.kconfig.Tri("CONFIG_STRICT_DEVMEM")
 	s.facts.IOStrictDevmem = s.kconfig.Tri("CONFIG_IO_STRICT_DEVMEM")

@@ -63,7 +63,7 @@ func TestRealKernel(t *testing.T) {
 				}
 				if s.noChip {
 					// The many STRICT_DEVMEM refusals for large chip windows
-					// are harmless here: not a cause (shared/transcripts/README.md).
+					// are harmless here: not a cause (testdata/flashers/flashrom-1.3.0-debian/PROVENANCE.md).
 					for _, f := range d.Findings {
 						if accessCauses[f.ID] && f.Severity == "fatal" {
 							t.Errorf("diagnose blames %s where flashrom got through to the chipset: %+v", f.ID, f)
