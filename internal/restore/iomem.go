@@ -346,8 +346,13 @@ func (m *Manager) planTool(e *Entry) error {
 // undoCommands works out the commands that take e back, the way prepare
 // chose them: from the entry's action and backend, with each tool found
 // again in the system directories and checked (findTool). The journal
-// names an action; a program or argument it names is never run.
+// names an action; a program or argument it names is never run. Its Undo
+// list only says whether the backend's command is to run at all (an entry
+// journaled without one gets none).
 func (m *Manager) undoCommands(e *Entry) ([]Command, error) {
+	if len(e.Undo) == 0 && e.Backend != backendModprobe {
+		return nil, nil
+	}
 	switch e.Backend {
 	case BackendGrubDropin, BackendGrubEdit:
 		c, err := m.grubRegen()
@@ -363,9 +368,6 @@ func (m *Manager) undoCommands(e *Entry) ([]Command, error) {
 		}
 		return []Command{{Tool: t, Args: ct.undo}}, nil
 	case BackendKernelCmd:
-		if len(e.Undo) == 0 {
-			return nil, nil // the loader entries were edited directly
-		}
 		kver, err := kernelInstallRelease(e)
 		if err != nil {
 			return nil, err

@@ -326,18 +326,12 @@ func checkCoreboot(img *Image, cb *Coreboot) Verdict {
 			Detail: also(issues),
 			Fix:    "download the release again and compare its checksum; do not flash a truncated image"}
 	}
+	if v, ok := checkResetVector(img, cb); ok {
+		return v
+	}
 	if c == nil {
 		return Verdict{ID: "coreboot", Status: Warn, Summary: "no coreboot file system (CBFS) found: this is not a coreboot/Libreboot image",
 			Detail: "fine for restoring a backup of the factory firmware; otherwise it is the wrong file"}
-	}
-	// An x86 CPU starts 16 bytes below the top of the flash: there must be
-	// code (coreboot's bootblock) there, or the machine does not start.
-	if img.IFD != nil || c.Arch == "x86" {
-		if top := img.data[len(img.data)-16:]; uniform(top) {
-			return Verdict{ID: "coreboot", Status: Fail, Summary: "the image has no x86 reset vector: its last 16 bytes are blank, the bootblock is missing",
-				Detail: "the CPU executes its first instruction there; with nothing there the machine does not start",
-				Fix:    "this image was not built completely; use a release image or rebuild it"}
-		}
 	}
 	v := Verdict{ID: "coreboot", Status: Pass, Summary: fmt.Sprintf("coreboot image, CBFS with %d files", len(c.Files))}
 	if cb.Version != "" {

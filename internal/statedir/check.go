@@ -157,6 +157,9 @@ func walk(dir string, fd int, name string, depth int, n *int) error {
 // mode 0700: backups and the journal hold the machine's firmware and its
 // boot configuration.
 func Ensure(dir string) error {
+	if fi, err := os.Stat(dir); err == nil && !fi.IsDir() {
+		return permHint(fmt.Errorf("create state directory: %s is not a directory", dir))
+	}
 	if err := Check(dir); err != nil {
 		return err
 	}
