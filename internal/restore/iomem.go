@@ -1,9 +1,13 @@
 package restore
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"os"
 	"path"
 	"path/filepath"
 	"sort"
@@ -262,7 +266,20 @@ func (m *Manager) planIomem(ctx context.Context, j *Journal) (*Step, error) {
 		if err == nil {
 			out, err = addGrubArg(src, iomemParam)
 		}
-		if err == nil {
+		var amb *AmbiguousGrubError
+		switch {
+		case errors.As(err, &amb) && m.grubReadsDropins():
+			// The drop-in is sourced after the file and appends to
+			// whatever value took effect in it.
+			e.Backend = BackendGrubDropin
+			err = m.planGrub(e, grubDropinPath, []byte(grubDropin), "delete")
+		case errors.As(err, &amb):
+			s.Status = "manual"
+			s.Summary = amb.Error() + "; libreflash leaves it alone"
+			s.Manual = []string{"add iomem=relaxed to the GRUB_CMDLINE_LINUX_DEFAULT that takes effect in /etc/default/grub, then run grub-mkconfig -o /boot/grub/grub.cfg",
+				manualIomemFallback}
+			return s, nil
+		case err == nil:
 			err = m.planGrub(e, defaultGrubPath, out, "grub-var")
 		}
 	case BackendGrubby, BackendKernelstub, BackendRpmOstree:
@@ -284,6 +301,27 @@ func (m *Manager) planIomem(ctx context.Context, j *Journal) (*Step, error) {
 		return nil, err
 	}
 	return m.describe(s, e), nil
+}
+
+// grubReadsDropins says whether this system's grub-mkconfig sources
+// /etc/default/grub.d/*.cfg (Debian's does; upstream's may not), read from
+// the script itself.
+func (m *Manager) grubReadsDropins() bool {
+	t, err := m.findTool("grub-mkconfig", "grub2-mkconfig")
+	if err != nil {
+		return false
+	}
+	real, err := m.resolve(t)
+	if err != nil {
+		return false
+	}
+	f, err := os.Open(real)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	b, _ := io.ReadAll(io.LimitReader(f, 1<<20))
+	return bytes.Contains(b, []byte("/default/grub.d/"))
 }
 
 // describe fills a step from its entry: the exact files and commands.

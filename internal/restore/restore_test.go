@@ -159,7 +159,7 @@ func checkPrepared(t *testing.T, e *env) {
 			t.Errorf("update-grub not run: %s", calls)
 		}
 	case "arch":
-		want := strings.Replace(archGrub, `"loglevel=3 quiet"`, `"loglevel=3 quiet iomem=relaxed"`, 1)
+		want := strings.Replace(archGrub, `"loglevel=3 quiet"`, `"loglevel=3 quiet iomem=relaxed"`+"\n"+grubMarker, 1)
 		if got := e.cmd.read("/etc/default/grub"); got != want {
 			t.Errorf("/etc/default/grub:\n%s", got)
 		}
