@@ -457,6 +457,7 @@ func TestMain(m *testing.M) {
 type crashSpec struct {
 	Family, Root, State, Op string
 	At                      int
+	Step                    string // crash at the first step of this name instead
 }
 
 // crashExit is the status of a simulated crash.
@@ -475,7 +476,7 @@ func crashHelper(spec string) int {
 	n := 0
 	e.m.hook = func(step string) {
 		n++
-		if n == s.At {
+		if n == s.At || step == s.Step {
 			fmt.Fprintf(os.Stderr, "crash at %s\n", step)
 			os.Exit(crashExit)
 		}
