@@ -18,6 +18,11 @@ func usageError(err error) error {
 		Tip: "run 'libreflash help' or add --help to the command for usage"}
 }
 
+// usageHint is a usage error (exit 2) with its own hint.
+func usageHint(err error, hint string) error {
+	return &exitcode.E{Code: exitcode.Usage, Err: err, Tip: hint}
+}
+
 // silentExit ends the program with code without printing anything more: the
 // command already said what happened (a check report, a diagnosis, a summary).
 type silentExit int

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
 	"strings"
@@ -14,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"libreflash/internal/pipeline"
+	"libreflash/internal/rom"
 	"libreflash/internal/runner"
 	"libreflash/internal/statedir"
 )
@@ -89,8 +88,8 @@ run again), 130 cancelled before any write.`,
 }
 
 func (a *app) runInstall(ctx context.Context, o *installOptions, romPath string) error {
-	if !o.yes && !a.stdinTTY {
-		return usageError(errors.New("install writes the flash chip: without a terminal to ask on, add --yes to confirm"))
+	if err := o.validate(a.stdinTTY); err != nil {
+		return err
 	}
 	// Signals cancel the context before the first write; from then on the
 	// pipeline ignores the cancellation and the flasher is shielded, so a
@@ -105,9 +104,9 @@ func (a *app) runInstall(ctx context.Context, o *installOptions, romPath string)
 		// The install summary has more to say than backup's; the renderer
 		// shows everything else.
 		sink = func(e pipeline.Event) {
-			if e.Type == pipeline.TypeSummary {
+			if s, ok := e.Data.(*pipeline.Summary); ok {
 				r.Close()
-				printInstallSummary(a.stdout, e.Summary)
+				printInstallSummary(a.stdout, s)
 				return
 			}
 			r.Event(e)
@@ -115,10 +114,10 @@ func (a *app) runInstall(ctx context.Context, o *installOptions, romPath string)
 	}
 	var confirm func(string) bool
 	if !o.yes {
-		in := bufio.NewReader(a.stdin)
+		p := a.newPrompter(r.Close)
 		confirm = func(q string) bool {
-			r.Close()
-			return ask(a.stderr, in, q)
+			ok, err := p.Confirm(ctx, q)
+			return ok && err == nil
 		}
 	}
 	_, err := pipeline.Install(ctx, pipeline.InstallOptions{
@@ -140,17 +139,6 @@ func (a *app) runInstall(ctx context.Context, o *installOptions, romPath string)
 		RealCommand:    realCommand(o, romPath),
 	})
 	return err
-}
-
-// ask prints q and reads a yes/no answer; anything but yes is no.
-func ask(w io.Writer, in *bufio.Reader, q string) bool {
-	fmt.Fprintf(w, "%s [y/N] ", q)
-	line, _ := in.ReadString('\n')
-	switch strings.ToLower(strings.TrimSpace(line)) {
-	case "y", "yes":
-		return true
-	}
-	return false
 }
 
 // retryCommand is the command line the user runs again after a reboot or
@@ -208,7 +196,7 @@ var resultText = map[string]string{
 
 // printInstallSummary is the human summary: result, backup, chip, reads,
 // time, log and the next steps.
-func printInstallSummary(w io.Writer, s *pipeline.Summary) {
+func printInstallSummary(w interface{ Write([]byte) (int, error) }, s *pipeline.Summary) {
 	if s == nil {
 		return
 	}
@@ -236,7 +224,65 @@ func printInstallSummary(w io.Writer, s *pipeline.Summary) {
 	if len(s.Next) > 0 {
 		fmt.Fprintln(w, "next:")
 		for i, n := range s.Next {
-			fmt.Fprintf(w, "  %d. %s\n", i+1, n)
+			fmt.Fprintf(w, "  %d. %s\n", i+1, nextText(n))
 		}
 	}
+}
+
+// nextText words one next step.
+func nextText(n pipeline.Next) string {
+	switch n.ID {
+	case pipeline.NextReboot:
+		return "reboot: the machine starts Libreboot"
+	case pipeline.NextKeepBackup:
+		return "keep the backup (" + n.Path + ") somewhere off this machine: it is the way back to the factory firmware"
+	case pipeline.NextOldSettings:
+		return "if you changed firmware settings for this (SecureBoot, flash protection), Libreboot has its own; the old ones do not carry over"
+	case pipeline.NextSafeToReboot:
+		return "it is safe to reboot: the chip holds its old firmware"
+	case pipeline.NextFixAndRetry:
+		return "fix what blocks (above), then run again: " + n.Command
+	case pipeline.NextRunAgain:
+		return "run again: " + n.Command
+	case pipeline.NextRealInstall:
+		return "the rehearsal went through; the real install is: " + n.Command
+	case pipeline.NextKeepPower:
+		return "keep the machine on: do not reboot, power off, suspend or close the lid; plug in the charger"
+	case pipeline.NextCopyBackup:
+		return fmt.Sprintf("the verified backup is %s (sha256 %s); copy it to a USB stick now", n.Path, n.SHA256)
+	case pipeline.NextProtectionsStay:
+		return "the protections libreflash lowered stay lowered (not restored): the flasher needs them to recover"
+	case pipeline.NextRetryBackup:
+		return "retry writing the backup: " + n.Command
+	case pipeline.NextExternal:
+		return "if nothing verifies, write the backup with an external programmer from another computer: " + n.Docs
+	}
+	return n.ID
+}
+
+// validate refuses, before anything runs, the option combinations that
+// cannot mean anything: an unknown region mode or --rehearse-from without
+// --rehearse (usage errors, exit 2), no way to confirm (exit 2), and a
+// --rehearse-from that is no image file (exit 3, as for the ROM itself: a
+// FIFO or a device would block the rehearsal or read a disk).
+func (o *installOptions) validate(canAsk bool) error {
+	switch o.region {
+	case "auto", "full", "bios":
+	default:
+		return usageHint(fmt.Errorf("--region: unknown region mode %q", o.region), "use --region auto, full or bios")
+	}
+	if o.rehearseFrom != "" && !o.rehearse {
+		return usageHint(errors.New("--rehearse-from needs --rehearse"), "add --rehearse, or drop --rehearse-from")
+	}
+	if !o.yes && !canAsk {
+		return usageError(errors.New("install writes the flash chip: without a terminal to ask on, add --yes to confirm"))
+	}
+	if o.rehearseFrom != "" {
+		// The ROM's own reader: regular files only, looked at before they
+		// are opened, opened without blocking.
+		if _, err := rom.Open(o.rehearseFrom); err != nil {
+			return fmt.Errorf("--rehearse-from: %w", err)
+		}
+	}
+	return nil
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -127,7 +126,7 @@ func (a *app) runPrepare(cmd *cobra.Command, o *prepareOptions) error {
 		renderPlan(a.stdout, p, o.dryRun, out.Journal)
 	}
 	if planned && !o.dryRun && !o.yes {
-		ok, err := confirm(a.stdin, a.stdout, "Apply these changes? [y/N] ")
+		ok, err := a.newPrompter(nil).Confirm(cmd.Context(), "Apply these changes?")
 		if err != nil {
 			return err
 		}
@@ -216,15 +215,4 @@ func renderApplied(w io.Writer, p *restore.Plan) {
 			fmt.Fprintf(w, "applied %s: takes effect %s\n", s.Action, when)
 		}
 	}
-}
-
-// confirm asks a yes/no question on the terminal; anything but y/yes is no.
-func confirm(in io.Reader, out io.Writer, q string) (bool, error) {
-	fmt.Fprint(out, q)
-	line, err := bufio.NewReader(in).ReadString('\n')
-	if err != nil && line == "" {
-		return false, nil
-	}
-	a := strings.ToLower(strings.TrimSpace(line))
-	return a == "y" || a == "yes", nil
 }

@@ -7,9 +7,11 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/charmbracelet/log"
 	"github.com/mattn/go-isatty"
+	"github.com/muesli/termenv"
 	"github.com/spf13/cobra"
 
 	"libreflash/internal/runner"
@@ -26,6 +28,7 @@ type app struct {
 	log            *log.Logger
 	logLevel       string
 	getenv         func(string) string
+	prompt         *prompter // the one prompter, made on first use
 }
 
 // commands lists the constructors of the subcommands. Each subcommand's file
@@ -109,10 +112,32 @@ func (a *app) setupLog() error {
 	}
 	l.SetLevel(level)
 	if a.getenv("NO_COLOR") != "" || !isTerminal(a.stderr) {
-		l.SetColorProfile(0) // termenv.Ascii
+		l.SetColorProfile(termenv.Ascii)
 	}
 	a.log = l
+	// debug: every flasher run, its command line, output and timing.
+	runner.Trace = nil
+	if level <= log.DebugLevel {
+		runner.Trace = flasherTracer{l}
+	}
 	return nil
+}
+
+// flasherTracer writes the flasher runs to the diagnostic log
+// (--log-level debug): the command line, each output line as it arrives
+// (cleaned by the runner), and the exit status with the time taken.
+type flasherTracer struct{ l *log.Logger }
+
+func (t flasherTracer) Start(argv []string) {
+	t.l.Debug("flasher start", "argv", runner.QuoteArgv(argv))
+}
+
+func (t flasherTracer) Line(argv []string, stream, text string) {
+	t.l.Debug("flasher "+stream, "line", text)
+}
+
+func (t flasherTracer) End(argv []string, exitCode int, took time.Duration) {
+	t.l.Debug("flasher exit", "status", exitCode, "took", took.Round(time.Millisecond), "argv", runner.QuoteArgv(argv))
 }
 
 // writeJSON prints v as indented JSON on stdout: the --json output of the

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -135,14 +136,34 @@ func searchDirs(pathEnv string) []string {
 }
 
 // probe runs "flasher --help" once: the banner comes first, then the usage.
-func probe(ctx context.Context, path string) (*Flasher, error) {
-	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
+func probe(parent context.Context, path string) (*Flasher, error) {
+	ctx, cancel := context.WithTimeout(parent, probeTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, path, "--help")
 	cmd.Env = flasherEnv()
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
+	if t := Trace; t != nil {
+		tout, terr := newTraceLines(t, cmd.Args, "stdout"), newTraceLines(t, cmd.Args, "stderr")
+		cmd.Stdout, cmd.Stderr = io.MultiWriter(&out, tout), io.MultiWriter(&errb, terr)
+		t.Start(cmd.Args)
+		start := time.Now()
+		defer func() {
+			tout.Close()
+			terr.Close()
+			code := -1
+			if cmd.ProcessState != nil {
+				code = cmd.ProcessState.ExitCode()
+			}
+			t.End(cmd.Args, code, time.Since(start))
+		}()
+	}
 	runErr := cmd.Run()
+	if err := parent.Err(); err != nil {
+		// The user stopped libreflash (^C during the checks): the flasher
+		// is not at fault.
+		return nil, &CancelledError{Argv: cmd.Args, Err: err}
+	}
 	kind, version, ok := parseBanner(out.String())
 	if !ok {
 		msg := fmt.Sprintf("%s does not look like flashprog or flashrom: its --help printed no flashprog/flashrom banner", path)

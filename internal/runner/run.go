@@ -100,6 +100,18 @@ func (f *Flasher) Run(ctx context.Context, s Spec) (*Result, error) {
 	tailw := &tailBuffer{max: stderrTailBytes}
 	cmd.Stdout = io.MultiWriter(logw, parser.Stream("stdout"))
 	cmd.Stderr = io.MultiWriter(logw, tailw, parser.Stream("stderr"))
+	if t := Trace; t != nil {
+		tout, terr := newTraceLines(t, argv, "stdout"), newTraceLines(t, argv, "stderr")
+		cmd.Stdout = io.MultiWriter(cmd.Stdout, tout)
+		cmd.Stderr = io.MultiWriter(cmd.Stderr, terr)
+		t.Start(argv)
+		start := time.Now()
+		defer func() {
+			tout.Close()
+			terr.Close()
+			t.End(argv, res.ExitCode, time.Since(start))
+		}()
+	}
 	// The copying goroutines end when the flasher's process group closes
 	// the pipes; don't wait forever for a stray child that keeps them open.
 	cmd.WaitDelay = 5 * time.Second
