@@ -171,7 +171,8 @@ func countTokens(s, tok string) int {
 }
 
 // removeLastToken removes the last whole-argument occurrence of tok from s
-// with one adjoining blank, as removeToken does for all of them.
+// together with one adjoining blank (the one before it, else the one
+// after), which is exactly what adding " tok" or "tok " put there.
 func removeLastToken(s, tok string) (string, bool) {
 	last := -1
 	for i := 0; ; {

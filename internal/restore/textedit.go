@@ -246,25 +246,6 @@ func tokenIndex(s, tok string, from int) int {
 	}
 }
 
-// removeToken removes every whole-argument occurrence of tok from s together
-// with one adjoining blank (the one before it, else the one after), which is
-// exactly what adding " tok" or "tok " put there.
-func removeToken(s, tok string) string {
-	for {
-		j := tokenIndex(s, tok, 0)
-		if j < 0 {
-			return s
-		}
-		start, end := j, j+len(tok)
-		if start > 0 && (s[start-1] == ' ' || s[start-1] == '\t') {
-			start--
-		} else if end < len(s) && (s[end] == ' ' || s[end] == '\t') {
-			end++
-		}
-		s = s[:start] + s[end:]
-	}
-}
-
 // addWord appends param to a one-line command line file
 // (/etc/kernel/cmdline), before its final newline.
 func addWord(src []byte, param string) []byte {
