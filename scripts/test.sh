@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
 ensure_go
-ensure_pkgs flashrom coreboot-utils qemu-system-x86 busybox-static cpio ovmf
+ensure_pkgs flashrom coreboot-utils qemu-system-x86 busybox-static cpio ovmf dbus
 command -v staticcheck >/dev/null 2>&1 || go install honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 echo "==> gofmt"
