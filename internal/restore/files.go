@@ -59,9 +59,7 @@ func (m *Manager) snapshot(host string, newContent []byte, fallback, remove stri
 	}
 	fc.Existed, fc.Orig, fc.OrigSHA256 = true, b, sha(b)
 	fc.Mode = uint32(fi.Mode().Perm())
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		fc.UID, fc.GID = int(st.Uid), int(st.Gid)
-	}
+	fc.UID, fc.GID = fileOwner(fi)
 	return fc, nil
 }
 
@@ -249,11 +247,16 @@ func (m *Manager) undoFile(fc *FileChange) (changed bool, err error) {
 	if err != nil {
 		return false, err
 	}
-	uid, gid := fc.UID, fc.GID
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		uid, gid = int(st.Uid), int(st.Gid)
-	}
+	uid, gid := fileOwner(fi)
 	return true, m.writeHost(fc.Path, out, fi.Mode().Perm(), uid, gid)
+}
+
+// fileOwner returns a file's owner and group (root's where unknown).
+func fileOwner(fi os.FileInfo) (uid, gid int) {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return int(st.Uid), int(st.Gid)
+	}
+	return 0, 0
 }
 
 func (m *Manager) fixMeta(fc *FileChange) error {

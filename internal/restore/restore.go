@@ -409,6 +409,18 @@ func (m *Manager) Restore(ctx context.Context) (*RestoreResult, error) {
 		}
 		res.Undone = append(res.Undone, u)
 	}
+	// Then what libreflash marked as its own but no entry lists.
+	for _, o := range m.Orphans(j) {
+		u := Undone{ID: "orphan:" + o.Path, Action: o.Action, Backend: "found", Summary: "undid " + o.Summary}
+		if err := m.undoOrphan(ctx, o); err != nil {
+			u.Error = err.Error()
+			errs = append(errs, fmt.Errorf("%s: %w", o.Path, err))
+		} else {
+			u.Reboot = m.stillInEffect(&Entry{Action: o.Action})
+			res.Reboot = res.Reboot || u.Reboot
+		}
+		res.Undone = append(res.Undone, u)
+	}
 	if len(errs) > 0 {
 		return res, &RestoreError{Errs: errs}
 	}
