@@ -11,6 +11,7 @@ import (
 	"libreflash/internal/exitcode"
 
 	"libreflash/internal/runner"
+	"libreflash/internal/statedir"
 )
 
 // flashRun is what one shielded write (the image, or the backup when
@@ -116,6 +117,13 @@ func (in *installer) writeAndVerify(ctx context.Context) error {
 		ref = in.backup.Path
 	}
 	in.stage(StageWrite, StatusStart)
+	// The flasher writes the copy in the run directory: it must still be
+	// the image that was checked (issue 13: a swapped runs/<ts>/image.rom).
+	if err := statedir.VerifyPath(in.image, in.img.SHA256()); err != nil {
+		in.stage(StageWrite, StatusFail)
+		return &InstallError{Result: ResultBlocked, Code: exitcode.Blocked, Err: fmt.Errorf("not writing: %w", err),
+			Tip: "nothing was written; something other than libreflash writes in its state directory: find out what, then run again"}
+	}
 	// The flasher verifies inside the same run: the write stage ends when
 	// its verification starts.
 	verifying := false
