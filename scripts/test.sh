@@ -58,7 +58,7 @@ cross_builds() {
 }
 
 go_tests() {
-  echo "(a line per package as it finishes; cmd/libreflash and internal/pipeline take a few minutes)"
+  echo "(one line per package, in order; the first, cmd/libreflash, takes a few minutes)"
   LIBREFLASH_VMTEST=0 go test -count=1 -timeout 60m ./...
 }
 
