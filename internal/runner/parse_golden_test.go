@@ -25,6 +25,7 @@ func transcriptSets(t testing.TB) []struct{ name, dir string } {
 		{"flashrom", testutil.Flashers(t, "flashrom-1.3.0-debian")},
 		{"catalog/flashrom-1.3", testutil.Flashers(t, "flashrom-1.3.0-debian-dummy")},
 		{"catalog/flashprog-HEAD", testutil.Flashers(t, "flashprog-HEAD-79d5c66-dummy")},
+		{"flashrom-1.7.0", testutil.Flashers(t, "flashrom-1.7.0")},
 		{"constructed", filepath.Join("testdata", "parse", "constructed")},
 	}
 }
