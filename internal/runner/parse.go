@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"unicode/utf8"
 )
 
 // MaxLineBytes caps one output line. Longer lines are cut (Text ends in "…")
@@ -292,7 +291,9 @@ func (s *stream) escape(c byte) {
 		case ']':
 			s.esc = escOSC
 		default:
-			s.esc = escNone
+			if c < 0x20 || c > 0x2f { // intermediate bytes ("ESC ( B") come before the final one
+				s.esc = escNone
+			}
 		}
 	case escCSI:
 		if c >= 0x40 && c <= 0x7e {
@@ -876,12 +877,15 @@ func isIdent(s string) bool {
 	return true
 }
 
-// cleanText makes text valid UTF-8, replacing invalid bytes.
+// cleanText makes a line's bytes (ASCII control bytes and escape sequences
+// already dropped) safe to show: see Sanitize.
 func cleanText(b []byte) string {
-	if utf8.Valid(b) {
-		return string(b)
+	for _, c := range b {
+		if c >= 0x80 {
+			return Sanitize(string(b))
+		}
 	}
-	return strings.ToValidUTF8(string(b), "\uFFFD")
+	return string(b)
 }
 
 func hasPrefix(b []byte, s string) bool { return len(b) >= len(s) && string(b[:len(s)]) == s }
