@@ -99,7 +99,7 @@ type installer struct {
 	// previous is an earlier run that did not finish: resolved once this
 	// run leaves the chip in a known state.
 	previous *statedir.Run
-	unlock   func() // releases $STATE/lock
+	lock     *statedir.Held // $STATE/lock
 	// chipLock and inhibitor are held while the chip may be touched
 	// (chipaccess.go).
 	chipLock  *statedir.Held
@@ -131,9 +131,7 @@ func Install(ctx context.Context, o InstallOptions) (*Summary, error) {
 	s := in.finish(w, err)
 	// The lock outlives the summary: the next run must not find this one's
 	// record unfinished.
-	if in.unlock != nil {
-		in.unlock()
-	}
+	in.lock.Unlock()
 	in.chipLock.Unlock()
 	in.inhibitor.Release()
 	return s, err
@@ -171,7 +169,7 @@ func (in *installer) install(ctx context.Context) (*written, error) {
 		in.stateDir = statedir.Rehearsals(o.StateDir)
 	}
 	in.stage(StageLock, StatusStart)
-	if in.unlock, err = statedir.Lock(in.stateDir); err != nil {
+	if in.lock, err = statedir.Acquire(in.stateDir); err != nil {
 		in.stage(StageLock, StatusFail)
 		return nil, err
 	}
@@ -179,6 +177,7 @@ func (in *installer) install(ctx context.Context) (*written, error) {
 		in.stage(StageLock, StatusFail)
 		return nil, err
 	}
+	in.s.locks = []*statedir.Held{in.lock, in.chipLock}
 	in.stage(StageLock, StatusOK)
 	if in.rec, err = newRecord(in.stateDir, "install", in.start, img.Path); err != nil {
 		return nil, err
