@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+
+	"libreflash/internal/statedir"
 )
 
 // Journal-only actions: changes another package makes with a tool of its
@@ -52,6 +54,9 @@ var errNoUndoer = errors.New("this libreflash command cannot undo it (no undo re
 func (m *Manager) Begin(e *Entry) (*Entry, error) {
 	if !journalAction(e.Action) {
 		return nil, &UnknownActionError{Name: e.Action}
+	}
+	if err := statedir.Ensure(m.StateDir); err != nil {
+		return nil, err
 	}
 	j, err := m.Journal()
 	if err != nil {
