@@ -33,8 +33,12 @@ type InstallOptions struct {
 	Region      string // auto (""), full or bios
 	ForceBoard  bool   // accept an image for another board
 	ForceRoute  bool   // go on where the board's route says external/jumper/unlock first
-	NoRestore   bool   // leave the lowered protections in place
-	StateDir    string // $STATE
+	// UnlockTool is --unlock-tool (dell_flash_unlock), "" to search for
+	// it; UnlockTimeout bounds each of its runs (0: unlock.DefaultTimeout).
+	UnlockTool    string
+	UnlockTimeout time.Duration
+	NoRestore     bool   // leave the lowered protections in place
+	StateDir      string // $STATE
 
 	// Rehearse runs the whole pipeline on an emulated chip (the dummy
 	// programmer) seeded from RehearseFrom, or from FactoryImage.
@@ -106,6 +110,9 @@ type installer struct {
 
 	wouldBlock []string // a rehearsal's failing checks that stop a real run
 
+	smisDisabled bool // the Dell unlock cycle disabled SMIs in this run
+	shutDown     bool // the Dell unlock cycle armed the override: shut down next
+
 	early  []Event // emitted before the run directory existed
 	unlock func()  // releases $STATE/lock
 
@@ -115,10 +122,14 @@ type installer struct {
 
 // protections is the restore.Manager for this run's state directory.
 func (in *installer) protections() *restore.Manager {
+	var m *restore.Manager
 	if in.o.Protections != nil {
-		return in.o.Protections(in.o.StateDir)
+		m = in.o.Protections(in.o.StateDir)
+	} else {
+		m = restore.New(in.o.Env.Root, in.o.StateDir)
 	}
-	return restore.New(in.o.Env.Root, in.o.StateDir)
+	in.dellUndoer(m)
+	return m
 }
 
 // Install runs lock, check, plan, backup, write, verify and restore, as
@@ -206,16 +217,22 @@ func (in *installer) install(ctx context.Context) error {
 	if err := in.check(ctx); err != nil {
 		return err
 	}
+	// Until the first write the chip is untouched: a failure or a ^C
+	// enables the SMIs the Dell unlock disabled.
 	if err := in.plan(ctx); err != nil {
+		in.reenableSMIs(ctx)
 		return err
 	}
 	if err := ctx.Err(); err != nil {
+		in.reenableSMIs(ctx)
 		return installCancelled("before the backup")
 	}
 	if err := in.doBackup(ctx); err != nil {
+		in.reenableSMIs(ctx)
 		return err
 	}
 	if err := ctx.Err(); err != nil {
+		in.reenableSMIs(ctx)
 		return installCancelled("after the backup, before any write")
 	}
 	// From the first write on, nothing stops half-way: the user's ^C is
@@ -340,6 +357,9 @@ func (in *installer) nextSteps(s *Summary) []Next {
 	case ResultUnknownState:
 		return in.recoverySteps()
 	case ResultPrepared:
+		if in.shutDown {
+			return []Next{{ID: NextShutDown}, {ID: NextRunAgain, Command: retry}}
+		}
 		return []Next{{ID: NextReboot}, {ID: NextRunAgain, Command: retry}}
 	case ResultBlocked:
 		return []Next{{ID: NextFixAndRetry, Command: retry}}

@@ -207,7 +207,6 @@ func codeOf(err error) int {
 	return -1
 }
 
-
 func TestParseChunks(t *testing.T) {
 	// Parse sees the whole output; lines split across writes still count.
 	if o, ok := Parse(armedOut); !ok || o != OverrideArmed {
