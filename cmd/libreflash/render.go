@@ -88,6 +88,12 @@ func (r *renderer) Event(e pipeline.Event) {
 			what = "snapshot (not the way back)"
 		}
 		r.line("%s: %s (sha256 %s), %d equal reads", what, d.Path, d.SHA256, d.Reads)
+	case *pipeline.BackupCheck:
+		if d.OK {
+			r.line("backup %s matches its recorded sha256", d.Path)
+		} else {
+			r.line("error: the backup %s no longer matches the sha256 recorded when it was read (%s)", d.Path, d.Expected)
+		}
 	case *pipeline.Verify:
 		if d.OK {
 			r.line("verified: the chip matches the %s", d.Against)
@@ -149,6 +155,12 @@ var stepText = map[string]string{
 }
 
 func (r *renderer) plan(p *pipeline.Plan) {
+	if r.lastPlan != nil && len(p.Layout) > 0 {
+		r.line("the image's flash descriptor places %s elsewhere than the chip's: writing the whole chip instead of its BIOS region",
+			strings.Join(p.Layout, ", "))
+		r.lastPlan = p
+		return
+	}
 	r.lastPlan = p
 	if p.Image == nil {
 		return // a backup: the chip is named when the plan stage ends

@@ -76,7 +76,7 @@ func (in *installer) unlockStage(ctx context.Context) (*preflight.Report, error)
 	in.stage(StageUnlock, StatusOK)
 	r := preflight.Run(ctx, in.o.Env, in.preflightOptions())
 	for _, c := range r.Checks {
-		in.emit(Event{Data: machineCheck(c, c.Status == preflight.Fail)})
+		in.emit(machineCheck(c, c.Status == preflight.Fail))
 	}
 	return r, nil
 }
@@ -87,8 +87,8 @@ func (in *installer) preflightOptions() preflight.Options {
 
 // toolLog is where the unlock tool's output goes: the run's flasher log.
 func (in *installer) toolLog() io.Writer {
-	if in.run != nil && in.run.log != nil {
-		return in.run.log
+	if in.rec != nil && in.rec.log != nil {
+		return in.rec.log
 	}
 	return nil
 }
@@ -120,7 +120,7 @@ func (in *installer) reenableSMIs(ctx context.Context) {
 	if err != nil {
 		ev.Error = fmt.Sprintf("%v (SMIs may still be disabled: run 'sudo libreflash restore')", err)
 	}
-	in.emit(Event{Data: ev})
+	in.emit(ev)
 	if err != nil {
 		in.stage(StageRestore, StatusFail)
 		return
