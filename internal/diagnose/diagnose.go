@@ -117,6 +117,21 @@ func (r Result) NeedsFacts() bool {
 	return false
 }
 
+// For returns the findings with each fix for outcome instead: what the
+// caller learnt after the log ended (libreflash's install reads the chip
+// back, or rolls it back) decides which branch of the catalog's fix
+// applies. Info findings from other runs keep theirs.
+func (r Result) For(outcome string, f Facts) []Finding {
+	out := make([]Finding, len(r.Findings))
+	for i, fd := range r.Findings {
+		if fd.Severity != Info {
+			fd.Fix = Fix(fd.ID, outcome, f)
+		}
+		out[i] = fd
+	}
+	return out
+}
+
 // OK reports whether the log shows a successful run.
 func (r Result) OK() bool { return r.Outcome == Success }
 
