@@ -25,6 +25,15 @@ const (
 	ActionDellSMIs = "dell-smis-disabled"
 )
 
+// BackendDellUnlock is the backend of the Dell entries: the tool itself.
+const BackendDellUnlock = "dell_flash_unlock"
+
+// DellToolNames are the names the Dell unlock tool is installed under
+// (Libreboot's and upstream's build make dell_flash_unlock; releases
+// before 20230423 named it e6400_flash_unlock). A journal entry may name
+// no other program to run as root.
+var DellToolNames = []string{"dell_flash_unlock", "dell-flash-unlock", "e6400_flash_unlock"}
+
 // journalActions are the actions a journal may hold besides Actions.
 var journalActions = []string{ActionDellOverride, ActionDellSMIs}
 

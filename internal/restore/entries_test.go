@@ -23,7 +23,7 @@ func TestJournalOnlyActions(t *testing.T) {
 	m := New(root, state)
 	ctx := context.Background()
 
-	armed, err := m.Begin(&Entry{Action: ActionDellOverride, Backend: "dell_flash_unlock"})
+	armed, err := m.Begin(&Entry{Action: ActionDellOverride, Backend: BackendDellUnlock})
 	if err != nil || armed.State != StateApplying || armed.BootID != "boot-1" {
 		t.Fatalf("begin: %+v %v", armed, err)
 	}
@@ -31,7 +31,7 @@ func TestJournalOnlyActions(t *testing.T) {
 	if err := m.Settle(armed); err != nil {
 		t.Fatal(err)
 	}
-	smis, err := m.Begin(&Entry{Action: ActionDellSMIs, Backend: "dell_flash_unlock",
+	smis, err := m.Begin(&Entry{Action: ActionDellSMIs, Backend: BackendDellUnlock,
 		Undo: []Command{{Tool: "/usr/local/sbin/dell_flash_unlock"}}})
 	if err != nil {
 		t.Fatal(err)
@@ -48,6 +48,11 @@ func TestJournalOnlyActions(t *testing.T) {
 	}
 	if _, err := m.Begin(&Entry{Action: "format-disk"}); err == nil {
 		t.Error("an unknown action was journaled")
+	}
+	// A journal that names another program for a Dell step is refused.
+	bad := strings.Replace(string(b), "/usr/local/sbin/dell_flash_unlock", "/bin/rm", 1)
+	if _, err := ParseJournal([]byte(bad)); err == nil || !strings.Contains(err.Error(), "not the Dell unlock tool") {
+		t.Errorf("a journal naming /bin/rm: %v", err)
 	}
 
 	// No Undoer here: the SMIs entry stays; the override is simply dropped.
@@ -89,7 +94,7 @@ func TestJournalOnlyActions(t *testing.T) {
 	}
 
 	// Forget drops an entry whose change did not happen.
-	e, _ := m.Begin(&Entry{Action: ActionDellSMIs})
+	e, _ := m.Begin(&Entry{Action: ActionDellSMIs, Backend: BackendDellUnlock})
 	if err := m.Forget(e.ID); err != nil {
 		t.Fatal(err)
 	}

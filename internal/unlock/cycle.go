@@ -69,7 +69,7 @@ func (c *Cycle) Advance(ctx context.Context, ls *preflight.LockState) (*Disabled
 	if unlocked {
 		action = restore.ActionDellSMIs
 	}
-	e, err := c.Journal.Begin(&restore.Entry{Action: action, Backend: "dell_flash_unlock",
+	e, err := c.Journal.Begin(&restore.Entry{Action: action, Backend: restore.BackendDellUnlock,
 		Undo: []restore.Command{{Tool: tool.Path}}, Expect: "running " + tool.Path})
 	if err != nil {
 		return nil, err
@@ -84,7 +84,7 @@ func (c *Cycle) Advance(ctx context.Context, ls *preflight.LockState) (*Disabled
 	settle := func(action, expect string) error {
 		if e.Action != action { // the tool took another step than predicted
 			_ = c.Journal.Forget(e.ID)
-			ne, err := c.Journal.Begin(&restore.Entry{Action: action, Backend: "dell_flash_unlock",
+			ne, err := c.Journal.Begin(&restore.Entry{Action: action, Backend: restore.BackendDellUnlock,
 				Undo: []restore.Command{{Tool: tool.Path}}})
 			if err != nil {
 				return err
