@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"libreflash/internal/exitcode"
+	"libreflash/internal/inhibit"
 	"libreflash/internal/preflight"
 	"libreflash/internal/restore"
 	"libreflash/internal/rom"
@@ -99,6 +100,10 @@ type installer struct {
 	// run leaves the chip in a known state.
 	previous *statedir.Run
 	unlock   func() // releases $STATE/lock
+	// chipLock and inhibitor are held while the chip may be touched
+	// (chipaccess.go).
+	chipLock  *statedir.Held
+	inhibitor *inhibit.Lock
 }
 
 // protections is the restore.Manager for this run's state directory.
@@ -129,6 +134,8 @@ func Install(ctx context.Context, o InstallOptions) (*Summary, error) {
 	if in.unlock != nil {
 		in.unlock()
 	}
+	in.chipLock.Unlock()
+	in.inhibitor.Release()
 	return s, err
 }
 
@@ -141,6 +148,9 @@ func (in *installer) install(ctx context.Context) (*written, error) {
 	}
 	if o.RehearseFrom != "" && !o.Rehearse {
 		return nil, exitcode.New(exitcode.Usage, "add --rehearse", "--rehearse-from needs --rehearse")
+	}
+	if o.Env == nil {
+		in.o.Env = preflight.HostEnv()
 	}
 	img, err := rom.Open(o.ROM)
 	if err != nil {
@@ -165,6 +175,10 @@ func (in *installer) install(ctx context.Context) (*written, error) {
 		in.stage(StageLock, StatusFail)
 		return nil, err
 	}
+	if in.chipLock, err = lockChip(o.Env.Root, o.Programmer, o.Rehearse); err != nil {
+		in.stage(StageLock, StatusFail)
+		return nil, err
+	}
 	in.stage(StageLock, StatusOK)
 	if in.rec, err = newRecord(in.stateDir, "install", in.start, img.Path); err != nil {
 		return nil, err
@@ -179,8 +193,28 @@ func (in *installer) install(ctx context.Context) (*written, error) {
 		in.previous = &p
 	}
 
+	if found != nil {
+		// The checks look at the flasher this run found: not a second
+		// --help run of the same binary.
+		env := *in.o.Env
+		find := env.FindFlasher
+		if find == nil {
+			find = runner.Find
+		}
+		env.FindFlasher = func(ctx context.Context, fo runner.FindOptions) (*runner.Flasher, error) {
+			if fo.Explicit == o.FlasherPath {
+				return found, nil
+			}
+			return find(ctx, fo)
+		}
+		in.o.Env = &env
+	}
 	if err := in.check(ctx); err != nil {
 		return nil, err
+	}
+	if !o.Rehearse {
+		// From the first chip access (the plan's probe) to the end.
+		in.inhibitor = takeInhibitor(ctx, o.Env)
 	}
 	pl, err := in.plan(ctx, img, found, prev)
 	if err != nil {
