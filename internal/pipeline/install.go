@@ -48,6 +48,9 @@ type InstallOptions struct {
 	// Env is the machine the checks look at; its Root is also where DMI
 	// is read.
 	Env *preflight.Env
+	// RunDir is where the chip locks live; "" means /run/libreflash below
+	// Env.Root. The command passes the one below the root it changes.
+	RunDir string
 	// Flasher, when set, is the flasher to run (tests: a fake);
 	// FlasherPath is then not searched and a rehearsal is not possible.
 	Flasher Flasher
@@ -107,7 +110,7 @@ type installer struct {
 	// previous is an earlier run that did not finish: resolved once this
 	// run leaves the chip in a known state.
 	previous *statedir.Run
-	unlock   func() // releases $STATE/lock
+	lock     *statedir.Held // $STATE/lock
 	// chipLock and inhibitor are held while the chip may be touched
 	// (chipaccess.go).
 	chipLock  *statedir.Held
@@ -143,9 +146,7 @@ func Install(ctx context.Context, o InstallOptions) (*Summary, error) {
 	s := in.finish(w, err)
 	// The lock outlives the summary: the next run must not find this one's
 	// record unfinished.
-	if in.unlock != nil {
-		in.unlock()
-	}
+	in.lock.Unlock()
 	in.chipLock.Unlock()
 	in.inhibitor.Release()
 	return s, err
@@ -183,14 +184,15 @@ func (in *installer) install(ctx context.Context) (*written, error) {
 		in.stateDir = statedir.Rehearsals(o.StateDir)
 	}
 	in.stage(StageLock, StatusStart)
-	if in.unlock, err = statedir.Lock(in.stateDir); err != nil {
+	if in.lock, err = statedir.Acquire(in.stateDir); err != nil {
 		in.stage(StageLock, StatusFail)
 		return nil, err
 	}
-	if in.chipLock, err = lockChip(o.Env.Root, o.Programmer, o.Rehearse); err != nil {
+	if in.chipLock, err = lockChip(o.Env.Root, o.RunDir, o.Programmer, o.Rehearse); err != nil {
 		in.stage(StageLock, StatusFail)
 		return nil, err
 	}
+	in.s.locks = []*statedir.Held{in.lock, in.chipLock}
 	in.stage(StageLock, StatusOK)
 	if in.rec, err = newRecord(in.stateDir, "install", in.start, img.Path); err != nil {
 		return nil, err
