@@ -68,7 +68,7 @@ func (a *app) runBackup(ctx context.Context, o *backupOptions) error {
 		StateDir:    statedir.Resolve(o.stateDir, a.getenv),
 		Root:        env.Path("/"),
 		Check:       a.backupChecks(env, &facts),
-		Diagnose: func(log []byte, exit int) []pipeline.Finding {
+		Diagnose: func(log []byte, exit int) []diagnose.Finding {
 			return diagnose.DiagnoseRun(log, exit, facts).Findings
 		},
 		Sink: r.Event,
@@ -79,7 +79,7 @@ func (a *app) runBackup(ctx context.Context, o *backupOptions) error {
 // backupChecks runs the same checks as 'libreflash check' for the
 // programmer, with the flasher the pipeline found.
 func (a *app) backupChecks(env *preflight.Env, facts *diagnose.Facts) pipeline.Checker {
-	return func(ctx context.Context, programmer string, f *runner.Flasher) ([]pipeline.CheckResult, error) {
+	return func(ctx context.Context, programmer string, f *runner.Flasher) ([]pipeline.Check, error) {
 		r := preflight.Run(ctx, env, preflight.Options{Programmer: programmer, FlasherPath: f.Path})
 		if err := ctx.Err(); err != nil {
 			// A signal during the checks: what failed then is the user's
@@ -88,11 +88,11 @@ func (a *app) backupChecks(env *preflight.Env, facts *diagnose.Facts) pipeline.C
 				fmt.Errorf("cancelled during the checks: %w", err))
 		}
 		*facts = r.Facts
-		var out []pipeline.CheckResult
+		var out []pipeline.Check
 		for _, c := range r.Checks {
 			if c.Status == preflight.Fail || c.Status == preflight.Warn {
-				out = append(out, pipeline.CheckResult{ID: c.ID, Status: string(c.Status),
-					Summary: c.Summary, Fix: c.Fix, Docs: c.Docs})
+				out = append(out, pipeline.Check{Source: pipeline.SourceMachine, ID: c.ID, Status: string(c.Status),
+					Summary: c.Summary, Detail: c.Detail, Fix: c.Fix, Docs: c.Docs, Blocks: c.Status == preflight.Fail})
 			}
 		}
 		return out, nil

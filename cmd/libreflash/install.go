@@ -104,9 +104,9 @@ func (a *app) runInstall(ctx context.Context, o *installOptions, romPath string)
 		// The install summary has more to say than backup's; the renderer
 		// shows everything else.
 		sink = func(e pipeline.Event) {
-			if e.Type == pipeline.TypeSummary {
+			if s, ok := e.Data.(*pipeline.Summary); ok {
 				r.Close()
-				printInstallSummary(a.stdout, e.Summary)
+				printInstallSummary(a.stdout, s)
 				return
 			}
 			r.Event(e)
@@ -224,9 +224,40 @@ func printInstallSummary(w interface{ Write([]byte) (int, error) }, s *pipeline.
 	if len(s.Next) > 0 {
 		fmt.Fprintln(w, "next:")
 		for i, n := range s.Next {
-			fmt.Fprintf(w, "  %d. %s\n", i+1, n)
+			fmt.Fprintf(w, "  %d. %s\n", i+1, nextText(n))
 		}
 	}
+}
+
+// nextText words one next step.
+func nextText(n pipeline.Next) string {
+	switch n.ID {
+	case pipeline.NextReboot:
+		return "reboot: the machine starts Libreboot"
+	case pipeline.NextKeepBackup:
+		return "keep the backup (" + n.Path + ") somewhere off this machine: it is the way back to the factory firmware"
+	case pipeline.NextOldSettings:
+		return "if you changed firmware settings for this (SecureBoot, flash protection), Libreboot has its own; the old ones do not carry over"
+	case pipeline.NextSafeToReboot:
+		return "it is safe to reboot: the chip holds its old firmware"
+	case pipeline.NextFixAndRetry:
+		return "fix what blocks (above), then run again: " + n.Command
+	case pipeline.NextRunAgain:
+		return "run again: " + n.Command
+	case pipeline.NextRealInstall:
+		return "the rehearsal went through; the real install is: " + n.Command
+	case pipeline.NextKeepPower:
+		return "keep the machine on: do not reboot, power off, suspend or close the lid; plug in the charger"
+	case pipeline.NextCopyBackup:
+		return fmt.Sprintf("the verified backup is %s (sha256 %s); copy it to a USB stick now", n.Path, n.SHA256)
+	case pipeline.NextProtectionsStay:
+		return "the protections libreflash lowered stay lowered (not restored): the flasher needs them to recover"
+	case pipeline.NextRetryBackup:
+		return "retry writing the backup: " + n.Command
+	case pipeline.NextExternal:
+		return "if nothing verifies, write the backup with an external programmer from another computer: " + n.Docs
+	}
+	return n.ID
 }
 
 // validate refuses, before anything runs, the option combinations that

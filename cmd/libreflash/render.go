@@ -23,9 +23,10 @@ type renderer struct {
 	status io.Writer // stage and progress lines
 	json   pipeline.Sink
 
-	mu      sync.Mutex
-	bar     *pb.ProgressBar
-	percent bool // the bar shows the flasher's percentage
+	mu       sync.Mutex
+	bar      *pb.ProgressBar
+	percent  bool           // the bar shows the flasher's percentage
+	lastPlan *pipeline.Plan // the run's plan, once shown
 }
 
 type renderMode int
@@ -59,32 +60,181 @@ func (r *renderer) Event(e pipeline.Event) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	switch e.Type {
-	case pipeline.TypeStage:
-		r.stage(e)
-	case pipeline.TypeProgress:
-		r.progress(e)
-	case pipeline.TypeLog:
-		switch e.Level {
-		case "warn":
-			r.line("warning: %s", e.Message)
-		case "error":
-			r.line("error: %s", e.Message)
-		default:
-			r.line("%s", e.Message)
+	switch d := e.Data.(type) {
+	case *pipeline.Stage:
+		r.stage(d)
+	case *pipeline.Progress:
+		r.progress(d)
+	case *pipeline.Check:
+		r.check(d)
+	case *pipeline.Plan:
+		r.plan(d)
+	case *pipeline.FlasherInfo:
+		r.line("using %s %s (%s)", d.Kind, d.Version, d.Path)
+	case *pipeline.FlasherMessage:
+		if d.Level == "error" {
+			r.line("error: %s", d.Text)
+		} else {
+			r.line("warning: %s", d.Text)
 		}
-	case pipeline.TypeFinding:
-		if e.Finding != nil {
-			r.line("cause (%s): %s", e.Finding.ID, e.Finding.Summary)
-			if e.Finding.Fix != "" {
-				r.line("fix: %s", strings.ReplaceAll(strings.TrimRight(e.Finding.Fix, "\n"), "\n", "\n     "))
+	case *pipeline.Signal:
+		r.line("warning: received %s: the flasher goes on, because stopping it now would leave the chip unusable; "+
+			"libreflash stops as soon as the chip is in a known state", d.Signal)
+	case *pipeline.PreviousRun:
+		r.previousRun(d)
+	case *pipeline.VerifiedBackup:
+		what := "backup"
+		if d.Role == pipeline.RoleSnapshot {
+			what = "snapshot (not the way back)"
+		}
+		r.line("%s: %s (sha256 %s), %d equal reads", what, d.Path, d.SHA256, d.Reads)
+	case *pipeline.Verify:
+		if d.OK {
+			r.line("verified: the chip matches the %s", d.Against)
+		} else if d.Mismatch != nil {
+			r.line("error: the chip differs from the %s at offset %#x", d.Against, *d.Mismatch)
+		} else {
+			r.line("error: the chip differs from the %s", d.Against)
+		}
+	case *pipeline.ChipState:
+		r.chipState(d)
+	case *pipeline.Prepare:
+		r.prepare(d)
+	case *pipeline.Restore:
+		for _, u := range d.Undone {
+			if u.Error != "" {
+				r.line("error: could not undo %s: %s", u.Action, u.Error)
+			} else {
+				r.line("undone: %s", u.Summary)
 			}
 		}
-	case pipeline.TypeSummary:
-		r.endBar()
-		if e.Summary != nil {
-			r.summary(e.Summary)
+		if d.Error != "" {
+			r.line("error: some protections were not restored (%s); run 'sudo libreflash restore' to retry", d.Error)
 		}
+	case *pipeline.Finding:
+		r.line("cause (%s): %s", d.ID, d.Summary)
+		if d.Fix != "" {
+			r.line("fix: %s", strings.ReplaceAll(strings.TrimRight(d.Fix, "\n"), "\n", "\n     "))
+		}
+	case *pipeline.Summary:
+		r.endBar()
+		r.summary(d)
+	}
+}
+
+func (r *renderer) check(c *pipeline.Check) {
+	what := c.ID
+	if c.Source == pipeline.SourceImage {
+		what = "image " + c.ID
+	}
+	switch {
+	case c.Status == "fail" && c.Blocks:
+		r.line("error: [fail] %s: %s", what, c.Summary)
+		if c.Fix != "" {
+			r.line("  fix: %s", strings.ReplaceAll(c.Fix, "\n", "\n  "))
+		}
+	case c.Status == "fail", c.Status == "warn":
+		r.line("warning: [%s] %s: %s", c.Status, what, c.Summary)
+	default:
+		r.line("[%s] %s: %s", c.Status, what, c.Summary)
+	}
+}
+
+var stepText = map[string]string{
+	pipeline.StepBackup:   "back up: read the chip twice; the two reads must match (sha256)",
+	pipeline.StepWrite:    "write",
+	pipeline.StepVerify:   "verify: read the chip back and compare it with the image",
+	pipeline.StepRollback: "on failure: roll back to the verified backup, the same way",
+	pipeline.StepRestore:  "protections: whatever 'libreflash prepare' lowered is restored after a verified write",
+}
+
+func (r *renderer) plan(p *pipeline.Plan) {
+	r.lastPlan = p
+	if p.Image == nil {
+		return // a backup: the chip is named when the plan stage ends
+	}
+	lines := []string{
+		fmt.Sprintf("image: %s (%s, sha256 %s)", p.Image.Path, pipeline.HumanSize(p.Image.Size), p.Image.SHA256),
+		fmt.Sprintf("chip: %s, %s, via -p %s", strings.TrimSpace(p.Chip.Vendor+" "+p.Chip.Name), pipeline.HumanSize(p.Chip.Size), p.Programmer),
+	}
+	if h := p.Rehearsal; h != nil {
+		from := "a generated factory-like image"
+		if h.SeededFrom != "" {
+			from = h.SeededFrom
+		}
+		lines = append(lines, fmt.Sprintf("rehearsal: emulated %s chip (%s), seeded from %s, backed by %s",
+			h.Emulate, pipeline.HumanSize(p.Chip.Size), from, h.ChipFile))
+		if len(h.WouldBlock) > 0 {
+			lines = append(lines, fmt.Sprintf("a real run with -p %s would stop at the checks: %s", h.For, strings.Join(h.WouldBlock, ", ")))
+		}
+	}
+	for i, st := range p.Steps {
+		t := stepText[st]
+		if st == pipeline.StepWrite {
+			t = "write: whole chip"
+			if p.Region == pipeline.RegionBIOS {
+				t = "write: BIOS region only (--ifd -i bios)"
+			}
+			if len(p.Locked) > 0 {
+				t += "; the chip's descriptor locks " + strings.Join(p.Locked, ", ")
+			}
+		}
+		lines = append(lines, fmt.Sprintf("%d. %s", i+1, t))
+	}
+	lines = append(lines, fmt.Sprintf("expected chip passes: %d reads, %d write; %d flasher runs", p.ChipReads, p.ChipWrites, p.FlasherRuns))
+	r.line("plan:\n  %s", strings.Join(lines, "\n  "))
+}
+
+func (r *renderer) previousRun(p *pipeline.PreviousRun) {
+	stage := p.Stage
+	if stage == "" {
+		stage = "its start"
+	}
+	msg := fmt.Sprintf("the previous run (%s, pid %d) did not finish: it stopped during %s; its record is in %s",
+		p.Started.Format(time.RFC3339), p.PID, stage, p.Dir)
+	if p.Writing {
+		msg += "\nit was writing the chip, so the chip may hold neither the old firmware nor the new: do not reboot or power off until this run has written and verified it"
+	}
+	if p.Backup != nil {
+		msg += fmt.Sprintf("\nits verified backup of the chip as it was then: %s (sha256 %s); keep it", p.Backup.Path, p.Backup.SHA256)
+	}
+	r.line("warning: %s", msg)
+}
+
+func (r *renderer) chipState(c *pipeline.ChipState) {
+	switch c.State {
+	case pipeline.ChipUnchanged:
+		r.line("the chip is unchanged (%s): it still holds the firmware it had, so it is safe to reboot", c.Basis)
+	case pipeline.ChipRolledBack:
+		r.line("rolled back: the chip holds the verified backup again, so it is safe to reboot")
+	case pipeline.ChipUnknown:
+		r.line("error: DO NOT REBOOT OR POWER OFF: the chip is in an unknown state")
+	}
+}
+
+func (r *renderer) prepare(p *pipeline.Prepare) {
+	switch p.Status {
+	case pipeline.PrepareProposed, pipeline.PrepareManual:
+		for _, s := range p.Steps {
+			line := fmt.Sprintf("%s: %s", s.Action, s.Summary)
+			for _, f := range s.Files {
+				line += "\n  changes " + f
+			}
+			for _, c := range s.Commands {
+				line += "\n  runs " + strings.Join(c, " ")
+			}
+			for _, m := range s.Manual {
+				line += "\n  " + m
+			}
+			r.line("%s", line)
+		}
+	case pipeline.PrepareLater:
+		if len(p.Actions) > 0 {
+			r.line("after that, 'sudo libreflash prepare' can make the reversible changes (%s)", strings.Join(p.Actions, ", "))
+		}
+	}
+	for _, n := range p.Notes {
+		r.line("note: %s", n)
 	}
 }
 
@@ -100,15 +250,15 @@ var stageNames = map[string]string{
 	"write": "write", "verify": "verify", "restore": "restore",
 }
 
-func (r *renderer) stage(e pipeline.Event) {
+func (r *renderer) stage(e *pipeline.Stage) {
 	name := stageNames[e.Stage]
 	if name == "" {
 		name = e.Stage
 	}
 	switch e.Status {
 	case pipeline.StatusOK:
-		if e.Message != "" {
-			r.line("%s: %s", name, e.Message)
+		if p := r.lastPlan; e.Stage == pipeline.StagePlan && p != nil && p.Image == nil {
+			r.line("%s: %s, %s", name, strings.TrimSpace(p.Chip.Vendor+" "+p.Chip.Name), pipeline.HumanSize(p.Chip.Size))
 		} else {
 			r.line("%s: ok", name)
 		}
@@ -121,11 +271,11 @@ func (r *renderer) stage(e pipeline.Event) {
 }
 
 // opLabel is "reading chip (1 of 2)".
-func opLabel(e pipeline.Event) string {
+func opLabel(e *pipeline.Progress) string {
 	verb := map[string]string{"read": "reading chip", "erase": "erasing chip", "write": "writing chip",
-		"verify": "verifying chip"}[e.Op]
+		"verify": "verifying chip", "probe": "probing chip"}[string(e.Op)]
 	if verb == "" {
-		verb = e.Op
+		verb = string(e.Op)
 	}
 	if e.Passes > 1 {
 		verb += fmt.Sprintf(" (%d of %d)", e.Pass, e.Passes)
@@ -133,7 +283,7 @@ func opLabel(e pipeline.Event) string {
 	return verb
 }
 
-func (r *renderer) progress(e pipeline.Event) {
+func (r *renderer) progress(e *pipeline.Progress) {
 	switch e.Status {
 	case pipeline.StatusStart:
 		r.endBar()

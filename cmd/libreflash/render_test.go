@@ -34,23 +34,25 @@ func backupEvents(pct bool) []pipeline.Event {
 		}
 		return pipeline.Percent(v)
 	}
+	chip := pipeline.ChipRef{Vendor: "Winbond", Name: "W25Q128.V", Size: 16 << 20}
 	ev := []pipeline.Event{
-		{Type: "stage", Stage: "check", Status: "start"},
-		{Type: "log", Level: "warn", Message: "check power: on battery"},
-		{Type: "stage", Stage: "check", Status: "ok"},
-		{Type: "stage", Stage: "plan", Status: "ok", Message: "Winbond W25Q128.V, 16 MiB"},
+		{Data: &pipeline.Stage{Stage: "check", Status: "start"}},
+		{Data: &pipeline.Check{Source: "machine", ID: "power", Status: "warn", Summary: "on battery"}},
+		{Data: &pipeline.Stage{Stage: "check", Status: "ok"}},
+		{Data: &pipeline.Plan{Chip: chip, Steps: []string{"backup"}, ChipReads: 2}},
+		{Data: &pipeline.Stage{Stage: "plan", Status: "ok"}},
 	}
 	for pass := 1; pass <= 2; pass++ {
 		ev = append(ev,
-			pipeline.Event{Type: "progress", Op: "read", Pass: pass, Passes: 2, Status: "start"},
-			pipeline.Event{Type: "progress", Op: "read", Pass: pass, Passes: 2, Percent: p(42), Elapsed: 1},
-			pipeline.Event{Type: "progress", Op: "read", Pass: pass, Passes: 2, Percent: p(100), Elapsed: 2},
-			pipeline.Event{Type: "progress", Op: "read", Pass: pass, Passes: 2, Status: "ok", Percent: p(100), Elapsed: 2.25},
+			pipeline.Event{Data: &pipeline.Progress{Op: "read", Pass: pass, Passes: 2, Status: "start"}},
+			pipeline.Event{Data: &pipeline.Progress{Op: "read", Pass: pass, Passes: 2, Percent: p(42), Elapsed: 1}},
+			pipeline.Event{Data: &pipeline.Progress{Op: "read", Pass: pass, Passes: 2, Percent: p(100), Elapsed: 2}},
+			pipeline.Event{Data: &pipeline.Progress{Op: "read", Pass: pass, Passes: 2, Status: "ok", Percent: p(100), Elapsed: 2.25}},
 		)
 	}
-	return append(ev, pipeline.Event{Type: "summary", Summary: &pipeline.Summary{Result: "ok", Exit: 0,
+	return append(ev, pipeline.Event{Data: &pipeline.Summary{Result: "ok", Exit: 0,
 		Backup:    &pipeline.BackupRef{Path: "/s/backups/x/backup.rom", SHA256: "abc"},
-		Chip:      &pipeline.ChipRef{Vendor: "Winbond", Name: "W25Q128.V", Size: 16 << 20},
+		Chip:      &chip,
 		ChipReads: 2, Log: "/s/runs/x/flasher.log"}})
 }
 
@@ -61,7 +63,7 @@ func TestRenderPlain(t *testing.T) {
 		r.Event(e)
 	}
 	r.Close()
-	wantStatus := `warning: check power: on battery
+	wantStatus := `warning: [warn] power: on battery
 checks: ok
 plan: Winbond W25Q128.V, 16 MiB
 reading chip (1 of 2)…
@@ -91,7 +93,7 @@ func TestRenderTTY(t *testing.T) {
 		r := &renderer{mode: renderTTY, out: &out, status: &status}
 		for _, e := range backupEvents(pct) {
 			r.Event(e)
-			if e.Type == "progress" && e.Status == "" {
+			if p, ok := e.Data.(*pipeline.Progress); ok && p.Status == "" {
 				time.Sleep(250 * time.Millisecond) // let the bar draw
 			}
 		}
@@ -136,7 +138,7 @@ func TestRenderJSON(t *testing.T) {
 			t.Errorf("summary %s lacks %s", last, want)
 		}
 	}
-	if !strings.Contains(lines[5], `"type":"progress"`) || !strings.Contains(lines[5], `"op":"read","pass":1,"passes":2,"percent":42`) {
-		t.Errorf("progress line: %s", lines[5])
+	if !strings.HasPrefix(lines[6], `{"schema":2,"type":"progress"`) || !strings.Contains(lines[6], `"op":"read","pass":1,"passes":2,"percent":42`) {
+		t.Errorf("progress line: %s", lines[6])
 	}
 }

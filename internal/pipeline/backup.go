@@ -16,23 +16,16 @@ import (
 
 	"github.com/google/renameio/v2"
 
+	"libreflash/internal/diagnose"
 	"libreflash/internal/exitcode"
 	"libreflash/internal/runner"
 	"libreflash/internal/statedir"
 )
 
-// CheckResult is a preflight check that failed (blocks the run) or warns.
-type CheckResult struct {
-	ID      string
-	Status  string // "fail" blocks; "warn" is shown
-	Summary string
-	Fix     string
-	Docs    string
-}
-
-// Checker runs the preflight checks for the programmer and returns those
-// that fail or warn. The command layer wires it to internal/preflight.
-type Checker func(ctx context.Context, programmer string, f *runner.Flasher) ([]CheckResult, error)
+// Checker runs the machine checks for the programmer and returns them all;
+// those with Blocks set stop the run. The command layer wires it to
+// internal/preflight.
+type Checker func(ctx context.Context, programmer string, f *runner.Flasher) ([]Check, error)
 
 // BackupOptions configure Backup.
 type BackupOptions struct {
@@ -44,9 +37,12 @@ type BackupOptions struct {
 	Check       Checker         // nil runs no checks
 	// Diagnose turns a failed flasher log and the flasher's exit status
 	// (-1 when it did not exit normally) into findings; nil emits none.
-	Diagnose func(log []byte, exitCode int) []Finding
+	Diagnose func(log []byte, exitCode int) []diagnose.Finding
 	Sink     Sink
 	Now      func() time.Time
+	// Reads, when not nil, is told of every chip read (the install's
+	// one read counter).
+	Reads func(n int)
 	// Tick is how often a running flasher operation reports its elapsed
 	// time (and last known percentage); default one second.
 	Tick time.Duration
@@ -92,7 +88,7 @@ const readPasses = 2
 // both agree. It always returns a Summary (also sent last to o.Sink); the
 // error, when not nil, carries the exit code and hint.
 func Backup(ctx context.Context, o BackupOptions) (*Summary, error) {
-	b := &backup{o: o, sum: &Summary{}}
+	b := &backup{o: o, sum: &Summary{}, said: &seen{}, runs: &runCounter{}}
 	if b.o.Programmer == "" {
 		b.o.Programmer = "internal"
 	}
@@ -124,7 +120,8 @@ type backup struct {
 	chip    runner.Chip
 	log     *os.File // $STATE/runs/<ts>/flasher.log
 	logPath string
-	said    seen // flasher warnings and errors already shown
+	said    *seen       // flasher warnings and errors already shown
+	runs    *runCounter // chip-touching flasher runs
 }
 
 // emit sends e to the caller and to events.jsonl, in order.
@@ -144,78 +141,74 @@ func (b *backup) emit(e Event) {
 	}
 }
 
-func (b *backup) stage(name, status, msg string) {
-	b.emit(Event{Type: TypeStage, Stage: name, Status: status, Message: msg})
-}
-
-func (b *backup) logf(level, format string, args ...any) {
-	b.emit(Event{Type: TypeLog, Level: level, Message: fmt.Sprintf(format, args...)})
+func (b *backup) stage(name, status string) {
+	b.emit(Event{Data: &Stage{Stage: name, Status: status}})
 }
 
 func (b *backup) run(ctx context.Context) error {
 	// check: the flasher, then the machine. Nothing is written before
 	// both pass, not even the state directory.
-	b.stage("check", StatusStart, "")
+	b.stage("check", StatusStart)
 	f := b.o.Flasher
 	if f == nil {
 		var err error
 		f, err = runner.Find(ctx, runner.FindOptions{Explicit: b.o.FlasherPath})
 		if err != nil {
-			b.stage("check", StatusFail, err.Error())
+			b.stage("check", StatusFail)
 			return err
 		}
 	}
 	b.flasher = f
-	b.logf("info", "using %s %s (%s)", f.Kind, f.Version, f.Path)
+	b.emit(Event{Data: flasherInfo(f)})
 	if b.o.Check != nil {
 		results, err := b.o.Check(ctx, b.o.Programmer, f)
 		if err != nil {
-			b.stage("check", StatusFail, err.Error())
+			b.stage("check", StatusFail)
 			return err
 		}
-		var blockers []CheckResult
+		var blockers []Check
 		for _, c := range results {
-			if c.Status == "fail" {
+			c := c
+			b.emit(Event{Data: &c})
+			if c.Blocks {
 				blockers = append(blockers, c)
-				b.logf("error", "check %s: %s", c.ID, c.Summary)
-			} else {
-				b.logf("warn", "check %s: %s", c.ID, c.Summary)
 			}
 		}
 		if len(blockers) > 0 {
-			b.stage("check", StatusFail, fmt.Sprintf("%d blocking check(s)", len(blockers)))
+			b.emit(Event{Data: &Stage{Stage: StageCheck, Status: StatusFail, Reason: ReasonBlocked}})
 			return blockedByChecks(blockers)
 		}
 	}
-	b.stage("check", StatusOK, "")
+	b.stage("check", StatusOK)
 	if err := ctx.Err(); err != nil {
 		return cancelled(err)
 	}
 
 	// lock, and the run's own directory for its events and flasher log.
-	b.stage("lock", StatusStart, "")
+	b.stage("lock", StatusStart)
 	if err := statedir.Ensure(b.o.StateDir); err != nil {
-		b.stage("lock", StatusFail, err.Error())
+		b.stage("lock", StatusFail)
 		return err
 	}
 	unlock, err := statedir.Lock(b.o.StateDir)
 	if err != nil {
-		b.stage("lock", StatusFail, err.Error())
+		b.stage("lock", StatusFail)
 		return err
 	}
 	defer unlock()
 	if err := b.openRun(); err != nil {
-		b.stage("lock", StatusFail, err.Error())
+		b.stage("lock", StatusFail)
 		return err
 	}
-	b.stage("lock", StatusOK, "")
+	b.stage("lock", StatusOK)
 
 	// plan: which chip is there.
-	b.stage("plan", StatusStart, "")
+	b.stage("plan", StatusStart)
 	fmt.Fprintf(b.log, "# libreflash: %s --flash-name, then --flash-size\n", runner.QuoteArgv([]string{f.Path, "-p", b.o.Programmer}))
 	chip, err := f.ChipInfoLog(ctx, b.o.Programmer, b.log)
+	b.runs.add(2) // --flash-name, --flash-size
 	if err != nil {
-		b.stage("plan", StatusFail, err.Error())
+		b.stage("plan", StatusFail)
 		if runner.IsCancelled(err) {
 			return cancelled(err)
 		}
@@ -223,14 +216,17 @@ func (b *backup) run(ctx context.Context) error {
 	}
 	b.chip = chip
 	b.sum.Chip = &ChipRef{Vendor: chip.Vendor, Name: chip.Name, Size: chip.SizeBytes}
-	b.stage("plan", StatusOK, fmt.Sprintf("%s %s, %s", chip.Vendor, chip.Name, HumanSize(chip.SizeBytes)))
+	b.emit(Event{Data: &Plan{Chip: *b.sum.Chip, Programmer: programmerName(b.o.Programmer),
+		Region: RegionFull, RegionReason: RegionDefault, Steps: []string{StepBackup},
+		ChipReads: readPasses, FlasherRuns: 2 + readPasses, Percentages: f.Caps.Progress}})
+	b.stage("plan", StatusOK)
 
-	b.stage("backup", StatusStart, "")
+	b.stage("backup", StatusStart)
 	if err := b.readAndKeep(ctx); err != nil {
-		b.stage("backup", StatusFail, err.Error())
+		b.stage("backup", StatusFail)
 		return err
 	}
-	b.stage("backup", StatusOK, fmt.Sprintf("%d identical reads", readPasses))
+	b.stage("backup", StatusOK)
 	return nil
 }
 
@@ -364,6 +360,7 @@ func (b *backup) readAndKeep(ctx context.Context) error {
 	}
 	keep = true
 	b.sum.Backup = &BackupRef{Path: final, SHA256: m.SHA256, Dir: dir}
+	b.emit(Event{Data: &VerifiedBackup{BackupRef: *b.sum.Backup, Role: RoleBackup, Reads: readPasses}})
 	return nil
 }
 
@@ -377,10 +374,10 @@ func (b *backup) readOnce(ctx context.Context, pass int, path string) (ReadRecor
 	argv := append([]string{b.flasher.Path, "-p", b.o.Programmer}, args...)
 	fmt.Fprintf(b.log, "# libreflash: read %d of %d: %s\n", pass, readPasses, runner.QuoteArgv(argv))
 
-	res, err := runOp(ctx, b.flasher, b.emit, b.o.Tick, FlasherOp{
-		Op: "read", Pass: pass, Passes: readPasses,
+	res, err := runOp(ctx, counted(b.flasher, b.runs), b.emit, b.o.Tick, flasherOp{
+		Stage: StageBackup, Op: PhaseRead, Pass: pass, Passes: readPasses,
 		Spec: runner.Spec{Programmer: b.o.Programmer, Args: args, Log: b.log},
-	}, &b.said)
+	}, b.said, b.o.Reads)
 	if err != nil {
 		os.Remove(path)
 		if runner.IsCancelled(err) {
@@ -467,7 +464,7 @@ func (b *backup) flasherFailed(err error, what string) error {
 			}
 			for _, f := range b.o.Diagnose(data, exit) {
 				f := f
-				b.emit(Event{Type: TypeFinding, Finding: &f})
+				b.emit(Event{Data: &Finding{f}})
 			}
 		}
 	}
@@ -481,6 +478,7 @@ func (b *backup) flasherFailed(err error, what string) error {
 // finish fills in the summary, sends it, and closes the run's files.
 func (b *backup) finish(err error) {
 	s := b.sum
+	s.FlasherRuns = b.runs.count()
 	s.Exit = exitcode.OK
 	s.Result = ResultOK
 	if err != nil {
@@ -503,7 +501,7 @@ func (b *backup) finish(err error) {
 			s.Result = ResultFailed
 		}
 	}
-	b.emit(Event{Type: TypeSummary, Summary: s})
+	b.emit(Event{Data: s})
 	if b.log != nil {
 		b.log.Close()
 	}
@@ -516,17 +514,15 @@ func (b *backup) finish(err error) {
 
 // blockedByChecks is the error for blocking checks: exit 3, the fixes as
 // the hint.
-func blockedByChecks(bl []CheckResult) error {
-	var ids, fixes []string
+func blockedByChecks(bl []Check) error {
+	var ids []string
 	for _, c := range bl {
 		ids = append(ids, c.ID)
-		if c.Fix != "" {
-			fixes = append(fixes, c.ID+": "+c.Fix)
-		}
 	}
+	// Each fix is in its check's event: said once, not again here.
 	return &exitcode.E{Code: exitcode.Blocked,
 		Err: fmt.Errorf("blocked by check(s) %s; nothing was read or written", strings.Join(ids, ", ")),
-		Tip: strings.Join(fixes, "\n")}
+		Tip: "fix what the failing checks say, then run the same command again"}
 }
 
 // cancelled is the error for a run the user stopped before any write.

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"libreflash/internal/diagnose"
 	"libreflash/internal/exitcode"
 	"libreflash/internal/runner"
 	"libreflash/internal/statedir"
@@ -69,10 +71,10 @@ func (r *recorder) events() []Event {
 func (r *recorder) last(t *testing.T) *Summary {
 	t.Helper()
 	ev := r.events()
-	if len(ev) == 0 || ev[len(ev)-1].Type != TypeSummary {
+	if len(ev) == 0 || ev[len(ev)-1].Type() != TypeSummary {
 		t.Fatalf("last event is not a summary: %+v", ev)
 	}
-	return ev[len(ev)-1].Summary
+	return ev[len(ev)-1].Data.(*Summary)
 }
 
 func mode(t *testing.T, p string) os.FileMode {
@@ -187,10 +189,10 @@ func TestBackupEqualsChip(t *testing.T) {
 	var seq []string
 	for _, e := range rec.events() {
 		switch {
-		case e.Type == TypeStage && e.Status != StatusStart:
-			seq = append(seq, e.Stage+":"+e.Status)
-		case e.Type == TypeProgress && e.Status != "":
-			seq = append(seq, e.Op+":"+e.Status)
+		case isStage(e) && e.Data.(*Stage).Status != StatusStart:
+			seq = append(seq, e.Data.(*Stage).Stage+":"+e.Data.(*Stage).Status)
+		case isProgress(e) && e.Data.(*Progress).Status != "":
+			seq = append(seq, string(e.Data.(*Progress).Op)+":"+e.Data.(*Progress).Status)
 		}
 	}
 	if s := strings.Join(seq, " "); s != "check:ok lock:ok plan:ok read:start read:ok read:start read:ok backup:ok" {
@@ -325,7 +327,7 @@ func TestBackupSignalDuringRead(t *testing.T) {
 			ticks := 0
 			sink := func(e Event) {
 				rec.sink(e)
-				if e.Type == TypeProgress && e.Status == "" {
+				if p, ok := e.Data.(*Progress); ok && p.Status == "" {
 					if ticks++; ticks == 5 {
 						once.Do(func() { _ = syscall.Kill(os.Getpid(), sig) })
 					}
@@ -351,16 +353,17 @@ func TestBackupSignalDuringRead(t *testing.T) {
 			var prev float64
 			n := 0
 			for _, e := range rec.events() {
-				if e.Type != TypeProgress || e.Status != "" {
+				p, ok := e.Data.(*Progress)
+				if !ok || p.Status != "" {
 					continue
 				}
-				if e.Percent != nil {
-					t.Errorf("flashrom 1.3 gives no percentage, got %d", *e.Percent)
+				if p.Percent != nil {
+					t.Errorf("flashrom 1.3 gives no percentage, got %d", *p.Percent)
 				}
-				if e.Elapsed <= prev {
-					t.Errorf("elapsed went from %v to %v", prev, e.Elapsed)
+				if p.Elapsed <= prev {
+					t.Errorf("elapsed went from %v to %v", prev, p.Elapsed)
 				}
-				prev = e.Elapsed
+				prev = p.Elapsed
 				n++
 			}
 			if n < 5 {
@@ -384,13 +387,22 @@ func TestBackupBlockedByChecks(t *testing.T) {
 	var rec recorder
 	_, err := Backup(context.Background(), BackupOptions{Programmer: "internal", Flasher: f, StateDir: state,
 		Sink: rec.sink,
-		Check: func(context.Context, string, *runner.Flasher) ([]CheckResult, error) {
-			return []CheckResult{{ID: "power", Status: "warn", Summary: "on battery"},
-				{ID: "devmem", Status: "fail", Summary: "/dev/mem is restricted", Fix: "boot with iomem=relaxed"}}, nil
+		Check: func(context.Context, string, *runner.Flasher) ([]Check, error) {
+			return []Check{{ID: "power", Status: "warn", Summary: "on battery"},
+				{ID: "devmem", Status: "fail", Summary: "/dev/mem is restricted", Fix: "boot with iomem=relaxed", Blocks: true}}, nil
 		}})
 	var h exitcode.Hinter
-	if !errors.As(err, &h) || h.Hint() != "devmem: boot with iomem=relaxed" || !strings.Contains(err.Error(), "check(s) devmem;") {
-		t.Fatalf("got %v", err)
+	if !errors.As(err, &h) || strings.Contains(h.Hint(), "iomem=relaxed") || !strings.Contains(err.Error(), "check(s) devmem;") {
+		t.Fatalf("got %v (hint %q): the fix is the check event's, said once", err, h.Hint())
+	}
+	var checks []string
+	for _, e := range rec.events() {
+		if c, ok := e.Data.(*Check); ok {
+			checks = append(checks, fmt.Sprintf("%s:%s:%v:%s", c.ID, c.Status, c.Blocks, c.Fix))
+		}
+	}
+	if got := strings.Join(checks, " "); got != "power:warn:false: devmem:fail:true:boot with iomem=relaxed" {
+		t.Errorf("check events %q", got)
 	}
 	if s := rec.last(t); s.Exit != exitcode.Blocked || s.Result != ResultBlocked {
 		t.Errorf("summary %+v", s)
@@ -410,9 +422,9 @@ func TestBackupReadFailureKeepsNothing(t *testing.T) {
 	_, err := Backup(context.Background(), BackupOptions{
 		Programmer: "dummy:emulate=SST25VF032B,spi_blacklist=030b,image=" + img, Flasher: f, StateDir: state,
 		Sink: rec.sink,
-		Diagnose: func(log []byte, _ int) []Finding {
+		Diagnose: func(log []byte, _ int) []diagnose.Finding {
 			diagnosed = bytes.Contains(log, []byte("Read operation failed!"))
-			return []Finding{{ID: "unknown", Severity: "fatal"}}
+			return []diagnose.Finding{{ID: "unknown", Severity: "fatal", Candidate: true, Basis: "log", Count: 2, Check: "look"}}
 		},
 	})
 	var c exitcode.Coder
@@ -424,7 +436,9 @@ func TestBackupReadFailureKeepsNothing(t *testing.T) {
 	}
 	found := false
 	for _, e := range rec.events() {
-		found = found || e.Type == TypeFinding && e.Finding.ID == "unknown"
+		// Whole: candidate, basis, count and check survive.
+		f, ok := e.Data.(*Finding)
+		found = found || ok && f.ID == "unknown" && f.Candidate && f.Basis == "log" && f.Count == 2 && f.Check == "look"
 	}
 	if !found {
 		t.Error("no finding event")
@@ -535,13 +549,14 @@ esac
 	for pass := 1; pass <= 2; pass++ {
 		last, n := -1, 0
 		for _, e := range rec.events() {
-			if e.Type != TypeProgress || e.Pass != pass || e.Percent == nil || e.Status != "" {
+			p, ok := e.Data.(*Progress)
+			if !ok || p.Pass != pass || p.Percent == nil || p.Status != "" {
 				continue
 			}
-			if *e.Percent < last {
-				t.Errorf("read %d: percent went from %d to %d", pass, last, *e.Percent)
+			if *p.Percent < last {
+				t.Errorf("read %d: percent went from %d to %d", pass, last, *p.Percent)
 			}
-			last = *e.Percent
+			last = *p.Percent
 			n++
 		}
 		if last != 100 || n < 50 {
@@ -549,3 +564,6 @@ esac
 		}
 	}
 }
+
+func isStage(e Event) bool    { _, ok := e.Data.(*Stage); return ok }
+func isProgress(e Event) bool { _, ok := e.Data.(*Progress); return ok }

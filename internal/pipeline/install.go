@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
@@ -24,19 +23,6 @@ const (
 	ResultUnchanged    = "unchanged"
 	ResultRolledBack   = "rolled_back"
 	ResultUnknownState = "unknown_state"
-)
-
-// Install stages beyond backup's.
-const (
-	StageCheck    = "check"
-	StagePrepare  = "prepare"
-	StagePlan     = "plan"
-	StageLock     = "lock"
-	StageBackup   = "backup"
-	StageWrite    = "write"
-	StageVerify   = "verify"
-	StageRollback = "rollback"
-	StageRestore  = "restore"
 )
 
 // InstallOptions are the install command's inputs.
@@ -114,6 +100,10 @@ type installer struct {
 	image   string // the checked image, copied into the run directory
 	backup  *BackupRef
 	signals []os.Signal
+	said    seen       // flasher warnings and errors already shown
+	runs    runCounter // chip-touching flasher runs
+
+	wouldBlock []string // a rehearsal's failing checks that stop a real run
 
 	early  []Event // emitted before the run directory existed
 	unlock func()  // releases $STATE/lock
@@ -175,11 +165,6 @@ func (in *installer) install(ctx context.Context) error {
 	if o.RehearseFrom != "" && !o.Rehearse {
 		return exitcode.New(exitcode.Usage, "add --rehearse", "--rehearse-from needs --rehearse")
 	}
-	if o.Rehearse && o.Programmer != "internal" && !strings.HasPrefix(o.Programmer, "dummy") {
-		// A rehearsal shows what the real run with this programmer would
-		// do, but writes only the emulated chip.
-		in.log("info", "rehearsing for -p "+o.Programmer+": the checks are for it, the writes go to an emulated chip")
-	}
 
 	img, err := rom.Open(o.ROM)
 	if err != nil {
@@ -191,6 +176,7 @@ func (in *installer) install(ctx context.Context) error {
 		return err
 	}
 	in.fl = fl
+	in.emit(Event{Data: flasherInfo(fl)})
 
 	// The lock comes before the checks: prepare changes the system, and the
 	// plan's probe already talks to the flash controller, which must never
@@ -252,6 +238,7 @@ func (in *installer) finish(err error) *Summary {
 		s.Chip = &ChipRef{Vendor: in.chip.Vendor, Name: in.chip.Name, Size: in.chip.SizeBytes}
 	}
 	s.ChipReads = in.chipReads()
+	s.FlasherRuns = in.runs.count()
 	if err != nil {
 		s.Error = err.Error()
 		var h exitcode.Hinter
@@ -278,7 +265,7 @@ func (in *installer) finish(err error) *Summary {
 	s.Seconds = time.Since(in.start).Round(time.Millisecond).Seconds()
 	s.Rehearsal = in.o.Rehearse
 	s.Next = in.nextSteps(s)
-	in.emit(Event{Type: TypeSummary, Summary: s})
+	in.emit(Event{Data: s})
 	if in.run != nil {
 		in.run.close()
 	}
@@ -286,11 +273,11 @@ func (in *installer) finish(err error) *Summary {
 }
 
 func (in *installer) stage(name, status string) {
-	in.emit(Event{Type: TypeStage, Stage: name, Status: status})
+	in.emit(Event{Data: &Stage{Stage: name, Status: status}})
 }
 
-func (in *installer) log(level, msg string) {
-	in.emit(Event{Type: TypeLog, Level: level, Message: msg})
+func (in *installer) stageWhy(name, status, reason string) {
+	in.emit(Event{Data: &Stage{Stage: name, Status: status, Reason: reason}})
 }
 
 func (in *installer) addReads(n int) {
@@ -324,11 +311,12 @@ func shellQuote(s string) string {
 }
 
 // nextSteps says what to do after a run that ended with s.
-func (in *installer) nextSteps(s *Summary) []string {
-	keep := ""
+func (in *installer) nextSteps(s *Summary) []Next {
+	var keep []Next
 	if s.Backup != nil {
-		keep = "keep the backup (" + s.Backup.Path + ") somewhere off this machine: it is the way back to the factory firmware"
+		keep = []Next{{ID: NextKeepBackup, Path: s.Backup.Path, SHA256: s.Backup.SHA256}}
 	}
+	retry := in.retryCommand()
 	switch s.Result {
 	case ResultOK:
 		if in.o.Rehearse {
@@ -336,29 +324,26 @@ func (in *installer) nextSteps(s *Summary) []string {
 			if real == "" {
 				real = "sudo libreflash install " + shellQuote(in.o.ROM)
 			}
-			return []string{"the rehearsal went through; the real install is: " + real}
+			if len(in.wouldBlock) > 0 {
+				// The rehearsal went through, but the real run would stop
+				// at the checks: fixing them comes first.
+				return []Next{{ID: NextFixAndRetry, Command: real}}
+			}
+			return []Next{{ID: NextRealInstall, Command: real}}
 		}
-		next := []string{"reboot: the machine starts Libreboot"}
-		if keep != "" {
-			next = append(next, keep)
-		}
-		return append(next, "if you changed firmware settings for this (SecureBoot, flash protection), "+
-			"Libreboot has its own; the old ones do not carry over")
+		next := append([]Next{{ID: NextReboot}}, keep...)
+		return append(next, Next{ID: NextOldSettings})
 	case ResultUnchanged, ResultRolledBack:
-		next := []string{"it is safe to reboot: the chip holds its old firmware",
-			"fix the cause shown above, then run again: " + in.retryCommand()}
-		if keep != "" {
-			next = append(next, keep)
-		}
-		return next
+		next := []Next{{ID: NextSafeToReboot}, {ID: NextFixAndRetry, Command: retry}}
+		return append(next, keep...)
 	case ResultUnknownState:
 		return in.recoverySteps()
 	case ResultPrepared:
-		return []string{"reboot", "run again: " + in.retryCommand()}
+		return []Next{{ID: NextReboot}, {ID: NextRunAgain, Command: retry}}
 	case ResultBlocked:
-		return []string{"fix what blocks (above), then run again: " + in.retryCommand()}
+		return []Next{{ID: NextFixAndRetry, Command: retry}}
 	case ResultCancelled:
-		return []string{"nothing was written; run again when ready: " + in.retryCommand()}
+		return []Next{{ID: NextRunAgain, Command: retry}}
 	}
 	return nil
 }

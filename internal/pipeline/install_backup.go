@@ -18,22 +18,14 @@ func (in *installer) doBackup(ctx context.Context) error {
 			Flasher:    in.fl,
 			StateDir:   in.stateDir,
 			Root:       in.o.Env.Root,
-			Diagnose: func(log []byte, exit int) []Finding {
-				var out []Finding
-				for _, f := range diagnose.DiagnoseRun(log, exit, in.report.Facts).Findings {
-					out = append(out, Finding{ID: f.ID, Severity: f.Severity, Line: f.Line,
-						Evidence: f.Evidence, Summary: f.Summary, Fix: f.Fix, Docs: f.Docs})
-				}
-				return out
+			Diagnose: func(log []byte, exit int) []diagnose.Finding {
+				return diagnose.DiagnoseRun(log, exit, in.report.Facts).Findings
 			},
-			Sink: func(e Event) {
-				if e.Type == TypeProgress && e.Status == StatusStart {
-					in.addReads(1)
-				}
-				in.emit(e)
-			},
-			Now:  time.Now,
-			Tick: time.Second,
+			Sink: in.emit,
+			// One read counter: the install's.
+			Reads: in.addReads,
+			Now:   time.Now,
+			Tick:  time.Second,
 		},
 		sum:     &Summary{},
 		flasher: in.fl,
@@ -41,6 +33,8 @@ func (in *installer) doBackup(ctx context.Context) error {
 		log:     in.run.log,
 		logPath: in.run.logPath,
 		file:    func(Event) {}, // in.emit records the events
+		said:    &in.said,
+		runs:    &in.runs,
 	}
 	if err := b.readAndKeep(ctx); err != nil {
 		in.stage(StageBackup, StatusFail)
@@ -48,7 +42,6 @@ func (in *installer) doBackup(ctx context.Context) error {
 	}
 	in.backup = b.sum.Backup
 	in.run.setBackup(in.backup)
-	in.log("info", "backup: "+in.backup.Path+" (sha256 "+in.backup.SHA256+"), two equal reads")
 	in.stage(StageBackup, StatusOK)
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"libreflash/internal/exitcode"
 	"libreflash/internal/preflight"
 	"libreflash/internal/restore"
+	"libreflash/internal/runner"
 )
 
 // check runs every machine check. A rehearsal shows them all but blocks on
@@ -23,21 +24,8 @@ func (in *installer) check(ctx context.Context) error {
 	r := preflight.Run(ctx, env, preflight.Options{Programmer: in.o.Programmer, FlasherPath: in.o.FlasherPath})
 	in.report = r
 	for _, c := range r.Checks {
-		level := "info"
-		switch c.Status {
-		case preflight.Warn:
-			level = "warn"
-		case preflight.Fail:
-			level = "error"
-			if in.o.Rehearse {
-				level = "warn" // shown, but a rehearsal goes on (said below)
-			}
-		}
-		msg := fmt.Sprintf("[%s] %s: %s", c.Status, c.ID, c.Summary)
-		if c.Status == preflight.Fail && c.Fix != "" {
-			msg += "\n  fix: " + strings.ReplaceAll(c.Fix, "\n", "\n  ")
-		}
-		in.log(level, msg)
+		// A rehearsal shows them all but blocks on none.
+		in.emit(Event{Data: machineCheck(c, c.Status == preflight.Fail && !in.o.Rehearse)})
 	}
 	blocking := r.Blocking()
 	if len(blocking) == 0 {
@@ -49,24 +37,18 @@ func (in *installer) check(ctx context.Context) error {
 		ids[i] = c.ID
 	}
 	if in.o.Rehearse {
-		in.log("warn", fmt.Sprintf("a real run with -p %s would stop here: %s (the rehearsal goes on, on an emulated chip)",
-			r.Programmer, strings.Join(ids, ", ")))
+		in.wouldBlock = ids // said in the plan
 		in.stage(StageCheck, StatusOK)
 		return nil
 	}
-	in.stage(StageCheck, StatusFail)
+	in.stageWhy(StageCheck, StatusFail, ReasonBlocked)
 	return in.offerPrepare(ctx, blocking, ids)
 }
 
 // offerPrepare applies the reversible fix when prepare can lift every
 // blocker, and asks for a reboot (exit 6); otherwise the run is blocked.
 func (in *installer) offerPrepare(ctx context.Context, blocking []preflight.Check, ids []string) error {
-	var fixes []string
 	allPreparable, anyPreparable := true, false
-	checks := make([]restore.Check, 0, len(in.report.Checks))
-	for _, c := range in.report.Checks {
-		checks = append(checks, restore.Check{ID: c.ID, Status: string(c.Status)})
-	}
 	for _, c := range blocking {
 		// Whether a reversible prepare action lifts it is the catalog's
 		// call, with the machine's facts (a missing /dev/mem is not).
@@ -75,27 +57,23 @@ func (in *installer) offerPrepare(ctx context.Context, blocking []preflight.Chec
 		} else {
 			allPreparable = false
 		}
-		if c.Fix != "" {
-			fixes = append(fixes, c.ID+": "+c.Fix)
-		}
 	}
 	m := in.protections()
-	d := m.Derive(checks)
-	blocked := func(extra string) error {
-		hint := strings.Join(append(fixes, d.Notes...), "\n")
-		if extra != "" {
-			hint += "\n" + extra
-		}
+	d := m.Derive(restoreChecks(in.report))
+	blocked := func() error {
 		return &InstallError{Result: ResultBlocked, Code: exitcode.Blocked,
 			Err: fmt.Errorf("blocked before any write by: %s; nothing was touched", strings.Join(ids, ", ")),
-			Tip: strings.TrimSpace(hint)}
+			Tip: "fix what the failing checks say, then run again: " + in.retryCommand()}
 	}
 	if !allPreparable || len(d.Actions) == 0 {
-		extra := ""
-		if len(d.Actions) > 0 && anyPreparable {
-			extra = "after that, 'sudo libreflash prepare' can make the reversible changes (" + strings.Join(d.Actions, ", ") + ")"
+		if len(d.Notes) > 0 || len(d.Actions) > 0 && anyPreparable {
+			later := &Prepare{Status: PrepareLater, Notes: d.Notes}
+			if anyPreparable {
+				later.Actions = d.Actions
+			}
+			in.emit(Event{Data: later})
 		}
-		return blocked(extra)
+		return blocked()
 	}
 
 	in.stage(StagePrepare, StatusStart)
@@ -104,27 +82,18 @@ func (in *installer) offerPrepare(ctx context.Context, blocking []preflight.Chec
 		in.stage(StagePrepare, StatusFail)
 		return err
 	}
-	for _, s := range plan.Steps {
-		line := fmt.Sprintf("%s: %s", s.Action, s.Summary)
-		for _, f := range s.Files {
-			line += "\n  changes " + f
-		}
-		for _, c := range s.Commands {
-			line += "\n  runs " + strings.Join(c, " ")
-		}
-		in.log("info", line)
-	}
+	ev := &Prepare{Status: PrepareProposed, Actions: d.Actions, Steps: plan.Steps, Notes: d.Notes}
 	if plan.Manual() {
+		ev.Status = PrepareManual
+		in.emit(Event{Data: ev})
 		in.stage(StagePrepare, StatusFail)
-		var manual []string
-		for _, s := range plan.Steps {
-			manual = append(manual, s.Manual...)
-		}
-		return blocked(strings.Join(manual, "\n"))
+		return blocked()
 	}
+	in.emit(Event{Data: ev})
 	q := "The kernel blocks the flasher. Make these reversible changes now (undone after the install)?"
 	if in.o.Confirm != nil && !in.o.Confirm(q) {
-		in.stage(StagePrepare, StatusSkip)
+		in.emit(Event{Data: &Prepare{Status: PrepareDeclined, Actions: d.Actions}})
+		in.stageWhy(StagePrepare, StatusSkip, ReasonDeclined)
 		return &InstallError{Result: ResultCancelled, Code: exitcode.Cancelled,
 			Err: fmt.Errorf("cancelled: the blocking checks (%s) stay as they are; nothing was changed", strings.Join(ids, ", ")),
 			Tip: "to make the changes yourself: sudo libreflash prepare"}
@@ -133,6 +102,7 @@ func (in *installer) offerPrepare(ctx context.Context, blocking []preflight.Chec
 		in.stage(StagePrepare, StatusFail)
 		return err
 	}
+	in.emit(Event{Data: &Prepare{Status: PrepareApplied, Actions: d.Actions, Steps: plan.Steps, Reboot: plan.NeedsReboot()}})
 	in.stage(StagePrepare, StatusOK)
 	if !plan.NeedsReboot() {
 		// Drivers unloaded, securelevel lowered: in effect at once, so check
@@ -140,7 +110,11 @@ func (in *installer) offerPrepare(ctx context.Context, blocking []preflight.Chec
 		r := preflight.Run(ctx, in.o.Env, preflight.Options{Programmer: in.o.Programmer, FlasherPath: in.o.FlasherPath})
 		if len(r.Blocking()) == 0 {
 			in.report = r
-			in.log("info", "the checks pass now")
+			in.stage(StageCheck, StatusStart)
+			for _, c := range r.Checks {
+				in.emit(Event{Data: machineCheck(c, false)})
+			}
+			in.stage(StageCheck, StatusOK)
 			return nil
 		}
 		return &InstallError{Result: ResultPrepared, Code: exitcode.Reboot,
@@ -150,4 +124,25 @@ func (in *installer) offerPrepare(ctx context.Context, blocking []preflight.Chec
 	return &InstallError{Result: ResultPrepared, Code: exitcode.Reboot,
 		Err: fmt.Errorf("prepared (%s): reboot, then run the same command again", strings.Join(d.Actions, ", ")),
 		Tip: "reboot, then run: " + in.retryCommand() + "\nit finishes the install and removes what was added (or run 'sudo libreflash restore' to undo it without installing)"}
+}
+
+// restoreChecks are the checks as restore.Derive takes them.
+func restoreChecks(r *preflight.Report) []restore.Check {
+	checks := make([]restore.Check, 0, len(r.Checks))
+	for _, c := range r.Checks {
+		checks = append(checks, restore.Check{ID: c.ID, Status: string(c.Status)})
+	}
+	return checks
+}
+
+// machineCheck is a preflight check as a check event.
+func machineCheck(c preflight.Check, blocks bool) *Check {
+	return &Check{Source: SourceMachine, ID: c.ID, Status: string(c.Status), Summary: c.Summary,
+		Detail: c.Detail, Fix: c.Fix, Docs: c.Docs, Blocks: blocks}
+}
+
+// flasherInfo is the flasher event for f.
+func flasherInfo(f *runner.Flasher) *FlasherInfo {
+	return &FlasherInfo{Path: f.Path, Kind: f.Kind, Version: f.Version,
+		Progress: f.Caps.Progress, FlashContents: f.Caps.FlashContents}
 }

@@ -31,6 +31,7 @@ func (in *installer) plan(ctx context.Context) error {
 		return err
 	}
 	in.prog = in.o.Programmer
+	var rehearsal *Rehearsal
 	if in.o.Rehearse {
 		ec, err := EmulatedChipFor(in.img.Size(), in.fl.Kind)
 		if err != nil {
@@ -41,17 +42,14 @@ func (in *installer) plan(ctx context.Context) error {
 			return fail(err)
 		}
 		in.prog = ec.Programmer(chipFile, in.o.RehearseParams...)
-		from := "a generated factory-like image"
-		if in.o.RehearseFrom != "" {
-			from = in.o.RehearseFrom
-		}
-		in.log("info", fmt.Sprintf("rehearsal: emulated %s chip (%s), seeded from %s, backed by %s",
-			ec.Emulate, mib(in.img.Size()), from, chipFile))
+		rehearsal = &Rehearsal{Emulate: ec.Emulate, ChipFile: chipFile, SeededFrom: in.o.RehearseFrom,
+			For: in.o.Programmer, WouldBlock: in.wouldBlock}
 	}
 
 	var buf bytes.Buffer
 	fmt.Fprintf(in.run.log, "# libreflash: plan: %s -p %s --flash-name / --flash-size\n", in.fl.Path, in.prog)
 	chip, err := in.fl.ChipInfoLog(ctx, in.prog, in.logWriter(&buf))
+	in.runs.add(2) // --flash-name, --flash-size
 	if err != nil {
 		if runner.IsCancelled(err) {
 			return fail(installCancelled("while probing the chip"))
@@ -62,7 +60,6 @@ func (in *installer) plan(ctx context.Context) error {
 	// The flasher's report of the descriptor on the chip (internal
 	// programmer): regions the host may not write.
 	locked := lockedRegions(buf.String())
-	in.log("info", fmt.Sprintf("chip: %s %q, %s (%s)", in.chip.Vendor, in.chip.Name, mib(in.chip.SizeBytes), in.fl.Kind))
 
 	rep := rom.Check(in.img, rom.CheckOptions{ChipSize: in.chip.SizeBytes, Machine: rom.ReadMachine(in.o.Env.Root),
 		ForceBoard: in.o.ForceBoard, Region: in.o.Region})
@@ -79,20 +76,20 @@ func (in *installer) plan(ctx context.Context) error {
 		rep.OK = len(rep.Refusals()) == 0
 	}
 	for _, v := range rep.Verdicts {
-		level := map[string]string{rom.Warn: "warn", rom.Fail: "error"}[v.Status]
-		if level == "" {
-			level = "info"
-		}
-		msg := fmt.Sprintf("[%s] image %s: %s", v.Status, v.ID, v.Summary)
-		if v.Status == rom.Fail && v.Fix != "" {
-			msg += "\n  fix: " + v.Fix
-		}
-		in.log(level, msg)
+		in.emit(Event{Data: &Check{Source: SourceImage, ID: v.ID, Status: v.Status, Summary: v.Summary,
+			Detail: v.Detail, Fix: v.Fix, Docs: v.Docs, Blocks: v.Status == rom.Fail}})
 	}
 	if err := rep.Err(); err != nil {
 		return fail(err)
 	}
 	in.region = rep.RegionMode
+	reason := RegionDefault
+	switch {
+	case in.o.Region != "auto":
+		reason = RegionRequested
+	case in.region:
+		reason = RegionImageLayout
+	}
 	if !in.region && in.o.Region == "auto" && len(locked) > 0 {
 		// The descriptor on the chip, which the flasher reads, rules what
 		// can be written now, whatever the image's descriptor says.
@@ -101,8 +98,7 @@ func (in *installer) plan(ctx context.Context) error {
 				"use an image with an Intel flash descriptor for this board, or flash externally",
 				"the chip's descriptor locks %s, so only its BIOS region can be written, but the image has no BIOS region", strings.Join(locked, ", ")))
 		}
-		in.region = true
-		in.log("info", "the flasher reports locked regions ("+strings.Join(locked, ", ")+"): writing the BIOS region only")
+		in.region, reason = true, RegionLockedRegions
 	}
 
 	// The checked bytes are what gets written: a private copy, so that the
@@ -112,37 +108,33 @@ func (in *installer) plan(ctx context.Context) error {
 		return fail(err)
 	}
 
-	passes := 3
-	how := "flasher's --flash-contents reuses the backup, so the write reads nothing"
+	reads := 3 // two for the backup, one by the flasher's verify
 	if !in.fl.Caps.FlashContents {
-		passes = 4
-		how = "the flasher reads the chip once more before writing (no --flash-contents)"
+		reads = 4 // the flasher reads the chip once more before writing
 	}
-	mode := "whole chip"
+	p := &Plan{
+		Image:         &ImageRef{Path: in.img.Path, Size: in.img.Size(), SHA256: in.img.SHA256()},
+		Chip:          ChipRef{Vendor: in.chip.Vendor, Name: in.chip.Name, Size: in.chip.SizeBytes},
+		Programmer:    programmerName(in.prog),
+		Region:        RegionFull,
+		RegionReason:  reason,
+		Locked:        locked,
+		Steps:         []string{StepBackup, StepWrite, StepVerify, StepRollback},
+		ChipReads:     reads,
+		ChipWrites:    1,
+		FlasherRuns:   2 + 2 + 1, // --flash-name, --flash-size, two reads, the write
+		Percentages:   in.fl.Caps.Progress,
+		FlashContents: in.fl.Caps.FlashContents,
+		Restore:       !in.o.Rehearse && !in.o.NoRestore,
+		Rehearsal:     rehearsal,
+	}
 	if in.region {
-		mode = "BIOS region only (--ifd -i bios -N)"
+		p.Region = RegionBIOS
 	}
-	progress := "stage timers (this flasher has no --progress)"
-	if in.fl.Caps.Progress {
-		progress = "progress bars (--progress)"
+	if p.Restore {
+		p.Steps = append(p.Steps, StepRestore)
 	}
-	steps := []string{
-		fmt.Sprintf("image: %s (%s, sha256 %s)", in.img.Path, mib(in.img.Size()), in.img.SHA256()),
-		fmt.Sprintf("chip: %s %s, %s, via -p %s", in.chip.Vendor, in.chip.Name, mib(in.chip.SizeBytes), programmerName(in.prog)),
-		"1. back up: read the chip twice; the two reads must match (sha256)",
-		fmt.Sprintf("2. write: %s, %s; %s", mode, progress, how),
-		"3. verify: the flasher's own verification (one read)",
-		"4. on failure: roll back to the verified backup, the same way",
-		fmt.Sprintf("expected chip passes: %d reads, 1 write", passes),
-	}
-	if in.o.Rehearse {
-		steps = append(steps, "rehearsal: only the emulated chip is written; protections are not touched")
-	} else if in.o.NoRestore {
-		steps = append(steps, "5. protections: left as they are (--no-restore)")
-	} else {
-		steps = append(steps, "5. protections: whatever 'libreflash prepare' lowered is restored after a verified write")
-	}
-	in.log("info", "plan:\n  "+strings.Join(steps, "\n  "))
+	in.emit(Event{Data: p})
 	in.stage(StagePlan, StatusOK)
 
 	if in.o.Confirm != nil {
@@ -176,8 +168,7 @@ func (in *installer) blockedByFlasher(what string, log []byte, err error) error 
 }
 
 func (in *installer) finding(f diagnose.Finding) {
-	in.emit(Event{Type: TypeFinding, Finding: &Finding{ID: f.ID, Severity: f.Severity, Line: f.Line,
-		Evidence: f.Evidence, Summary: f.Summary, Fix: f.Fix, Docs: f.Docs}})
+	in.emit(Event{Data: &Finding{f}})
 }
 
 // logWriter is where a flasher run's output goes: the run's flasher.log
@@ -189,13 +180,6 @@ func (in *installer) logWriter(buf *bytes.Buffer) io.Writer {
 func programmerName(p string) string {
 	name, _, _ := strings.Cut(p, ":")
 	return name
-}
-
-func mib(n int64) string {
-	if n > 0 && n%(1<<20) == 0 {
-		return fmt.Sprintf("%d MiB", n>>20)
-	}
-	return fmt.Sprintf("%d bytes", n)
 }
 
 // lockedRegions lists the regions other than BIOS that the flasher's

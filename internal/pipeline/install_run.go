@@ -88,18 +88,16 @@ func (r *runDir) record(e Event) {
 		return
 	}
 	_ = r.enc.Encode(e)
-	switch e.Type {
-	case TypeStage:
+	switch d := e.Data.(type) {
+	case *Stage:
 		_ = r.events.Sync()
 		_ = r.log.Sync()
-		r.state.Stage, r.state.Status = e.Stage, e.Status
+		r.state.Stage, r.state.Status = d.Stage, d.Status
 		r.saveState()
-	case TypeSummary:
+	case *Summary:
 		_ = r.events.Sync()
 		_ = r.log.Sync()
-		if e.Summary != nil {
-			r.state.Finished, r.state.Result, r.state.Exit = true, e.Summary.Result, e.Summary.Exit
-		}
+		r.state.Finished, r.state.Result, r.state.Exit = true, d.Result, d.Exit
 		r.saveState()
 	}
 }
@@ -164,27 +162,11 @@ func (in *installer) reportPrevious() {
 	if !ok {
 		return
 	}
-	msg := fmt.Sprintf("the previous run (%s, pid %d) did not finish: it stopped during %s (%s); its record is in %s",
-		st.Started.Format(time.RFC3339), st.PID, orNone(st.Stage), orNone(st.Status), dir)
-	level := "warn"
-	if st.Stage == StageWrite || st.Stage == StageRollback || st.Stage == StageVerify {
-		level = "error"
-		msg += "\nit was writing the chip, so the chip may hold neither the old firmware nor the new: do not reboot or power off until this run has written and verified it"
-	}
-	if st.Backup != nil {
-		msg += fmt.Sprintf("\nits verified backup of the chip as it was then: %s (sha256 %s); keep it", st.Backup.Path, st.Backup.SHA256)
-	}
-	in.log(level, msg)
+	in.emit(Event{Data: &PreviousRun{Dir: dir, Started: st.Started, PID: st.PID, Stage: st.Stage, Status: st.Status,
+		Writing: st.Stage == StageWrite || st.Stage == StageRollback || st.Stage == StageVerify, Backup: st.Backup}})
 	// Mark it reported, so the next run does not repeat it.
 	st.Finished, st.Result = true, "interrupted"
 	if b, err := json.MarshalIndent(st, "", "  "); err == nil {
 		_ = renameio.WriteFile(filepath.Join(dir, "state.json"), append(b, '\n'), 0o600)
 	}
-}
-
-func orNone(s string) string {
-	if s == "" {
-		return "its start"
-	}
-	return s
 }

@@ -39,6 +39,13 @@ type CheckOptions struct {
 	ForceBoard bool
 	// Region is the write mode: "auto" (or ""), "full" or "bios".
 	Region string
+	// KnownBackup names the backup in the state directory whose sha256
+	// equals the image's: writing it back restores that firmware, so an
+	// image without coreboot is accepted. "" when it is no known backup.
+	KnownBackup string
+	// AllowNonCoreboot accepts an image without a coreboot file system
+	// (--allow-non-coreboot): for experts writing other firmware.
+	AllowNonCoreboot bool
 }
 
 // MAC is the GbE region's MAC address.
@@ -85,7 +92,18 @@ const (
 // PlaceholderMAC is the address in the GbE region of Libreboot's images.
 var PlaceholderMAC = []byte{0x00, 0xf5, 0xf0, 0x40, 0x71, 0xfe}
 
-var commonSizes = []int64{4 << 20, 8 << 20, 12 << 20, 16 << 20, 32 << 20}
+// ValidFlashSize reports whether n bytes can be the contents of a flash
+// chip, or of the two chips some boards have: a power of two from 128 KiB
+// to 64 MiB, or the sum of two adjacent ones (8+4 = 12 MiB on the X230 and
+// T430, 16+8, 4+2 …).
+func ValidFlashSize(n int64) bool {
+	for s := int64(128 << 10); s <= 64<<20; s <<= 1 {
+		if n == s || (s >= 2<<20 && n == s+s/2) {
+			return true
+		}
+	}
+	return false
+}
 
 const fixInject = "insert the vendor files with the Libreboot build system before flashing: " +
 	"in the lbmk source tree of the same release run `./mk inject` on the release archive " +
@@ -105,7 +123,7 @@ func Check(img *Image, o CheckOptions) *Report {
 	r.add(checkDescriptor(img))
 	r.RegionMode = o.Region == "bios" || (o.Region != "full" && img.NeedsRegionMode())
 	r.add(checkRegionMode(img, o, r.RegionMode))
-	r.add(checkCoreboot(img, r.Coreboot))
+	r.add(checkCoreboot(img, r.Coreboot, o))
 	r.add(r.checkVendorFiles(img))
 	r.add(checkBoard(r.Coreboot, o))
 	var v Verdict
@@ -197,15 +215,19 @@ func mib(n int64) string {
 }
 
 func checkSize(img *Image, _ CheckOptions) Verdict {
-	for _, s := range commonSizes {
-		if img.Size() == s {
-			return Verdict{ID: "size", Status: Pass, Summary: "image size " + mib(s) + " is a common flash size"}
-		}
+	if ValidFlashSize(img.Size()) {
+		return Verdict{ID: "size", Status: Pass, Summary: "image size " + mib(img.Size()) + " is a flash chip size"}
 	}
-	return Verdict{ID: "size", Status: Warn, Summary: "image size " + mib(img.Size()) + " is not a common flash size (4, 8, 12, 16 or 32 MiB)",
-		Detail: "a truncated download or the wrong file gives odd sizes; some older boards do use 1 or 2 MiB chips",
-		Fix:    "check the file against the release's checksum and that it is the image for your board's chip size",
+	v := Verdict{ID: "size", Status: Fail, Summary: "image size " + mib(img.Size()) + " is not the size of any flash chip",
+		Detail: "flash chips hold a power of two bytes (128 KiB to 64 MiB), or two of them on boards with two chips (12 MiB = 8 + 4); other sizes are a truncated download or the wrong file",
+		Fix:    "check the file against the release's checksum, and that it is the image for your board's chip size",
 		Docs:   DocsSizes}
+	if ValidFlashSize(img.Size() - 1) {
+		v.Detail = "one byte more than a flash size: Libreboot pads release images that still lack vendor files this way, so that no flasher accepts them"
+		v.Fix = fixInject
+		v.Docs = DocsInject
+	}
+	return v
 }
 
 func checkChipSize(img *Image, o CheckOptions) Verdict {
@@ -312,7 +334,7 @@ func checkRegionMode(img *Image, o CheckOptions, regionMode bool) Verdict {
 	return v
 }
 
-func checkCoreboot(img *Image, cb *Coreboot) Verdict {
+func checkCoreboot(img *Image, cb *Coreboot, o CheckOptions) Verdict {
 	c := img.CBFS
 	var issues []string
 	if img.FMAP != nil {
@@ -327,8 +349,16 @@ func checkCoreboot(img *Image, cb *Coreboot) Verdict {
 			Fix:    "download the release again and compare its checksum; do not flash a truncated image"}
 	}
 	if c == nil {
-		return Verdict{ID: "coreboot", Status: Warn, Summary: "no coreboot file system (CBFS) found: this is not a coreboot/Libreboot image",
-			Detail: "fine for restoring a backup of the factory firmware; otherwise it is the wrong file"}
+		switch {
+		case o.KnownBackup != "":
+			return Verdict{ID: "coreboot", Status: Pass, Summary: "not a coreboot image, but the backup " + o.KnownBackup + " byte for byte: writing it restores that firmware"}
+		case o.AllowNonCoreboot:
+			return Verdict{ID: "coreboot", Status: Warn, Summary: "no coreboot file system (CBFS): not a coreboot/Libreboot image (accepted with --allow-non-coreboot)"}
+		}
+		return Verdict{ID: "coreboot", Status: Fail, Summary: "no coreboot file system (CBFS) found: this is not a coreboot/Libreboot image",
+			Detail: "written to the chip, something that is not firmware leaves the machine unable to start",
+			Fix: "give a Libreboot image (or release archive) for this board; to restore your factory firmware give the backup libreflash made " +
+				"(it is recognised by its checksum); other firmware needs --allow-non-coreboot"}
 	}
 	// An x86 CPU starts 16 bytes below the top of the flash: there must be
 	// code (coreboot's bootblock) there, or the machine does not start.

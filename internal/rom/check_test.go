@@ -108,9 +108,35 @@ func TestSize(t *testing.T) {
 	r = Check(img, CheckOptions{})
 	wantStatus(t, r, "chip_size", Skip)
 
-	// 6 MiB is no common size: a warning only.
+	// 6 MiB is two chips (4 + 2); 5 MiB is no flash size: refused.
 	r = Check(openT(t, build(t, spec{size: 6 << 20, config: x200Config})), CheckOptions{})
-	wantStatus(t, r, "size", Warn)
+	wantStatus(t, r, "size", Pass)
+	r = Check(openT(t, build(t, spec{size: 5 << 20, config: x200Config})), CheckOptions{})
+	wantStatus(t, r, "size", Fail)
+	if r.OK {
+		t.Error("a 5 MiB image accepted")
+	}
+	// One byte past a flash size: Libreboot's padded, uninjected image.
+	data, err := os.ReadFile(build(t, spec{size: 4 << 20, config: x200Config}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v = wantStatus(t, Check(Parse("padded.rom", append(data, 0)), CheckOptions{}), "size", Fail)
+	if !strings.Contains(v.Detail, "pads release images") || !strings.Contains(v.Fix, "./mk inject") {
+		t.Errorf("padded image: %+v", v)
+	}
+}
+
+func TestValidFlashSize(t *testing.T) {
+	for n, want := range map[int64]bool{
+		128 << 10: true, 512 << 10: true, 1 << 20: true, 2 << 20: true, 4 << 20: true, 6 << 20: true,
+		8 << 20: true, 12 << 20: true, 16 << 20: true, 24 << 20: true, 32 << 20: true, 64 << 20: true,
+		0: false, 1000000: false, 5 << 20: false, 3 << 20: true, 1536 << 10: false, 12<<20 + 1: false, 128 << 20: false, 64 << 10: false,
+	} {
+		if got := ValidFlashSize(n); got != want {
+			t.Errorf("ValidFlashSize(%d) = %v", n, got)
+		}
+	}
 }
 
 func TestBlankAndJunk(t *testing.T) {

@@ -19,20 +19,21 @@ func TestRunOpWriteTranscript(t *testing.T) {
 	tr := filepath.Join(testutil.Flashers(t, "flashprog-p1.5-91-g79d5c66"), "write-flash-contents-progress-ok.stdout")
 	sh := &runner.Flasher{Path: "/bin/cat"}
 	var rec recorder
-	_, err := runOp(context.Background(), sh, rec.sink, time.Hour, FlasherOp{Spec: runner.Spec{Args: []string{tr}}}, &seen{})
+	_, err := runOp(context.Background(), sh, rec.sink, time.Hour, flasherOp{Spec: runner.Spec{Args: []string{tr}}}, &seen{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var seq []string
 	pct := map[string]int{}
 	for _, e := range rec.events() {
-		if e.Type != TypeProgress {
+		p, ok := e.Data.(*Progress)
+		if !ok {
 			continue
 		}
-		if e.Status != "" {
-			seq = append(seq, e.Op+":"+e.Status)
-		} else if e.Percent != nil {
-			pct[e.Op] = *e.Percent
+		if p.Status != "" {
+			seq = append(seq, string(p.Op)+":"+p.Status)
+		} else if p.Percent != nil {
+			pct[string(p.Op)] = *p.Percent
 		}
 	}
 	got := strings.Join(seq, " ")
@@ -56,14 +57,15 @@ func TestRunOpShieldedSignalNotice(t *testing.T) {
 		time.Sleep(300 * time.Millisecond)
 		_ = syscall.Kill(os.Getpid(), syscall.SIGINT)
 	}()
-	res, err := runOp(context.Background(), sh, rec.sink, 50*time.Millisecond, FlasherOp{Op: "write",
-		Spec: runner.Spec{Args: []string{"-c", "sleep 1; echo 'Erase/write done.'"}, Shield: true}}, &seen{})
+	res, err := runOp(context.Background(), sh, rec.sink, 50*time.Millisecond, flasherOp{Stage: StageWrite, Op: PhaseWrite,
+		Spec: runner.Spec{Args: []string{"-c", "sleep 1; echo 'Erase/write done.'"}, Shield: true}}, &seen{}, nil)
 	if err != nil || !res.Cancelled || res.Killed {
 		t.Fatalf("err %v, result %+v", err, res)
 	}
 	found := false
 	for _, e := range rec.events() {
-		found = found || e.Type == TypeLog && strings.Contains(e.Message, "received SIGINT: libreflash will stop once the chip is safe")
+		s, ok := e.Data.(*Signal)
+		found = found || ok && s.Signal == "SIGINT" && s.Stage == StageWrite
 	}
 	if !found {
 		t.Errorf("no notice in %+v", rec.events())

@@ -1,0 +1,236 @@
+package pipeline
+
+import (
+	"context"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"libreflash/internal/runner"
+)
+
+// flasherOp is one run of the flasher as the user sees it.
+type flasherOp struct {
+	// Stage is the pipeline stage the run belongs to (backup, write,
+	// verify, rollback); it is copied into every progress event.
+	Stage string
+	// Op is shown from the start ("read"); "" waits until the flasher
+	// names its first phase (a -w starts by reading the old contents).
+	Op           Phase
+	Pass, Passes int // "read 1 of 2"; 0 when there is one pass
+	Spec         runner.Spec
+}
+
+// progressAdapter turns one flasher run's output events into progress
+// events: a start and an ok/fail per phase the flasher announces (read,
+// erase, write, verify), its percentages when it prints them and only
+// then, and every tick the elapsed time, so that a flasher without
+// --progress is visibly alive. Flasher warnings and errors become
+// flasher_message events, each once per run (said). It is the one
+// adapter for backup and install.
+type progressAdapter struct {
+	emit         Sink
+	stage        string
+	pass, passes int
+	said         *seen
+	reads        func(n int) // told of each chip read the flasher starts
+
+	mu          sync.Mutex
+	op          Phase // open phase, "" if none
+	named       bool  // the flasher itself announced op
+	started     time.Time
+	percent     int // last percentage of op, -1 if none
+	lastElapsed float64
+}
+
+// runOp runs the flasher through f and reports it through emit. While
+// o.Spec.Shield is set, a signal is reported (a signal event), not obeyed.
+// reads, when not nil, is told of every chip read the flasher starts.
+func runOp(ctx context.Context, f Flasher, emit Sink, tick time.Duration, o flasherOp, said *seen, reads func(int)) (*runner.Result, error) {
+	r := &progressAdapter{emit: emit, stage: o.Stage, pass: o.Pass, passes: o.Passes, said: said, reads: reads}
+	r.mu.Lock()
+	if o.Op != "" {
+		r.start(o.Op, false)
+	}
+	r.mu.Unlock()
+
+	spec := o.Spec
+	userEvent := spec.OnEvent
+	spec.OnEvent = func(e runner.Event) {
+		r.event(e)
+		if userEvent != nil {
+			userEvent(e)
+		}
+	}
+	userSignal := spec.OnSignal
+	spec.OnSignal = func(sig os.Signal) {
+		emit(Event{Data: &Signal{Signal: runner.SignalName(sig), Stage: o.Stage}})
+		if userSignal != nil {
+			userSignal(sig)
+		}
+	}
+
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(tick)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				r.tick()
+			}
+		}
+	}()
+	res, err := f.Run(ctx, spec)
+	close(stop)
+	wg.Wait()
+	r.mu.Lock()
+	r.end(err == nil)
+	r.mu.Unlock()
+	return res, err
+}
+
+// seen remembers flasher messages already shown in this run.
+type seen struct {
+	mu sync.Mutex
+	m  map[string]bool
+}
+
+// first reports whether text is new, and remembers it.
+func (s *seen) first(text string) bool {
+	if s == nil {
+		return true
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.m == nil {
+		s.m = map[string]bool{}
+	}
+	if s.m[text] {
+		return false
+	}
+	s.m[text] = true
+	return true
+}
+
+func (r *progressAdapter) ev(status string) Event {
+	p := &Progress{Stage: r.stage, Op: r.op, Pass: r.pass, Passes: r.passes, Status: status,
+		Elapsed: time.Since(r.started).Seconds()}
+	if r.percent >= 0 {
+		p.Percent = Percent(r.percent)
+	}
+	// Elapsed never goes backwards, whatever the clock's resolution.
+	if p.Elapsed <= r.lastElapsed {
+		p.Elapsed = r.lastElapsed + 1e-6
+	}
+	r.lastElapsed = p.Elapsed
+	return Event{Data: p}
+}
+
+// start opens op; the caller holds mu.
+func (r *progressAdapter) start(op Phase, named bool) {
+	r.op, r.named, r.started, r.percent, r.lastElapsed = op, named, time.Now(), -1, 0
+	if r.reads != nil && (op == PhaseRead || op == PhaseVerify) {
+		r.reads(1)
+	}
+	r.emit(r.ev(StatusStart))
+}
+
+// end closes the open op, if any; the caller holds mu.
+func (r *progressAdapter) end(ok bool) {
+	if r.op == "" {
+		return
+	}
+	status := StatusOK
+	if !ok {
+		status = StatusFail
+	}
+	r.emit(r.ev(status))
+	r.op = ""
+}
+
+// switchTo makes op the open one: continuing it when it is the op shown
+// before the flasher spoke, else ending the old and starting the new.
+func (r *progressAdapter) switchTo(op Phase) {
+	if r.op == op && !r.named {
+		r.named = true
+		return
+	}
+	if r.op == op {
+		return
+	}
+	r.end(true)
+	r.start(op, true)
+}
+
+func (r *progressAdapter) event(e runner.Event) {
+	switch e.Kind {
+	case runner.EvStageStart:
+		if e.Stage == runner.StageProbe {
+			return
+		}
+		r.mu.Lock()
+		if r.op == Phase(e.Stage) && r.named {
+			// The flasher restarted the same phase: a new op.
+			r.end(true)
+		}
+		r.switchTo(Phase(e.Stage))
+		r.mu.Unlock()
+	case runner.EvStageEnd:
+		r.mu.Lock()
+		r.end(e.OK)
+		r.mu.Unlock()
+	case runner.EvProgress:
+		r.mu.Lock()
+		op := Phase(e.Stage)
+		if op == "" {
+			op = r.op
+		}
+		if op != "" && op != r.op {
+			if r.op != "" && r.percent < 0 {
+				// A write stage measures its erase first, then its
+				// write: the bar takes the name of the work measured.
+				r.start(op, true)
+			} else {
+				r.switchTo(op)
+			}
+		}
+		if op != "" && e.Percent != r.percent {
+			r.percent = e.Percent
+			r.emit(r.ev(""))
+		}
+		r.mu.Unlock()
+	case runner.EvLine:
+		// flashrom re-reads the chip after a failed erase or write.
+		if r.reads != nil {
+			if n := strings.Count(e.Text, "Reading current flash chip contents"); n > 0 {
+				r.reads(n)
+			}
+		}
+	case runner.EvWarning, runner.EvError, runner.EvUnknownState:
+		if strings.Contains(e.Text, "has status UNTESTED") {
+			return // the flasher's plea for test reports, after every probe
+		}
+		if r.said.first(e.Text) {
+			level := "warn"
+			if e.Kind != runner.EvWarning {
+				level = "error"
+			}
+			r.emit(Event{Data: &FlasherMessage{Level: level, Text: e.Text, Line: e.Line}})
+		}
+	}
+}
+
+func (r *progressAdapter) tick() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.op != "" {
+		r.emit(r.ev(""))
+	}
+}
