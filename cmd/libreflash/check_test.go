@@ -61,8 +61,8 @@ func TestCheckJSONShape(t *testing.T) {
 					t.Errorf("check %v", c)
 				}
 			}
-			if len(checks) != 8 {
-				t.Errorf("%d checks, want 8", len(checks))
+			if len(checks) != 9 {
+				t.Errorf("%d checks, want 9", len(checks))
 			}
 		})
 	}

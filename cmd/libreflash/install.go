@@ -28,6 +28,7 @@ type installOptions struct {
 	rehearseFrom   string
 	rehearseParams []string
 	forceBoard     bool
+	forceRoute     bool
 	noRestore      bool
 	stateDir       string
 }
@@ -81,6 +82,7 @@ run again), 130 cancelled before any write.`,
 	f.StringSliceVar(&o.rehearseParams, "rehearse-params", nil, "more dummy programmer parameters for the emulated chip (e.g. freq=5MHz)")
 	_ = f.MarkHidden("rehearse-params")
 	f.BoolVar(&o.forceBoard, "force-board", false, "write an image built for another board than this machine's DMI says")
+	f.BoolVar(&o.forceRoute, "force-route", false, "write internally even where the board's documented route is external flashing or a jumper (experts)")
 	f.BoolVar(&o.noRestore, "no-restore", false, "leave the protections 'prepare' lowered as they are")
 	f.StringVar(&o.stateDir, "state-dir", "", "state directory (default $LIBREFLASH_STATE_DIR or "+pipeline.DefaultStateDir+")")
 	return cmd
@@ -112,6 +114,7 @@ func (a *app) runInstall(ctx context.Context, o *installOptions, romPath string)
 		FlasherPath:    o.flasher,
 		Region:         o.region,
 		ForceBoard:     o.forceBoard,
+		ForceRoute:     o.forceRoute,
 		NoRestore:      o.noRestore,
 		StateDir:       statedir.Resolve(o.stateDir, a.getenv),
 		Rehearse:       o.rehearse,
@@ -145,6 +148,9 @@ func retryCommand(o *installOptions, romPath string) string {
 		if o.rehearseFrom != "" {
 			argv = append(argv, "--rehearse-from", o.rehearseFrom)
 		}
+	}
+	if o.forceRoute {
+		argv = append(argv, "--force-route")
 	}
 	if o.forceBoard {
 		argv = append(argv, "--force-board")

@@ -80,5 +80,9 @@ func noProbeEnv(root string) *preflight.Env {
 	e.MapMem = func(path string, _, _ int64) error {
 		return &os.PathError{Op: "mmap", Path: path, Err: errors.New("no live probes in tests")}
 	}
+	e.ReadPhys32 = func(path string, _ uint64) (uint32, error) {
+		return 0, &os.PathError{Op: "read", Path: path, Err: errors.New("no live probes in tests")}
+	}
+	e.InL = func(uint16) (uint32, error) { return 0, errors.New("no live probes in tests") }
 	return e
 }

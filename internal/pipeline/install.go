@@ -32,6 +32,7 @@ type InstallOptions struct {
 	FlasherPath string // --flasher; "" searches $PATH
 	Region      string // auto (""), full or bios
 	ForceBoard  bool   // accept an image for another board
+	ForceRoute  bool   // go on where the board's route says external/jumper/unlock first
 	NoRestore   bool   // leave the lowered protections in place
 	StateDir    string // $STATE
 

@@ -21,7 +21,7 @@ func (in *installer) check(ctx context.Context) error {
 		env = preflight.HostEnv()
 		in.o.Env = env
 	}
-	r := preflight.Run(ctx, env, preflight.Options{Programmer: in.o.Programmer, FlasherPath: in.o.FlasherPath})
+	r := preflight.Run(ctx, env, preflight.Options{Programmer: in.o.Programmer, FlasherPath: in.o.FlasherPath, ForceRoute: in.o.ForceRoute})
 	in.report = r
 	for _, c := range r.Checks {
 		// A rehearsal shows them all but blocks on none.
@@ -107,7 +107,7 @@ func (in *installer) offerPrepare(ctx context.Context, blocking []preflight.Chec
 	if !plan.NeedsReboot() {
 		// Drivers unloaded, securelevel lowered: in effect at once, so check
 		// again and go on when nothing blocks any more.
-		r := preflight.Run(ctx, in.o.Env, preflight.Options{Programmer: in.o.Programmer, FlasherPath: in.o.FlasherPath})
+		r := preflight.Run(ctx, in.o.Env, preflight.Options{Programmer: in.o.Programmer, FlasherPath: in.o.FlasherPath, ForceRoute: in.o.ForceRoute})
 		if len(r.Blocking()) == 0 {
 			in.report = r
 			in.stage(StageCheck, StatusStart)

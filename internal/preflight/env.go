@@ -34,6 +34,13 @@ type Env struct {
 	// /dev/mem) at offset, read-only, and unmaps it without touching the
 	// memory: the kernel decides on access at mmap time.
 	MapMem func(path string, offset, length int64) error
+	// ReadPhys32 reads the aligned 32-bit chipset register at physical
+	// address addr through the device at path (a root-joined /dev/mem),
+	// read-only. Only the lock-state probe uses it, on the registers the
+	// unlock route depends on.
+	ReadPhys32 func(path string, addr uint64) (uint32, error)
+	// InL reads the 32-bit I/O port (GBL_SMI_EN in SMI_EN); read-only.
+	InL func(port uint16) (uint32, error)
 	// Stat describes the file at path (root-joined) without following a
 	// final symlink; device nodes report their major and minor numbers.
 	Stat func(path string) (Node, error)
@@ -120,6 +127,12 @@ func (e *Env) withDefaults() *Env {
 	}
 	if c.MapMem == nil {
 		c.MapMem = func(string, int64, int64) error { return errNoProbe }
+	}
+	if c.ReadPhys32 == nil {
+		c.ReadPhys32 = func(string, uint64) (uint32, error) { return 0, errNoProbe }
+	}
+	if c.InL == nil {
+		c.InL = func(uint16) (uint32, error) { return 0, errNoProbe }
 	}
 	if c.Stat == nil {
 		c.Stat = func(string) (Node, error) { return Node{}, errNoProbe }

@@ -19,6 +19,8 @@ func HostEnv() *Env {
 		Geteuid:     os.Geteuid,
 		Iopl:        hostIopl,
 		MapMem:      hostMapMem,
+		ReadPhys32:  hostReadPhys32,
+		InL:         hostInL,
 		Stat:        hostStat,
 		Securelevel: hostSecurelevel,
 		FindFlasher: runner.Find,

@@ -24,7 +24,11 @@ func TestLiveProbes(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("live probes are Linux-only")
 	}
-	r := preflight.Run(context.Background(), preflight.HostEnv(), preflight.Options{})
+	e := preflight.HostEnv()
+	// The lock-state registers are never read on the host in tests (only
+	// in fixtures and QEMU guests): nil probes answer "not available".
+	e.ReadPhys32, e.InL = nil, nil
+	r := preflight.Run(context.Background(), e, preflight.Options{})
 	t.Logf("facts: %+v", r.Facts)
 	for _, c := range r.Checks {
 		t.Logf("%s %s: %s", c.Status, c.ID, c.Summary)

@@ -45,6 +45,9 @@ type Report struct {
 	Facts diagnose.Facts `json:"-"`
 	// Flasher is what the flasher check found; nil when it failed.
 	Flasher *runner.Flasher `json:"-"`
+	// Board is what the board check found: machine, running firmware,
+	// route and, for the routes that need it, the lock registers.
+	Board *BoardReport `json:"-"`
 }
 
 // Options select what the checks are for.
@@ -53,6 +56,10 @@ type Options struct {
 	Programmer string
 	// FlasherPath is --flasher; "" searches $PATH.
 	FlasherPath string
+	// ForceRoute (--force-route) turns a blocking board route
+	// (external_required, jumper not set, Dell cycle not done) into a
+	// warning, for experts who know another way.
+	ForceRoute bool
 }
 
 // Blocking returns the failed checks: what stops the install for the
@@ -92,6 +99,7 @@ type definition struct {
 
 // registry lists the checks in report order.
 var registry = []definition{
+	boardCheck,
 	rootCheck,
 	secureBootCheck,
 	lockdownCheck,
@@ -133,6 +141,7 @@ func Run(ctx context.Context, e *Env, o Options) *Report {
 	s.facts.Available = true
 	r.Facts = s.facts
 	r.Flasher = s.flasher
+	r.Board = s.board
 	return r
 }
 

@@ -26,7 +26,7 @@ func TestProgrammerAware(t *testing.T) {
 	ctx := context.Background()
 	e := load(t, "uefi-secureboot-lockdown-integrity")
 	r := preflight.Run(ctx, e, preflight.Options{})
-	if r.OK || len(r.Blocking()) != 5 {
+	if r.OK || len(r.Blocking()) != 6 {
 		t.Fatalf("internal: ok=%v blocking=%v", r.OK, r.Blocking())
 	}
 	for _, p := range []string{"dummy:emulate=W25Q128FV,image=/tmp/chip.bin", "ch341a_spi"} {
@@ -75,7 +75,7 @@ func TestFacts(t *testing.T) {
 
 // Every fixture's report lists the Linux checks in the contract's order.
 func TestOrder(t *testing.T) {
-	want := []string{"root", "secureboot", "lockdown", "devmem", "iopl", "flasher", "power", "spi_lock"}
+	want := []string{"board", "root", "secureboot", "lockdown", "devmem", "iopl", "flasher", "power", "spi_lock"}
 	r := preflight.Run(context.Background(), load(t, "iomem-relaxed"), preflight.Options{})
 	if len(r.Checks) != len(want) {
 		t.Fatalf("%d checks", len(r.Checks))

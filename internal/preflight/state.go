@@ -34,6 +34,7 @@ type state struct {
 	claimers []string // drivers holding the chipset's range (modules and iomem)
 
 	flasher *runner.Flasher
+	board   *BoardReport // the board check's findings
 
 	facts diagnose.Facts
 }

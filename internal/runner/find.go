@@ -97,18 +97,33 @@ func locate(o FindOptions) (string, error) {
 		}
 		return p, nil
 	}
-	dirs := searchDirs(o.PathEnv)
-	for _, name := range flasherNames {
+	if p, ok := LookPath(flasherNames, o.PathEnv); ok {
+		return p, nil
+	}
+	return "", &NotFoundError{Searched: searchDirs(o.PathEnv)}
+}
+
+// LookPath finds the first of names, in order, in the directories of
+// pathEnv (or $PATH followed by the sbin directories when it is empty),
+// as Find does for the flasher; relative directories are never searched.
+// Other tools that root runs (the Dell unlock tool) are found the same way
+// and then vetted with CheckOwnership.
+func LookPath(names []string, pathEnv string) (string, bool) {
+	dirs := searchDirs(pathEnv)
+	for _, name := range names {
 		for _, d := range dirs {
 			p := filepath.Join(d, name)
 			fi, err := os.Stat(p)
 			if err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0 {
-				return p, nil
+				return p, true
 			}
 		}
 	}
-	return "", &NotFoundError{Searched: dirs}
+	return "", false
 }
+
+// SearchDirs lists the directories LookPath searches for pathEnv.
+func SearchDirs(pathEnv string) []string { return searchDirs(pathEnv) }
 
 // searchDirs lists the absolute directories of pathEnv (or $PATH plus the
 // sbin directories), in order, without duplicates. Relative entries ("", ".")

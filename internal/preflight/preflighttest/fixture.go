@@ -42,6 +42,12 @@ type Probes struct {
 	Flasher      *runner.Flasher `json:"flasher"`
 	FlasherError string          `json:"flasher_error"`
 	Securelevel  *int            `json:"securelevel"`
+	// Phys32 maps a physical address in hex ("fed1f804") to the 32-bit
+	// register value read there (hex), or an errno name.
+	Phys32 map[string]string `json:"phys32"`
+	// Inl maps an I/O port in hex ("1030") to the 32-bit value read there
+	// (hex), or an errno name.
+	Inl map[string]string `json:"inl"`
 }
 
 // Load returns the Env of the fixture in dir (dir/root and dir/probes.json).
@@ -154,6 +160,12 @@ func (p *Probes) Env(root string) (*preflight.Env, error) {
 		}
 		return nil
 	}
+	e.ReadPhys32 = func(path string, addr uint64) (uint32, error) {
+		return register(p.Phys32, addr, "phys32", path)
+	}
+	e.InL = func(port uint16) (uint32, error) {
+		return register(p.Inl, uint64(port), "inl", "port")
+	}
 	e.Stat = func(path string) (preflight.Node, error) {
 		rel := "/" + strings.TrimPrefix(strings.TrimPrefix(path, root), "/")
 		d, ok := p.Nodes[rel]
@@ -179,6 +191,23 @@ func (p *Probes) Env(root string) (*preflight.Env, error) {
 		return &f, nil
 	}
 	return e, nil
+}
+
+// register answers a register read from a fixture map: a hex value, or
+// an errno name; an address not listed fails loudly.
+func register(m map[string]string, at uint64, what, path string) (uint32, error) {
+	v, ok := m[strconv.FormatUint(at, 16)]
+	if !ok {
+		return 0, fmt.Errorf("fixture has no %s answer for %#x", what, at)
+	}
+	if n, err := strconv.ParseUint(strings.TrimPrefix(v, "0x"), 16, 32); err == nil {
+		return uint32(n), nil
+	}
+	err, perr := errnoOf(v)
+	if perr != nil {
+		return 0, perr
+	}
+	return 0, &fs.PathError{Op: "read", Path: path, Err: err}
 }
 
 func or(s, def string) string {
