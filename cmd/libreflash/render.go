@@ -48,10 +48,11 @@ type renderer struct {
 	width   int // bar width; 0 takes the terminal's
 
 	mu         sync.Mutex
-	bar        *bar            // the running progress bar (terminal)
-	shown      map[string]bool // fixes and hints already printed
-	fixes      []pendingFix    // the failing checks' fixes, printed at the stage's end
-	plan       *pipeline.Plan  // the run's plan
+	bar        *bar                // the running progress bar (terminal)
+	shown      map[string]bool     // fixes and hints already printed
+	fixes      []pendingFix        // the failing checks' fixes, printed at the stage's end
+	findings   []*pipeline.Finding // causes, printed once the outcome is known
+	plan       *pipeline.Plan      // the run's plan
 	backup     *pipeline.VerifiedBackup
 	wouldBlock []string // a rehearsal: the checks that stop the real run
 	summarized bool     // the summary was printed

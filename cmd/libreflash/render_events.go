@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"libreflash/internal/diagnose"
 	"libreflash/internal/pipeline"
 	"libreflash/internal/preflight"
 )
@@ -56,6 +57,12 @@ func (r *renderer) stage(s *pipeline.Stage) {
 	}
 	if s.Status != pipeline.StatusStart {
 		r.flushFixes()
+	}
+	if s.Status == pipeline.StatusFail && (s.Stage == pipeline.StageWrite || s.Stage == pipeline.StageVerify || s.Stage == pipeline.StageRollback) {
+		return // the chip's state decides the findings' fixes
+	}
+	if s.Status != pipeline.StatusStart {
+		r.flushFindings("")
 	}
 }
 
@@ -243,7 +250,15 @@ var basisText = map[string]string{
 	pipeline.BasisNoEvidence:    "nothing shows it unchanged",
 }
 
+// chipOutcome is the diagnose outcome a chip state stands for.
+var chipOutcome = map[string]string{
+	pipeline.ChipUnchanged:  diagnose.Unchanged,
+	pipeline.ChipRolledBack: diagnose.RolledBack,
+	pipeline.ChipUnknown:    diagnose.UnknownState,
+}
+
 func (r *renderer) chipState(c *pipeline.ChipState) {
+	r.flushFindings(chipOutcome[c.State])
 	switch c.State {
 	case pipeline.ChipUnchanged:
 		r.line("the chip is unchanged (%s): it still holds its old firmware", basisText[c.Basis])
@@ -303,15 +318,37 @@ func (r *renderer) restored(res *pipeline.Restore) {
 	}
 }
 
-// finding is a diagnosed cause; a candidate is said to be one. Its fix is
-// printed unless a check (or another finding) printed it already.
+// finding is a diagnosed cause. It waits for what the run learns next (the
+// chip's state after a failed write, or the end of the stage), so that its
+// fix fits the outcome.
 func (r *renderer) finding(f *pipeline.Finding) {
-	what := "cause"
-	if f.Candidate {
-		what = "possible cause"
+	r.findings = append(r.findings, f)
+}
+
+// flushFindings prints the causes found, a candidate said to be one, each
+// with its fix for outcome (a diagnose outcome; "" when no write failed),
+// a fix only once however many causes or checks share it.
+func (r *renderer) flushFindings(outcome string) {
+	for _, f := range r.findings {
+		what := "cause"
+		if f.Candidate {
+			what = "possible cause"
+		}
+		r.line("%s (%s): %s", what, f.ID, f.Summary)
+		if fix := findingFix(f, outcome); fix != "" && r.once(fix) {
+			r.line("fix:\n%s", indent(fix, "  "))
+		}
 	}
-	r.line("%s (%s): %s", what, f.ID, f.Summary)
-	if f.Fix != "" && r.once(f.Fix) {
-		r.line("fix:\n%s", indent(f.Fix, "  "))
+	r.findings = nil
+}
+
+// findingFix is the fix to print for f: the catalog's advice for the
+// outcome when the cause has one (diagnose.Fix), else the fix the diagnosis
+// chose with the machine's facts. Advice about the chip's state alone (a
+// failed write) is left to the summary, which says it for this run.
+func findingFix(f *pipeline.Finding, outcome string) string {
+	if outcome != "" && diagnose.Fix(f.ID, outcome, diagnose.Facts{}) != diagnose.Fix(f.ID, "", diagnose.Facts{}) {
+		return "" // chip-state advice: the summary's next steps
 	}
+	return f.Fix
 }

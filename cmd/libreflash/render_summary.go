@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"libreflash/internal/diagnose"
 	"libreflash/internal/pipeline"
 )
 
@@ -29,12 +30,21 @@ var resultText = map[string]map[string]string{
 	},
 }
 
+// summaryOutcome is the diagnose outcome of a run's result, for the fixes
+// of causes not yet shown.
+var summaryOutcome = map[string]string{
+	pipeline.ResultUnchanged:    diagnose.Unchanged,
+	pipeline.ResultRolledBack:   diagnose.RolledBack,
+	pipeline.ResultUnknownState: diagnose.UnknownState,
+}
+
 // dontReboot opens and closes the unknown-state screen.
 const dontReboot = "DO NOT REBOOT OR POWER OFF"
 
 func (r *renderer) summary(s *pipeline.Summary) {
 	r.endBar()
 	r.flushFixes()
+	r.flushFindings(summaryOutcome[s.Result])
 	r.summarized = true
 	if s.Result == pipeline.ResultUnknownState {
 		r.unknownScreen(s)
