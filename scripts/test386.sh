@@ -11,10 +11,14 @@
 #   scripts/test386.sh [--out DIR] [--timeout SECS] [-v] [PKG...]
 #
 #   -v             run the tests with -test.v (OUT/<pkg>/test.out lists skips)
-#   --out DIR      where results go (default: a temp dir, removed at the end)
+#   --out DIR      where results go (default: a temp dir, removed at the end
+#                  unless the run failed)
 #   --timeout S    bound for the guest (default 600 under TCG, 300 under KVM)
 #   PKG...         packages to test (default ./...; those without tests are
 #                  left out)
+#
+# Accelerator as in scripts/vmtest.sh: KVM when it can run the guest, else
+# TCG; VMTEST_ACCEL=kvm|tcg forces one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -27,7 +31,7 @@ while [ $# -gt 0 ]; do
     --out) out=$2; shift 2 ;;
     --timeout) timeout_s=$2; shift 2 ;;
     -v) verbose=-test.v; shift ;;
-    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) vm_die "unknown argument: $1" ;;
     *) break ;;
   esac
@@ -42,10 +46,12 @@ t0=$SECONDS
 vm_kernel
 vm_accel
 [ -n "$timeout_s" ] || { [ "$accel" = kvm ] && timeout_s=300 || timeout_s=600; }
+vm_tcg_scale=2 # a KVM boot that falls back to TCG (scripts/vmlib.sh vm_qemu)
 vm_log "kernel $rel, accel $accel, timeout ${timeout_s}s"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/libreflash-test386.XXXXXX")
-trap 'rm -rf "$work"' EXIT
+keep=0 # a failed run keeps its results (and the guest's console) for a look
+trap '[ "$keep" = 1 ] || rm -rf "$work"' EXIT
 [ -n "$out" ] || out="$work/out"
 mkdir -p "$out"
 
@@ -145,14 +151,23 @@ vm_log "initramfs $(du -h "$work/initrd.cpio" | cut -f1), ready in $((SECONDS - 
 
 # Two vCPUs when the host has them: TCG runs one vCPU per host thread.
 smp=$(nproc); [ "$smp" -gt 2 ] && smp=2 || true
-vm_qemu 386 "$out/boot" "$timeout_s" -M q35 -accel "$accel" -cpu max -m 1536 -smp "$smp" \
+vm_qemu 386 "$out/boot" "$timeout_s" -M "$vm_machine" -accel "$accel" -cpu "$vm_cpu" -m 1536 -smp "$smp" \
   -kernel "$vmlinuz" -initrd "$work/initrd.cpio" \
-  -append "console=ttyS0 panic=-1 quiet no_timer_check"
+  -append "console=ttyS0 panic=-1 quiet no_timer_check" &
+qpid=$!
+# The guest's per-package lines, as they come, so that the minutes in the
+# guest are not silent; tail ends with the boot.
+mkdir -p "$out/boot"; touch "$out/boot/console.log"
+tail -n +1 -F --pid="$qpid" "$out/boot/console.log" 2>/dev/null |
+  grep --line-buffered '^test386-guest: ' | sed -u 's/\r$//; s/^test386-guest: /test386: guest: /' >&2 || true
+wait "$qpid"
 
 fail=0
 if ! vm_finished "$out/boot"; then
-  vm_log "the guest did not finish (qemu rc=$(cat "$out/boot/qemu.rc")); console tail:"
+  vm_log "the guest did not finish (qemu exit $(cat "$out/boot/qemu.rc")); console tail:"
   tail -n 40 "$out/boot/console.log" >&2 || true
+  vm_log "qemu's own output:"
+  tail -n 20 "$out/boot/qemu.out" >&2 || true
   fail=1
 fi
 vm_results "$out/boot/results.txt" "$out"
@@ -172,4 +187,7 @@ while read -r p; do
   fi
 done <"$root/t/list"
 vm_log "guest run $(awk '$1 == "all" {print $2}' "$out/test386/summary" 2>/dev/null || echo ?), whole script $((SECONDS - t0))s"
-[ "$fail" = 0 ] || vm_die "386 tests failed in the guest"
+if [ "$fail" != 0 ]; then
+  [ "$out" = "$work/out" ] && keep=1
+  vm_die "386 tests failed in the guest; results kept in $out (console: $out/boot/console.log)"
+fi

@@ -67,16 +67,58 @@ vm_kernel() {
   moddir="$kdir/lib/modules/$rel"
 }
 
-# vm_accel: set accel to kvm when /dev/kvm really works (qemu still running
-# after 3 s means it initialised), else tcg; VMTEST_ACCEL overrides.
+# The guest machine and CPU model every boot uses; VMTEST_CPU replaces the
+# CPU model.
+vm_machine=q35
+vm_cpu=${VMTEST_CPU:-max}
+# The KVM device (a variable so that tests can point it at a stand-in).
+vm_kvm_dev=/dev/kvm
+
+# vm_accel: set accel to kvm when KVM can really run the guests, else tcg;
+# VMTEST_ACCEL=kvm|tcg overrides. Call it after vm_kernel. Two probes, both
+# with the guests' own machine and CPU model: the machine alone for 3 s (a
+# vCPU is created and reset, which is where a KVM that cannot take the CPU
+# model's MSRs aborts), then the kernel booted without a root file system,
+# which must get as far as its panic within 30 s (a KVM that starts the
+# firmware but hangs the kernel fails here). A failed probe is reported with
+# qemu's own words.
 vm_accel() {
-  accel=${VMTEST_ACCEL:-tcg}
-  if [ -z "${VMTEST_ACCEL:-}" ] && [ -w /dev/kvm ]; then
-    local rc=0
-    timeout 3 qemu-system-x86_64 -accel kvm -M none -nodefaults -display none -monitor none \
-      </dev/null >/dev/null 2>&1 || rc=$?
-    [ "$rc" = 124 ] && accel=kvm
+  case ${VMTEST_ACCEL:-} in
+    kvm|tcg) accel=$VMTEST_ACCEL; vm_log "accelerator $accel (VMTEST_ACCEL)"; return 0 ;;
+    "") ;;
+    *) vm_die "VMTEST_ACCEL=$VMTEST_ACCEL: want kvm or tcg" ;;
+  esac
+  accel=tcg
+  if [ ! -w "$vm_kvm_dev" ]; then
+    vm_log "no writable $vm_kvm_dev: using TCG (slower)"
+    return 0
   fi
+  local rc=0 tmp why=
+  tmp=$(mktemp -d)
+  # (In a subshell, so that bash's own "Aborted" line for a qemu that
+  # aborts does not reach the terminal.)
+  (timeout "${vm_probe_secs:-3}" qemu-system-x86_64 -accel kvm -M "$vm_machine" -cpu "$vm_cpu" -m 64 \
+    -nodefaults -no-user-config -display none -monitor none </dev/null >"$tmp/out" 2>&1 || exit) 2>/dev/null || rc=$?
+  # 124: timeout stopped it (GNU coreutils); 143: busybox's timeout.
+  if [ "$rc" != 124 ] && [ "$rc" != 143 ]; then
+    why="qemu exit $rc"
+  elif [ -n "${vmlinuz:-}" ]; then
+    rc=0
+    (timeout "${vm_probe_kernel_secs:-30}" qemu-system-x86_64 -accel kvm -M "$vm_machine" -cpu "$vm_cpu" -m 256 \
+      -kernel "$vmlinuz" -append "console=ttyS0 panic=-1" -no-reboot \
+      -nodefaults -no-user-config -display none -monitor none -serial "file:$tmp/console" \
+      </dev/null >"$tmp/out" 2>&1 || exit) 2>/dev/null || rc=$?
+    if ! grep -q 'Kernel panic' "$tmp/console" 2>/dev/null; then
+      why="the kernel did not get to its first panic in ${vm_probe_kernel_secs:-30}s (qemu exit $rc)"
+    fi
+  fi
+  if [ -z "$why" ]; then
+    accel=kvm
+  else
+    vm_log "KVM cannot run -M $vm_machine -cpu $vm_cpu here ($why): using TCG (slower). qemu said:"
+    sed 's/^/    /' "$tmp/out" | tail -n 5 >&2
+  fi
+  rm -rf "$tmp"
   return 0
 }
 
@@ -107,17 +149,64 @@ vm_cpio() {
 # vm_qemu NAME DIR TIMEOUT QEMU-ARGS...: run one guest, bounded, with its
 # console in DIR/console.log and its second serial port (the results) in
 # DIR/results.txt; qemu's own output goes to DIR/qemu.out, its exit status
-# to DIR/qemu.rc.
+# to DIR/qemu.rc. A KVM boot that fails before the guest sent any result
+# (qemu aborting as it sets up the vCPU, a kernel that hangs under this KVM)
+# is run again under TCG with the timeout times vm_tcg_scale (default 3),
+# and the boots after it (guests sharing DIR's parent) go straight to TCG.
+# A guest that sent results and then failed is not retried. A failing
+# qemu's own output is shown.
 vm_qemu() {
   local name=$1 dir=$2 t=$3; shift 3
+  local args=("$@") i kvm_failed
+  kvm_failed="$(dirname "$dir")/kvm-failed"
   mkdir -p "$dir"
-  local t0=$SECONDS rc=0
-  timeout -k 5 "$t" qemu-system-x86_64 "$@" \
+  if [[ " ${args[*]} " == *" -accel kvm "* ]] && [ -e "$kvm_failed" ]; then
+    vm_log "boot $name: KVM failed an earlier boot; using TCG"
+    _vm_tcg args
+    t=$((t * ${vm_tcg_scale:-3}))
+  fi
+  _vm_qemu_once "$name" "$dir" "$t" "${args[@]}"
+  local rc; rc=$(cat "$dir/qemu.rc")
+  if [ "$rc" != 0 ] && [ ! -s "$dir/results.txt" ] && [[ " ${args[*]} " == *" -accel kvm "* ]]; then
+    vm_log "boot $name: KVM boot failed before the guest sent anything (qemu exit $rc); retrying under TCG. qemu said:"
+    sed 's/^/    /' "$dir/qemu.out" | tail -n 5 >&2
+    mv "$dir/qemu.out" "$dir/qemu-kvm.out"
+    mv "$dir/console.log" "$dir/console-kvm.log"
+    : >"$kvm_failed"
+    _vm_tcg args
+    _vm_qemu_once "$name" "$dir" "$((t * ${vm_tcg_scale:-3}))" "${args[@]}"
+    rc=$(cat "$dir/qemu.rc")
+  fi
+  if [ "$rc" != 0 ] && [ -s "$dir/qemu.out" ]; then
+    vm_log "boot $name: qemu said:"
+    sed 's/^/    /' "$dir/qemu.out" | tail -n 10 >&2
+  fi
+  return 0
+}
+
+# _vm_tcg ARRAY: replace "-accel kvm" by "-accel tcg" in the named array.
+_vm_tcg() {
+  local -n _a=$1
+  local i
+  for i in "${!_a[@]}"; do
+    if [ "${_a[$i]}" = -accel ] && [ "${_a[$((i + 1))]}" = kvm ]; then _a[$((i + 1))]=tcg; fi
+  done
+}
+
+_vm_qemu_once() {
+  local name=$1 dir=$2 t=$3; shift 3
+  local t0=$SECONDS rc=0 accel_used=?
+  local a prev=
+  for a in "$@"; do [ "$prev" = -accel ] && accel_used=$a; prev=$a; done
+  : >"$dir/console.log"
+  : >"$dir/results.txt"
+  vm_log "boot $name: starting ($accel_used, up to ${t}s)"
+  (timeout -k 5 "$t" qemu-system-x86_64 "$@" \
     -nodefaults -no-user-config -nographic -no-reboot -monitor none \
     -serial "file:$dir/console.log" -serial "file:$dir/results.txt" \
-    </dev/null >"$dir/qemu.out" 2>&1 || rc=$?
+    </dev/null >"$dir/qemu.out" 2>&1 || exit) 2>/dev/null || rc=$?
   echo "$rc" >"$dir/qemu.rc"
-  vm_log "boot $name: qemu rc=$rc in $((SECONDS - t0))s"
+  vm_log "boot $name: qemu exit $rc in $((SECONDS - t0))s ($accel_used)"
 }
 
 # vm_finished DIR: whether the guest got to "=== DONE ===".

@@ -13,6 +13,11 @@
 #   --boots LIST   only these boots: bios, lockdown, relaxed, uefi, secureboot
 #   --timeout S    bound for each boot (default 420 under TCG, 120 under KVM)
 #
+# The accelerator is KVM when it can run the guests' machine, CPU model and
+# kernel, else TCG (a KVM boot that fails before the guest sends anything is
+# retried under TCG); VMTEST_ACCEL=kvm|tcg forces one, VMTEST_CPU replaces
+# -cpu max. See docs/development.md.
+#
 # Nothing is installed on the host but Debian's qemu-system-x86,
 # busybox-static, cpio, flashrom and ovmf: the kernel package is fetched
 # with apt-get download and unpacked into a cache dir
@@ -31,7 +36,7 @@ while [ $# -gt 0 ]; do
     --capture) capture=1; shift ;;
     --boots) boots=$2; shift 2 ;;
     --timeout) timeout_s=$2; shift 2 ;;
-    -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "vmtest: unknown argument: $1" >&2; exit 2 ;;
   esac
 done
@@ -54,6 +59,7 @@ esac
 # --- accelerator: KVM when it really works, else TCG (scripts/vmlib.sh).
 vm_accel
 [ -n "$timeout_s" ] || { [ "$accel" = kvm ] && timeout_s=120 || timeout_s=420; }
+vm_tcg_scale=4 # a KVM boot that falls back to TCG (scripts/vmlib.sh vm_qemu)
 log "kernel $rel, accel $accel, timeout ${timeout_s}s per boot"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/libreflash-vmtest.XXXXXX")
@@ -191,7 +197,7 @@ boot() {
   # no_timer_check: under TCG on a loaded host the IO-APIC timer check
   # can miss its ticks and panic the guest in setup_IO_APIC.
   local cmdline="console=ttyS0 panic=-1 nokaslr no_timer_check $args libreflash.vmtest=$scen"
-  local q=(-M q35 -accel "$accel" -cpu max -m 512 -smp 1)
+  local q=(-M "$vm_machine" -accel "$accel" -cpu "$vm_cpu" -m 512 -smp 1)
   case $fw in
     bios)
       q+=(-kernel "$vmlinuz" -initrd "$work/initrd.cpio" -append "$cmdline") ;;
@@ -216,7 +222,7 @@ boot() {
         "linux /vmlinuz $cmdline" 'initrd /initrd' 'boot' >"$esp/EFI/BOOT/grub.cfg"
       cp "$esp/EFI/BOOT/grub.cfg" "$esp/EFI/debian/grub.cfg"
       cp /usr/share/OVMF/OVMF_VARS_4M.ms.fd "$work/vars-$name.fd"
-      q[1]=q35,smm=on
+      q[1]=$vm_machine,smm=on
       q+=(-global driver=cfi.pflash01,property=secure,value=on
           -drive "if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.secboot.fd"
           -drive "if=pflash,format=raw,unit=1,file=$work/vars-$name.fd"
@@ -248,8 +254,10 @@ fail=0
 for b in ${boots//,/ }; do
   dir="$out/boot-$b"
   if ! vm_finished "$dir"; then
-    log "boot $b did not finish (qemu rc=$(cat "$dir/qemu.rc")); console tail:"
+    log "boot $b did not finish (qemu exit $(cat "$dir/qemu.rc")); console tail:"
     tail -n 40 "$dir/console.log" >&2 || true
+    log "qemu's own output ($dir/qemu.out):"
+    tail -n 20 "$dir/qemu.out" >&2 || true
     fail=1
   fi
   vm_results "$dir/results.txt" "$out"
@@ -271,5 +279,5 @@ if [ "$capture" = 1 ]; then
     log "captured $dest"
   done
 fi
-log "results in $out"
+if [ "$fail" = 0 ]; then log "results in $out"; else log "boots failed; results kept in $out"; fi
 exit $fail

@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
 	"github.com/spf13/cobra/doc"
 )
 
@@ -20,6 +22,7 @@ func genDocs(dir string) error {
 	a := &app{getenv: func(string) string { return "" }}
 	root := a.newRootCmd()
 	root.DisableAutoGenTag = true
+	preformatLong(root)
 	manDir := filepath.Join(dir, "man")
 	mdDir := filepath.Join(dir, "docs", "commands")
 	for _, d := range []string{manDir, mdDir} {
@@ -44,6 +47,42 @@ func genDocs(dir string) error {
 		}
 	}
 	return nil
+}
+
+// preformatLong marks the indented blocks of every command's long help (the
+// tables of stages and actions, laid out for a terminal) as preformatted
+// text. The man and Markdown generators read Long as Markdown, where such a
+// block would be reflowed into a paragraph and lose its columns.
+func preformatLong(c *cobra.Command) {
+	c.Long = fenceIndented(c.Long)
+	for _, sub := range c.Commands() {
+		preformatLong(sub)
+	}
+}
+
+// fenceIndented puts each run of lines that start with two spaces between
+// Markdown code fences, removing the common two-space indent.
+func fenceIndented(s string) string {
+	lines := strings.Split(s, "\n")
+	var out []string
+	in := false
+	for _, l := range lines {
+		indented := strings.HasPrefix(l, "  ")
+		if indented && !in {
+			out = append(out, "```")
+		} else if !indented && in {
+			out = append(out, "```")
+		}
+		in = indented
+		if indented {
+			l = l[2:]
+		}
+		out = append(out, l)
+	}
+	if in {
+		out = append(out, "```")
+	}
+	return strings.Join(out, "\n")
 }
 
 // extraDocs maps a path below the repository root to the function that

@@ -2,11 +2,13 @@ package main
 
 import (
 	"bytes"
-	"github.com/spf13/cobra"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+
+	"github.com/spf13/cobra"
 )
 
 // TestDocsFresh fails when the committed man pages, command docs or
@@ -71,3 +73,32 @@ func TestEveryCommandHasExample(t *testing.T) {
 }
 
 type cobraCommand = cobra.Command
+
+// TestManKeepsTables: the column layouts of the long help (install's stages,
+// prepare's actions) reach the man pages as preformatted text; reflowed into
+// a paragraph they were unreadable (issue 12).
+func TestManKeepsTables(t *testing.T) {
+	tmp := t.TempDir()
+	if err := genDocs(tmp); err != nil {
+		t.Fatal(err)
+	}
+	for page, line := range map[string]string{
+		"libreflash-install.1": "check    every machine check",
+		"libreflash-prepare.1": "iomem-relaxed    add iomem=relaxed",
+	} {
+		b, err := os.ReadFile(filepath.Join(tmp, "man", page))
+		if err != nil {
+			t.Fatal(err)
+		}
+		man := string(b)
+		i := strings.Index(man, "\n"+line)
+		if i < 0 {
+			t.Errorf("%s: no line starting %q", page, line)
+			continue
+		}
+		ex, ee := strings.LastIndex(man[:i+1], ".EX\n"), strings.LastIndex(man[:i+1], ".EE\n")
+		if ex < 0 || ee > ex || !strings.Contains(man[i:], ".EE\n") {
+			t.Errorf("%s: %q is not inside .EX/.EE", page, line)
+		}
+	}
+}

@@ -1,10 +1,14 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"libreflash/internal/exitcode"
 )
 
 type statusOptions struct {
@@ -28,6 +32,11 @@ It changes nothing.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			st, err := a.restoreManager(o.stateDir).Status()
+			if errors.Is(err, os.ErrPermission) {
+				// The state directory is root's (0700): the usual case for
+				// a user who forgot sudo.
+				return exitcode.Wrap(exitcode.Error, "the state directory is root's: run sudo libreflash status (or give --state-dir a directory you can read)", err)
+			}
 			if err != nil {
 				return err
 			}

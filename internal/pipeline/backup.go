@@ -204,9 +204,9 @@ func (b *backup) run(ctx context.Context) error {
 
 	// plan: which chip is there.
 	b.stage("plan", StatusStart)
-	fmt.Fprintf(b.log, "# libreflash: %s --flash-name, then --flash-size\n", runner.QuoteArgv([]string{f.Path, "-p", b.o.Programmer}))
-	chip, err := f.ChipInfoLog(ctx, b.o.Programmer, b.log)
-	b.runs.add(2) // --flash-name, --flash-size
+	fmt.Fprintf(b.log, "# libreflash: probe: %s\n", runner.QuoteArgv([]string{f.Path, "-p", b.o.Programmer}))
+	probe, err := f.Probe(ctx, b.o.Programmer, b.log)
+	b.runs.add(len(probe.Runs)) // --flash-name (and --flash-size if its chip line had no size)
 	if err != nil {
 		b.stage("plan", StatusFail)
 		if runner.IsCancelled(err) {
@@ -214,11 +214,12 @@ func (b *backup) run(ctx context.Context) error {
 		}
 		return b.flasherFailed(err, "could not identify the flash chip")
 	}
+	chip := probe.Chip
 	b.chip = chip
 	b.sum.Chip = &ChipRef{Vendor: chip.Vendor, Name: chip.Name, Size: chip.SizeBytes}
 	b.emit(Event{Data: &Plan{Chip: *b.sum.Chip, Programmer: programmerName(b.o.Programmer),
 		Region: RegionFull, RegionReason: RegionDefault, Steps: []string{StepBackup},
-		ChipReads: readPasses, FlasherRuns: 2 + readPasses, Percentages: f.Caps.Progress}})
+		ChipReads: readPasses, FlasherRuns: len(probe.Runs) + readPasses, Percentages: f.Caps.Progress}})
 	b.stage("plan", StatusOK)
 
 	b.stage("backup", StatusStart)

@@ -204,6 +204,9 @@ const (
 	PhaseErase  Phase = "erase"
 	PhaseWrite  Phase = "write"
 	PhaseVerify Phase = "verify"
+	// PhaseEraseCheck is the flasher reading erased blocks back
+	// (flashrom ≥1.4 inside a write).
+	PhaseEraseCheck Phase = "erase_check"
 )
 
 // Progress is a flasher operation: a start, updates, and an ok or fail.

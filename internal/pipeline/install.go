@@ -92,17 +92,18 @@ type installer struct {
 	run      *runDir
 	sum      Summary
 
-	img     *rom.Image
-	fl      *runner.Flasher
-	report  *preflight.Report
-	prog    string // -p for every flasher run
-	chip    runner.Chip
-	region  bool   // --ifd -i bios
-	image   string // the checked image, copied into the run directory
-	backup  *BackupRef
-	signals []os.Signal
-	said    seen       // flasher warnings and errors already shown
-	runs    runCounter // chip-touching flasher runs
+	img       *rom.Image
+	fl        *runner.Flasher
+	report    *preflight.Report
+	prog      string // -p for every flasher run
+	chip      runner.Chip
+	region    bool   // --ifd -i bios
+	image     string // the checked image, copied into the run directory
+	backup    *BackupRef
+	signals   []os.Signal
+	said      seen       // flasher warnings and errors already shown
+	runs      runCounter // chip-touching flasher runs
+	probeRuns int        // flasher runs the chip probe made (runner.Probe.Runs)
 
 	wouldBlock []string // a rehearsal's failing checks that stop a real run
 

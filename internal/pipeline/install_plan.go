@@ -7,8 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"regexp"
-	"slices"
 	"strings"
 
 	"libreflash/internal/diagnose"
@@ -16,11 +14,6 @@ import (
 	"libreflash/internal/rom"
 	"libreflash/internal/runner"
 )
-
-// fregLockedRE matches the flasher's report of a descriptor region the
-// host may not write ("FREG2: Management Engine region (0x…-0x…) is
-// locked."; catalog B11).
-var fregLockedRE = regexp.MustCompile(`^FREG\d+: (.+?) region \(0x[0-9a-fA-F]+-0x[0-9a-fA-F]+\) is (locked|read-only)\.`)
 
 // plan learns the chip from the flasher, checks the image against it and
 // the machine, chooses the region mode, shows the plan and asks to go on.
@@ -47,19 +40,20 @@ func (in *installer) plan(ctx context.Context) error {
 	}
 
 	var buf bytes.Buffer
-	fmt.Fprintf(in.run.log, "# libreflash: plan: %s -p %s --flash-name / --flash-size\n", in.fl.Path, in.prog)
-	chip, err := in.fl.ChipInfoLog(ctx, in.prog, in.logWriter(&buf))
-	in.runs.add(2) // --flash-name, --flash-size
+	fmt.Fprintf(in.run.log, "# libreflash: plan: probe: %s\n", runner.QuoteArgv([]string{in.fl.Path, "-p", in.prog}))
+	probe, err := in.fl.Probe(ctx, in.prog, in.logWriter(&buf))
+	in.runs.add(len(probe.Runs)) // --flash-name (and --flash-size if its chip line had no size)
 	if err != nil {
 		if runner.IsCancelled(err) {
 			return fail(installCancelled("while probing the chip"))
 		}
 		return fail(in.blockedByFlasher("the flasher cannot reach the chip", buf.Bytes(), err))
 	}
-	in.chip = chip
+	in.chip = probe.Chip
+	in.probeRuns = len(probe.Runs)
 	// The flasher's report of the descriptor on the chip (internal
-	// programmer): regions the host may not write.
-	locked := lockedRegions(buf.String())
+	// programmer): regions other than BIOS the host may not write.
+	locked := probe.LockedNames("BIOS")
 
 	rep := rom.Check(in.img, rom.CheckOptions{ChipSize: in.chip.SizeBytes, Machine: rom.ReadMachine(in.o.Env.Root),
 		ForceBoard: in.o.ForceBoard, Region: in.o.Region})
@@ -122,7 +116,7 @@ func (in *installer) plan(ctx context.Context) error {
 		Steps:         []string{StepBackup, StepWrite, StepVerify, StepRollback},
 		ChipReads:     reads,
 		ChipWrites:    1,
-		FlasherRuns:   2 + 2 + 1, // --flash-name, --flash-size, two reads, the write
+		FlasherRuns:   in.probeRuns + 2 + 1, // the probe, two reads, the write
 		Percentages:   in.fl.Caps.Progress,
 		FlashContents: in.fl.Caps.FlashContents,
 		Restore:       !in.o.Rehearse && !in.o.NoRestore,
@@ -180,17 +174,4 @@ func (in *installer) logWriter(buf *bytes.Buffer) io.Writer {
 func programmerName(p string) string {
 	name, _, _ := strings.Cut(p, ":")
 	return name
-}
-
-// lockedRegions lists the regions other than BIOS that the flasher's
-// output says the host may not write (FREGn lines), once each.
-func lockedRegions(out string) []string {
-	var locked []string
-	for _, l := range strings.Split(out, "\n") {
-		m := fregLockedRE.FindStringSubmatch(strings.TrimSpace(l))
-		if m != nil && !strings.EqualFold(m[1], "BIOS") && !slices.Contains(locked, m[1]) {
-			locked = append(locked, m[1])
-		}
-	}
-	return locked
 }

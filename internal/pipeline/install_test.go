@@ -875,24 +875,3 @@ func TestRehearsalWritesOnlyTheBIOSRegion(t *testing.T) {
 		t.Error("the descriptor or ME region changed")
 	}
 }
-
-// The flasher's FREG lines (catalog B11, as printed by flashprog on an
-// Intel machine with a locked ME) decide a BIOS-region write.
-func TestLockedRegions(t *testing.T) {
-	out := `Found chipset "Intel QM67".
-Enabling flash write... SPI Configuration is locked down.
-FREG0: Flash Descriptor region (0x00000000-0x00000fff) is read-only.
-FREG2: Management Engine region (0x00001000-0x003fffff) is locked.
-FREG1: BIOS region (0x00500000-0x007fffff) is locked.
-FREG2: Management Engine region (0x00001000-0x003fffff) is locked.
-PR0: Warning: 0x00700000-0x007fffff is read-only.
-OK.
-`
-	got := lockedRegions(out)
-	if strings.Join(got, ",") != "Flash Descriptor,Management Engine" {
-		t.Errorf("locked regions %q", got)
-	}
-	if got := lockedRegions("Found Winbond flash chip \"W25Q128.V\" (16384 kB, SPI) on dummy.\n"); got != nil {
-		t.Errorf("locked regions %q on a dummy chip", got)
-	}
-}

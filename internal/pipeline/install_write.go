@@ -82,7 +82,7 @@ func (in *installer) flash(ctx context.Context, stage, file, ref string, onVerif
 			case runner.EvUnchanged:
 				fr.unchanged = true
 			case runner.EvWarning:
-				if strings.Contains(e.Text, "Chip content is identical") {
+				if e.Kind == runner.EvIdentical {
 					fr.identical = true
 				}
 			}

@@ -3,7 +3,6 @@ package pipeline
 import (
 	"context"
 	"os"
-	"strings"
 	"sync"
 	"time"
 
@@ -169,6 +168,21 @@ func (r *progressAdapter) switchTo(op Phase) {
 	r.start(op, true)
 }
 
+// toPhase makes op the open one when the flasher's work changes; the
+// caller holds mu.
+func (r *progressAdapter) toPhase(op Phase) {
+	if op == "" || op == r.op {
+		return
+	}
+	if r.op != "" && r.percent < 0 {
+		// A write stage measures its erase first, then its write: the
+		// bar takes the name of the work measured.
+		r.start(op, true)
+		return
+	}
+	r.switchTo(op)
+}
+
 func (r *progressAdapter) event(e runner.Event) {
 	switch e.Kind {
 	case runner.EvStageStart:
@@ -188,35 +202,23 @@ func (r *progressAdapter) event(e runner.Event) {
 		r.mu.Unlock()
 	case runner.EvProgress:
 		r.mu.Lock()
-		op := Phase(e.Stage)
+		op := Phase(e.Phase)
 		if op == "" {
 			op = r.op
 		}
-		if op != "" && op != r.op {
-			if r.op != "" && r.percent < 0 {
-				// A write stage measures its erase first, then its
-				// write: the bar takes the name of the work measured.
-				r.start(op, true)
-			} else {
-				r.switchTo(op)
-			}
-		}
+		r.toPhase(op)
 		if op != "" && e.Percent != r.percent {
 			r.percent = e.Percent
 			r.emit(r.ev(""))
 		}
 		r.mu.Unlock()
-	case runner.EvLine:
-		// flashrom re-reads the chip after a failed erase or write.
-		if r.reads != nil {
-			if n := strings.Count(e.Text, "Reading current flash chip contents"); n > 0 {
-				r.reads(n)
-			}
-		}
+	case runner.EvPhase:
+		// the work changed within the flasher's stage: erase, erase
+		// check, program, or a re-read of the chip after a failed erase
+		r.mu.Lock()
+		r.toPhase(Phase(e.Phase))
+		r.mu.Unlock()
 	case runner.EvWarning, runner.EvError, runner.EvUnknownState:
-		if strings.Contains(e.Text, "has status UNTESTED") {
-			return // the flasher's plea for test reports, after every probe
-		}
 		if r.said.first(e.Text) {
 			level := "warn"
 			if e.Kind != runner.EvWarning {

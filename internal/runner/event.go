@@ -18,6 +18,10 @@ const (
 	EvUnchanged                     // writing apparently did not change the chip
 	EvLine                          // any other non-empty output line
 	EvExit                          // the flasher exited (Event.ExitCode)
+	EvPhase                         // the kind of work changed within a stage (Event.Phase)
+	EvRegionLocked                  // the chip's descriptor denies the host a region (Event.Region)
+	EvIdentical                     // nothing to write: the chip already holds the image
+	EvUntested                      // the flasher's "status UNTESTED" plea (Event.Text names the operations)
 )
 
 var eventKindNames = [...]string{
@@ -32,6 +36,10 @@ var eventKindNames = [...]string{
 	EvUnchanged:    "unchanged",
 	EvLine:         "line",
 	EvExit:         "exit",
+	EvPhase:        "phase",
+	EvRegionLocked: "region_locked",
+	EvIdentical:    "identical",
+	EvUntested:     "untested",
 }
 
 // String returns the lower-case name used in goldens and JSON.
@@ -42,16 +50,20 @@ func (k EventKind) String() string {
 	return fmt.Sprintf("EventKind(%d)", int(k))
 }
 
-// Stage is one phase of a flasher operation.
+// Stage is a flasher operation (Event.Stage) or a phase of one, the kind of
+// work under way (Event.Phase). The values are stable names for JSON.
 type Stage string
 
-// Stages reported by flashprog/flashrom.
+// Stages and phases reported by flashprog/flashrom.
 const (
 	StageProbe  Stage = "probe"
 	StageRead   Stage = "read"
 	StageErase  Stage = "erase"
-	StageWrite  Stage = "write"
+	StageWrite  Stage = "write" // a stage: erase and program; a phase: program (or both, when the flasher does not say)
 	StageVerify Stage = "verify"
+	// StageEraseCheck is the phase in which the flasher reads erased
+	// blocks back to check them (flashrom ≥1.4's READ bar inside a write).
+	StageEraseCheck Stage = "erase_check"
 )
 
 // Chip is a flash chip as the flasher names it.
@@ -76,8 +88,27 @@ type Event struct {
 	// "Multiple flash chip definitions match" (an EvError).
 	Chip *Chip
 
-	Stage    Stage // EvStageStart, EvStageEnd, EvProgress
-	OK       bool  // EvStageEnd
-	Percent  int   // EvProgress, 0..100
-	ExitCode int   // EvExit
+	// Stage is the flasher operation under way: EvStageStart, EvStageEnd,
+	// EvPhase, EvProgress ("" for a bar outside any stage).
+	Stage Stage
+	// Phase is the kind of work under way within Stage: EvStageStart (the
+	// phase the stage line names), EvPhase, EvProgress. A write stage
+	// goes through erase, erase_check and write phases when the flasher's
+	// bars tell them apart, and stays in "write" when it does not.
+	Phase Stage
+	// Implicit marks an EvStageStart the flasher printed no line for
+	// (flashrom ≥1.4 starts erasing and writing without one); Text is "".
+	Implicit bool
+	// FullRead marks an EvStageStart or EvPhase that begins a read of the
+	// whole chip (or of the layout's regions): "Reading flash...",
+	// "Reading old/current flash chip contents...", "Verifying flash...".
+	FullRead bool
+	OK       bool // EvStageEnd: the flasher said the stage succeeded, and nothing said it failed
+	Percent  int  // EvProgress, 0..100
+	ExitCode int  // EvExit
+
+	// EvRegionLocked: the descriptor region ("Management Engine") and
+	// whether it is "locked" or "read-only" to the host.
+	Region string
+	Access string
 }

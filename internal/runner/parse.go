@@ -61,10 +61,15 @@ type Parser struct {
 	closed  bool
 	logErr  error
 
-	bannerSeen bool
-	op         Stage  // open stage, "" if none
-	opText     string // its prefix text, to rebuild "Reading flash... done."
-	sub        string // open sub-step prefix ("Reading current flash chip contents... ")
+	bannerSeen  bool
+	noWriteLine bool   // flashrom 1.4: no line announces erasing and writing
+	op          Stage  // open stage, "" if none
+	opText      string // its prefix text, to rebuild "Reading flash... done."; "" when implicit
+	phase       Stage  // phase of the open stage
+	sub         string // open sub-step prefix ("Reading current flash chip contents... ")
+	failed      bool   // a failure was reported inside the open stage
+	doneText    string // flashrom ≥1.4's "Erase/write done from …": not yet a verdict
+	writeNext   bool   // the old contents are read (or assumed): a write follows
 }
 
 // NewParser returns a parser that calls emit for every event, in order, with
@@ -131,7 +136,9 @@ func (p *Parser) Close(exitCode int) {
 		}
 	}
 	if p.op != "" {
-		p.endOp(nil, false, "")
+		// a stage without its completion word failed, unless it is a
+		// flashrom ≥1.4 write that ended without a failure and exit 0
+		p.endOp(nil, p.doneText != "" && !p.failed && exitCode == 0, "")
 	}
 	p.closed = true
 	p.emit(Event{Kind: EvExit, ExitCode: exitCode})
@@ -422,28 +429,40 @@ func percent(b []byte) (int, bool) {
 
 func (s *stream) progress(kind, pct int) {
 	p := s.p
-	var st Stage
+	if p.op == "" && (kind == barErase || kind == barWrite || p.writeNext) {
+		// flashrom 1.4 erases and writes without a line saying so
+		p.startOp(s, StageWrite, "")
+	}
+	var ph Stage
 	switch kind {
 	case barRead:
-		st = StageRead
-		if p.op == StageVerify {
-			st = StageVerify
+		switch {
+		case p.op == StageVerify:
+			ph = StageVerify
+		case (p.op == StageWrite || p.op == StageErase) && p.sub == "":
+			// reading erased blocks back (flashrom ≥1.4)
+			ph = StageEraseCheck
+		default:
+			ph = StageRead
 		}
 	case barErase:
-		st = StageErase
+		ph = StageErase
 	case barWrite:
-		st = StageWrite
+		ph = StageWrite
 	default:
-		if st = p.op; st == "" {
+		if ph = p.phase; ph == "" {
 			return
 		}
 	}
-	i := stageIndex(st)
+	i := stageIndex(ph)
 	if pct <= s.run[i] {
 		return
 	}
 	s.run[i] = pct
-	p.emit(Event{Kind: EvProgress, Stream: s.name, Line: s.lineNo, Stage: st, Percent: pct})
+	if p.op != "" {
+		p.setPhase(s, ph, false)
+	}
+	p.emit(Event{Kind: EvProgress, Stream: s.name, Line: s.lineNo, Stage: p.op, Phase: ph, Percent: pct})
 }
 
 func stageIndex(st Stage) int {
@@ -456,8 +475,10 @@ func stageIndex(st Stage) int {
 		return 2
 	case StageVerify:
 		return 3
+	case StageEraseCheck:
+		return 4
 	}
-	return 4
+	return 5
 }
 
 var opPrefixes = [...]struct {
@@ -472,16 +493,36 @@ var opPrefixes = [...]struct {
 	{"Verifying flash... ", StageVerify},
 }
 
-const subPrefix = "Reading current flash chip contents... "
+const (
+	subPrefix     = "Reading current flash chip contents... "
+	oldReadPrefix = "Reading old flash chip contents... "
+)
 
 // prefix consumes a stage prefix when the segment is exactly one, so that
 // the stage starts as soon as it is printed, not when its result arrives.
 func (s *stream) prefix() {
 	p := s.p
-	if string(s.buf) == subPrefix && p.op != "" {
-		p.sub = subPrefix
+	if string(s.buf) == subPrefix {
+		if p.op != "" && p.doneText == "" {
+			// a sub-step of the open stage: flashprog and flashrom 1.3
+			// re-read the chip before trying another erase function
+			p.sub = subPrefix
+			s.head = append(s.head, s.buf...)
+			s.buf = s.buf[:0]
+			p.setPhase(s, StageRead, true)
+			return
+		}
+		if len(s.head) > 0 {
+			return
+		}
+		// flashrom ≥1.4 checks what a failed write changed: a read of its
+		// own (its "Uh oh" may arrive later on the other pipe)
+		if p.op != "" {
+			p.failed = true
+		}
 		s.head = append(s.head, s.buf...)
 		s.buf = s.buf[:0]
+		p.startOp(s, StageRead, subPrefix)
 		return
 	}
 	if len(s.head) > 0 {
@@ -491,15 +532,38 @@ func (s *stream) prefix() {
 		if string(s.buf) != o.text {
 			continue
 		}
-		if p.op != "" {
-			p.endOp(s, false, "")
-		}
-		p.op, p.opText, p.sub = o.stage, o.text, ""
+		text := string(s.buf)
 		s.head = append(s.head, s.buf...)
 		s.buf = s.buf[:0]
-		p.emit(Event{Kind: EvStageStart, Stream: s.name, Line: s.lineNo, Stage: o.stage, Text: strings.TrimSpace(o.text)})
+		if p.op == o.stage && p.opText == "" {
+			// the line for a stage opened without one
+			p.opText = text
+			return
+		}
+		p.startOp(s, o.stage, text)
 		return
 	}
+}
+
+// startOp ends the open stage, if any, and opens st; text is the flasher's
+// stage line, "" for a stage it did not announce.
+func (p *Parser) startOp(s *stream, st Stage, text string) {
+	if p.op != "" {
+		p.endOp(s, p.doneText != "" && !p.failed, "")
+	}
+	p.op, p.opText, p.sub, p.failed, p.doneText, p.writeNext = st, text, "", false, "", false
+	p.phase = st
+	p.emit(Event{Kind: EvStageStart, Stream: s.name, Line: s.lineNo, Stage: st, Phase: st,
+		Text: strings.TrimSpace(text), Implicit: text == "", FullRead: text != "" && (st == StageRead || st == StageVerify)})
+}
+
+// setPhase makes ph the phase of the open stage.
+func (p *Parser) setPhase(s *stream, ph Stage, fullRead bool) {
+	if ph == p.phase && !fullRead {
+		return
+	}
+	p.phase = ph
+	p.emit(Event{Kind: EvPhase, Stream: s.name, Line: s.lineNo, Stage: p.op, Phase: ph, FullRead: fullRead})
 }
 
 // endLine classifies the line (or the text before a '\r') and starts afresh.
@@ -510,19 +574,29 @@ func (s *stream) endLine() {
 	s.truncated = false
 }
 
+// endOp ends the open stage. ok is what the completion word says; a stage
+// that only got flashrom ≥1.4's "Erase/write done from …" carries that line.
 func (p *Parser) endOp(s *stream, ok bool, text string) {
+	if text == "" && p.doneText != "" {
+		text = p.doneText
+	}
 	ev := Event{Kind: EvStageEnd, Stage: p.op, OK: ok, Text: text}
 	if s != nil {
 		ev.Stream, ev.Line = s.name, s.lineNo
 	}
 	// p.sub stays: its result may still come on the other stream
-	p.op, p.opText = "", ""
+	p.op, p.opText, p.phase, p.failed, p.doneText = "", "", "", false, ""
 	p.emit(ev)
 }
 
 var (
 	eventBannerRE = regexp.MustCompile(`^(flashprog|flashrom) (\S+) on `)
 	eventChipRE   = regexp.MustCompile(`^(?:Found|Using|Assuming) (.+?) flash chip "(.+)" \((\d+) kB, ([^)]*)\) (?:on \S+|mapped at physical address 0x[0-9a-fA-F]+)\.$`)
+	// "FREG2: Management Engine region (0x00001000-0x003fffff) is locked."
+	// (ichspi.c), also after "Enabling flash write... " on the same line
+	fregRE = regexp.MustCompile(`FREG\d+: (.+?) region \(0x[0-9a-fA-F]+-0x[0-9a-fA-F]+\) is (locked|read-only)\.`)
+	// flashrom 1.4 prints no stage line before erasing and writing
+	flashrom14RE = regexp.MustCompile(`^v?1\.4(\.|$|-)`)
 )
 
 // results are the completion words that end a stage, with the stages they
@@ -532,8 +606,10 @@ var results = [...]struct {
 	ok     bool
 	stages string
 }{
-	// "Erase/write done." and flashrom ≥1.4's "Erase/write done from 0 to …";
-	// flashrom 1.3 reports -E as erasing and writing
+	// "Erase/write done." (flashprog, flashrom ≤1.3: printed on success
+	// only) and flashrom ≥1.4's "Erase/write done from 0 to …", printed
+	// after a failed write too; flashrom 1.3 reports -E as erasing and
+	// writing
 	{"Erase/write done", true, "write erase"},
 	{"Erase done.", true, "erase write"},
 	{"VERIFIED.", true, "verify"},
@@ -541,6 +617,10 @@ var results = [...]struct {
 	{"FAILED.", false, ""},
 	{"FAILED!", false, ""}, // erase/write failure, on stderr
 }
+
+// doneFrom is flashrom ≥1.4's "Erase/write done from 0 to ffffff": it says
+// the erase/write loop ended, not that it succeeded.
+const doneFrom = "Erase/write done from "
 
 func (s *stream) classify() {
 	p := s.p
@@ -558,6 +638,12 @@ func (s *stream) classify() {
 		if !strings.HasPrefix(rest, r.text) {
 			continue
 		}
+		stageText := func() string {
+			if len(s.head) == 0 {
+				return p.opText + rest
+			}
+			return text
+		}
 		switch {
 		case p.sub != "" && (r.text == "done." || r.text == "FAILED."):
 			// "Reading current flash chip contents... done." inside a write
@@ -569,29 +655,31 @@ func (s *stream) classify() {
 			if !r.ok {
 				ev.Kind = EvError
 			}
+			if p.op != "" {
+				p.setPhase(s, p.op, false)
+			}
 			p.emit(ev)
+			return
+		case strings.HasPrefix(rest, doneFrom):
+			// The verdict comes later: "Uh oh. Erase/write failed" or a
+			// failure seen before it, the next stage, or the exit status.
+			if p.op != StageWrite && p.op != StageErase {
+				p.startOp(s, StageWrite, "")
+			}
+			p.doneText = stageText()
 			return
 		case p.op != "" && (r.stages == "" || strings.Contains(r.stages, string(p.op))):
 			// the whole line as a terminal shows it, even when a bar or
 			// the other stream came in between
-			stageText := text
-			if len(s.head) == 0 {
-				stageText = p.opText + rest
-			}
-			p.endOp(s, r.ok, stageText)
+			oldRead := p.op == StageRead && p.opText == oldReadPrefix && r.ok
+			p.endOp(s, r.ok, stageText())
 			if !r.ok {
 				ev.Kind = EvError
 				p.emit(ev)
 			}
-			return
-		case r.text == "Erase/write done":
-			// flashrom ≥1.4 prints no stage line before it
-			if p.op != "" {
-				p.endOp(s, false, "")
+			if oldRead {
+				p.expectWrite(s)
 			}
-			p.emit(Event{Kind: EvStageStart, Stream: s.name, Line: s.lineNo, Stage: StageWrite})
-			p.op = StageWrite
-			p.endOp(s, true, text)
 			return
 		}
 		break
@@ -600,6 +688,7 @@ func (s *stream) classify() {
 	if len(s.head) == 0 && !p.bannerSeen {
 		if m := bannerMatch(text); m != nil {
 			p.bannerSeen = true
+			p.noWriteLine = m[1] == "flashrom" && flashrom14RE.MatchString(m[2])
 			ev.Kind, ev.FlasherKind, ev.Version = EvBanner, m[1], m[2]
 			p.emit(ev)
 			return
@@ -628,17 +717,67 @@ func (s *stream) classify() {
 			p.endOp(s, false, "")
 		}
 		ev.Kind = EvUnchanged
+	case strings.Contains(text, "Chip content is identical to the requested image"):
+		ev.Kind = EvIdentical
+	case strings.Contains(text, "has status UNTESTED"):
+		ev.Kind = EvUntested
+	case strings.Contains(text, "FREG"):
+		if m := fregRE.FindStringSubmatch(text); m != nil {
+			ev.Kind, ev.Region, ev.Access = EvRegionLocked, m[1], m[2]
+			break
+		}
+		ev.Kind = lineKind(text)
+	case strings.HasPrefix(text, "Assuming old flash chip contents"):
+		// flashrom ≥1.4 --flash-contents: the write follows
+		ev.Kind = EvLine
+		p.emit(ev)
+		p.expectWrite(s)
+		return
 	default:
 		ev.Kind = lineKind(text)
-		if ev.Kind == EvError && p.op != "" && endsStage(text, p.op) {
-			stageText := text
-			if len(s.head) == 0 {
-				stageText = p.opText + text
+		if ev.Kind != EvError {
+			break
+		}
+		if p.op == StageWrite || p.op == StageErase || p.writeNext {
+			if writeFailure(text) {
+				if p.op == "" {
+					p.startOp(s, StageWrite, "")
+				}
+				p.failed = true
 			}
-			p.endOp(s, false, stageText)
+		}
+		if p.op != "" && endsStage(text, p.op) {
+			p.endOp(s, false, stageTextOf(s, p, text))
 		}
 	}
 	p.emit(ev)
+}
+
+func stageTextOf(s *stream, p *Parser, text string) string {
+	if len(s.head) == 0 {
+		return p.opText + text
+	}
+	return text
+}
+
+// expectWrite notes that the old contents are in: a write follows, which
+// flashrom 1.4 does not announce, so its stage opens now.
+func (p *Parser) expectWrite(s *stream) {
+	p.writeNext = true
+	if p.noWriteLine && p.op == "" {
+		p.startOp(s, StageWrite, "")
+	}
+}
+
+// writeFailure says whether an error line inside a write means the write
+// failed, even if flashrom ≥1.4 then prints "Erase/write done from …".
+func writeFailure(text string) bool {
+	for _, m := range [...]string{"Write failed", "Write Failed", "ERASE FAILED", "Failed to erase", "failed to write", "Erase/write failed"} {
+		if strings.Contains(text, m) {
+			return true
+		}
+	}
+	return false
 }
 
 // endsStage says whether an error line printed on stderr is the failure of
@@ -649,9 +788,11 @@ func endsStage(text string, op Stage) bool {
 		// also printed per block by the erase check inside a write
 		return op == StageVerify
 	case strings.HasPrefix(text, "Uh oh. Erase/write failed"),
-		strings.HasPrefix(text, "Write Failed!"),
-		strings.HasPrefix(text, "Can't even read anymore!"),
-		strings.HasPrefix(text, "Verification impossible"):
+		strings.HasPrefix(text, "Write Failed!"):
+		return op == StageWrite || op == StageErase
+	case strings.HasPrefix(text, "Verification impossible"):
+		return op == StageVerify
+	case strings.HasPrefix(text, "Can't even read anymore!"):
 		return true
 	}
 	return false

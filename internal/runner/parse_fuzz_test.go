@@ -108,11 +108,18 @@ func FuzzParse(f *testing.F) {
 				if e.Percent < 0 || e.Percent > 100 {
 					t.Fatalf("event %d: percent %d", i, e.Percent)
 				}
-				k := runKey{e.Stream, e.Line, e.Stage}
+				k := runKey{e.Stream, e.Line, e.Phase}
 				if prev, ok := last[k]; ok && e.Percent <= prev {
-					t.Fatalf("event %d: %s progress %d after %d on one line", i, e.Stage, e.Percent, prev)
+					t.Fatalf("event %d: %s progress %d after %d on one line", i, e.Phase, e.Percent, prev)
+				}
+				if e.Phase == "" || e.Stage != open {
+					t.Fatalf("event %d: progress in phase %q of stage %q while %q is open", i, e.Phase, e.Stage, open)
 				}
 				last[k] = e.Percent
+			case EvPhase:
+				if open == "" || e.Stage != open || e.Phase == "" {
+					t.Fatalf("event %d: phase %q of stage %q while %q is open", i, e.Phase, e.Stage, open)
+				}
 			case EvChip:
 				if e.Chip == nil || e.Chip.SizeBytes < 0 {
 					t.Fatalf("event %d: chip %+v", i, e.Chip)
@@ -147,11 +154,11 @@ func TestParseInterleaved(t *testing.T) {
 	p.Close(3)
 
 	got := marshalEvents(evs)
-	want := `{"kind":"stage_start","stream":"stdout","line":1,"stage":"read","text":"Reading old flash chip contents..."}
+	want := `{"kind":"stage_start","stream":"stdout","line":1,"stage":"read","phase":"read","full_read":true,"text":"Reading old flash chip contents..."}
 {"kind":"stage_end","stream":"stdout","line":1,"stage":"read","ok":true,"text":"Reading old flash chip contents... done."}
-{"kind":"stage_start","stream":"stdout","line":2,"stage":"write","text":"Erasing and writing flash chip..."}
+{"kind":"stage_start","stream":"stdout","line":2,"stage":"write","phase":"write","text":"Erasing and writing flash chip..."}
 {"kind":"stage_end","stream":"stdout","line":2,"stage":"write","ok":true,"text":"Erasing and writing flash chip... Erase/write done."}
-{"kind":"stage_start","stream":"stdout","line":3,"stage":"verify","text":"Verifying flash..."}
+{"kind":"stage_start","stream":"stdout","line":3,"stage":"verify","phase":"verify","full_read":true,"text":"Verifying flash..."}
 {"kind":"stage_end","stream":"stderr","line":3,"stage":"verify","ok":false,"text":"Verifying flash... FAILED at 0x00000000! Expected=0x10, Found=0xff"}
 {"kind":"error","stream":"stderr","line":3,"text":"FAILED at 0x00000000! Expected=0x10, Found=0xff"}
 {"kind":"unknown_state","stream":"stderr","line":4,"text":"Your flash chip is in an unknown state."}
@@ -175,8 +182,8 @@ func TestParseCloseOpenStage(t *testing.T) {
 		t.Errorf("Write after Close = %d, %v", n, err)
 	}
 	got := marshalEvents(evs)
-	want := `{"kind":"stage_start","stream":"stdout","line":1,"stage":"read","text":"Reading flash..."}
-{"kind":"progress","stream":"stdout","line":2,"stage":"read","percent":10}
+	want := `{"kind":"stage_start","stream":"stdout","line":1,"stage":"read","phase":"read","full_read":true,"text":"Reading flash..."}
+{"kind":"progress","stream":"stdout","line":2,"stage":"read","phase":"read","percent":10}
 {"kind":"stage_end","stage":"read","ok":false}
 {"kind":"exit","exit":-1}
 `

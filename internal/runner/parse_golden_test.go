@@ -133,6 +133,11 @@ type goldenEvent struct {
 	Stream   string `json:"stream,omitempty"`
 	Line     int    `json:"line,omitempty"`
 	Stage    Stage  `json:"stage,omitempty"`
+	Phase    Stage  `json:"phase,omitempty"`
+	Implicit bool   `json:"implicit,omitempty"`
+	FullRead bool   `json:"full_read,omitempty"`
+	Region   string `json:"region,omitempty"`
+	Access   string `json:"access,omitempty"`
 	OK       *bool  `json:"ok,omitempty"`
 	Percent  *int   `json:"percent,omitempty"`
 	Flasher  string `json:"flasher,omitempty"`
@@ -146,6 +151,7 @@ func marshalEvents(evs []Event) []byte {
 	var buf bytes.Buffer
 	for _, e := range evs {
 		g := goldenEvent{Kind: e.Kind.String(), Stream: e.Stream, Line: e.Line, Stage: e.Stage,
+			Phase: e.Phase, Implicit: e.Implicit, FullRead: e.FullRead, Region: e.Region, Access: e.Access,
 			Flasher: e.FlasherKind, Version: e.Version, Chip: e.Chip, Text: e.Text}
 		switch e.Kind {
 		case EvStageEnd:

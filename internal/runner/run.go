@@ -388,52 +388,6 @@ func (t *tailBuffer) String() string {
 	return strings.ToValidUTF8(string(b), "\uFFFD")
 }
 
-// ChipInfo asks the flasher which chip it finds behind programmer
-// (--flash-name, then --flash-size). It reads no chip contents.
-func (f *Flasher) ChipInfo(ctx context.Context, programmer string) (Chip, error) {
-	return f.ChipInfoLog(ctx, programmer, nil)
-}
-
-// ChipInfoLog is ChipInfo, also copying the flasher's output to log (when
-// not nil) for diagnosis.
-func (f *Flasher) ChipInfoLog(ctx context.Context, programmer string, log io.Writer) (Chip, error) {
-	var c Chip
-	var lastChip *Chip
-	onEvent := func(e Event) {
-		if e.Kind == EvChip && e.Chip != nil {
-			cp := *e.Chip
-			lastChip = &cp
-		}
-	}
-	var out strings.Builder
-	w := io.Writer(&out)
-	if log != nil {
-		w = io.MultiWriter(&out, log)
-	}
-	if _, err := f.Run(ctx, Spec{Programmer: programmer, Args: []string{"--flash-name"}, Log: w, OnEvent: onEvent}); err != nil {
-		return c, err
-	}
-	vendor, name, ok := parseFlashName(out.String())
-	if !ok {
-		return c, fmt.Errorf("%s --flash-name: no vendor=\"…\" name=\"…\" line in its output", f.Path)
-	}
-	c.Vendor, c.Name = vendor, name
-
-	out.Reset()
-	if _, err := f.Run(ctx, Spec{Programmer: programmer, Args: []string{"--flash-size"}, Log: w, OnEvent: onEvent}); err != nil {
-		return c, err
-	}
-	size, ok := parseFlashSize(out.String())
-	if !ok {
-		return c, fmt.Errorf("%s --flash-size: no size in its output", f.Path)
-	}
-	c.SizeBytes = size
-	if lastChip != nil {
-		c.Bus = lastChip.Bus
-	}
-	return c, nil
-}
-
 // parseFlashName finds the `vendor="V" name="N"` line.
 func parseFlashName(out string) (vendor, name string, ok bool) {
 	for _, l := range strings.Split(out, "\n") {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -116,18 +117,40 @@ func TestRunFailureCarriesArgvAndStderr(t *testing.T) {
 	}
 }
 
-func TestChipInfo(t *testing.T) {
+// TestProbe: one flasher run names the chip and gives its size; the chip
+// line's size saves the --flash-size run.
+func TestProbe(t *testing.T) {
 	f := systemFlasher(t)
-	c, err := f.ChipInfo(context.Background(), "dummy:emulate="+w25q128)
+	var log bytes.Buffer
+	p, err := f.Probe(context.Background(), "dummy:emulate="+w25q128, &log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Vendor != "Winbond" || c.Name != "W25Q128.V" || c.SizeBytes != 16<<20 {
+	if c := p.Chip; c.Vendor != "Winbond" || c.Name != "W25Q128.V" || c.SizeBytes != 16<<20 || c.Bus != "SPI" {
 		t.Errorf("got %+v", c)
 	}
-	// Several matching definitions: the flasher fails, so does ChipInfo.
-	if _, err := f.ChipInfo(context.Background(), "dummy:emulate=MX25L6436"); err == nil {
+	if len(p.Runs) != 1 || !slices.Contains(p.Runs[0], "--flash-name") {
+		t.Errorf("runs %q, want one --flash-name run", p.Runs)
+	}
+	if !strings.Contains(p.Untested, "UNTESTED") || len(p.Locked) != 0 {
+		t.Errorf("probe %+v", p)
+	}
+	if !strings.Contains(log.String(), `vendor="Winbond" name="W25Q128.V"`) {
+		t.Errorf("log:\n%s", log.String())
+	}
+	// Several matching definitions: the flasher fails, so does Probe.
+	if _, err := f.Probe(context.Background(), "dummy:emulate=MX25L6436", nil); err == nil {
 		t.Error("MX25L6436 (several definitions match): no error")
+	}
+	// Without --flash-name: a bare run, its chip line alone.
+	bare := *f
+	bare.Caps.FlashName = false
+	p, err = bare.Probe(context.Background(), "dummy:emulate="+w25q128, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := p.Chip; c.Vendor != "Winbond" || c.Name != "W25Q128.V" || c.SizeBytes != 16<<20 || len(p.Runs) != 1 || len(p.Runs[0]) != 3 {
+		t.Errorf("bare probe %+v", p)
 	}
 }
 

@@ -116,11 +116,23 @@ func kvmUsable() bool {
 	return true
 }
 
-// boot runs scripts/vmtest.sh and returns its results directory.
+// boot runs scripts/vmtest.sh and returns its results directory. The
+// directory is removed when the test passes and kept, and named, when it
+// fails: the guests' consoles and qemu's own output are in it.
 func boot(t *testing.T) string {
 	t.Helper()
-	out := t.TempDir()
-	ctx, cancel := context.WithTimeout(context.Background(), 9*time.Minute)
+	out, err := os.MkdirTemp("", "libreflash-vmtest-results.")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("results of the failed run kept in %s (boot-*/console.log, boot-*/qemu.out)", out)
+			return
+		}
+		os.RemoveAll(out)
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
 	if d, ok := t.Deadline(); ok {
 		ctx, cancel = context.WithDeadline(ctx, d.Add(-10*time.Second))
@@ -138,10 +150,10 @@ func boot(t *testing.T) string {
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 10 * time.Second
 	start := time.Now()
-	err := cmd.Run()
+	err = cmd.Run()
 	t.Logf("scripts/vmtest.sh in %s:\n%s", time.Since(start).Round(time.Second), log.Bytes())
 	if err != nil {
-		t.Fatalf("scripts/vmtest.sh: %v", err)
+		t.Fatalf("scripts/vmtest.sh: %v (results kept in %s)", err, out)
 	}
 	return out
 }
