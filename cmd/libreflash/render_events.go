@@ -280,7 +280,7 @@ var prepareWords = map[string]string{
 }
 
 // prepare shows what 'prepare' would change, or did; the same for the
-// prepare command and install (renderPrepareSteps).
+// prepare command and install (prepareStepsText).
 func (r *renderer) prepare(p *pipeline.Prepare) {
 	switch p.Status {
 	case pipeline.PrepareProposed, pipeline.PrepareManual:

@@ -18,7 +18,8 @@ import (
 // phaseNames are the phases as the user reads them.
 var phaseNames = map[pipeline.Phase]string{
 	pipeline.PhaseProbe: "probing the chip", pipeline.PhaseRead: "reading the chip",
-	pipeline.PhaseErase: "erasing the chip", pipeline.PhaseWrite: "writing the chip",
+	pipeline.PhaseErase: "erasing the chip", pipeline.PhaseEraseCheck: "checking the erase",
+	pipeline.PhaseWrite:  "writing the chip",
 	pipeline.PhaseVerify: "verifying the chip",
 }
 

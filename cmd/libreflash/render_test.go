@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -143,5 +144,14 @@ func TestRenderJSON(t *testing.T) {
 	}
 	if !strings.HasPrefix(lines[6], `{"schema":2,"type":"progress"`) || !strings.Contains(lines[6], `"op":"read","pass":1,"passes":2,"percent":42`) {
 		t.Errorf("progress line: %s", lines[6])
+	}
+}
+
+// Every phase the pipeline can report has a name on the screen.
+func TestPhaseNames(t *testing.T) {
+	for _, p := range constValues(t, filepath.Join("..", "..", "internal", "pipeline"), "Phase") {
+		if phaseNames[pipeline.Phase(p)] == "" {
+			t.Errorf("phase %q has no name in phaseNames", p)
+		}
 	}
 }
