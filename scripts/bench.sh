@@ -100,5 +100,10 @@ go test -run '^$' -bench 'Backup16M' -benchtime 3x ./internal/pipeline "$@"
 
 bench_install
 
+# Alone in its process, so that its peak RSS is its own. MB/s is wall time
+# (meaningful on an idle machine), MB/cpu-s per CPU second (on a busy one).
+echo "==> diagnose: a 500 MB log streamed from a file (targets: >= 100 MB/s, peak-RSS-MiB <= 64)"
+go test -run '^$' -bench 'DiagnoseStream500MB' -benchtime 2x ./internal/diagnose "$@"
+
 echo "==> other benchmarks"
-go test -run '^$' -bench . -skip 'RunRead16M|Backup16M' -benchtime 1s ./... "$@"
+go test -run '^$' -bench . -skip 'RunRead16M|Backup16M|DiagnoseStream500MB' -benchtime 1s ./... "$@"

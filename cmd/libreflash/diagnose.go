@@ -23,10 +23,6 @@ type diagnoseOptions struct {
 	offline bool
 }
 
-// maxLog bounds what diagnose reads: far above any real flasher log, low
-// enough not to exhaust memory on a wrong file.
-const maxLog = 256 << 20
-
 // machineFacts returns what the checks see on this machine. The log was
 // made earlier, by another process: the uid is libreflash's own, so only the
 // machine's state (lockdown, Secure Boot, kernel config, drivers) counts.
@@ -42,21 +38,30 @@ func newDiagnoseCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "diagnose [FILE|-]",
 		Short: "Explain a flashprog/flashrom log: outcome, cause and fix",
-		Long: `diagnose reads the output of a flashprog or flashrom run — a saved log or one
-pasted from a forum or e-mail (colour codes, progress bars, quoting and
-wrapped lines are fine) — and says how the run ended, the cause of a failure
-with the line that shows it, the steps to fix it and where they are
-documented. Without FILE, or with "-", it reads standard input.
+		Long: `diagnose reads the output of flashprog or flashrom — a saved log, one pasted
+from a forum or e-mail (colour codes, progress bars, quoting, shell prompts
+and wrapped lines are fine), or libreflash's own flasher.log — and says how
+each run in it ended, what state the chip is in after the last run that
+touched it, the cause of a failure with the line that shows it, the steps to
+fix it for that state and where they are documented. Without FILE, or with
+"-", it reads standard input. The log is read as it comes: its size does not
+matter.
 
-Some messages mean different things on different machines: "Could not get
-I/O privileges (Operation not permitted)" is a missing sudo or kernel
+A log may hold several runs (a failed write, then a retry or a rollback):
+the outcome is the chip's: a later run that wrote nothing does not make a
+half-written chip "unchanged", and a verified write of the backup after a
+failed write is "rolled back".
+
+Some messages mean different things on different machines: "Could not get\nI/O privileges (Operation not permitted)" is a missing sudo or kernel
 lockdown. Run on the machine where the log was made, diagnose asks the same
 checks as 'libreflash check' and says which facts it used; --offline skips
 them and lists the candidates with how to tell them apart.
 
-Exit status: 0 when the log shows a successful run, 1 otherwise.`,
+Exit status: 0 when the log shows a successful run, 1 otherwise, 2 when the
+input is not flasher output.`,
 		Example: `  libreflash diagnose flashprog.log
   sudo flashprog -p internal -r backup.rom 2>&1 | libreflash diagnose
+  libreflash diagnose /var/lib/libreflash/runs/*/flasher.log
   libreflash diagnose --offline --json pasted.txt`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -64,21 +69,22 @@ Exit status: 0 when the log shows a successful run, 1 otherwise.`,
 			if len(args) == 1 {
 				name = args[0]
 			}
-			log, err := a.readLog(name)
+			log, err := a.openLog(name)
 			if err != nil {
 				return err
 			}
-			if len(bytes.TrimSpace(log)) == 0 {
-				return exitcode.New(exitcode.Usage,
-					"the flasher prints errors on stderr: save both streams, e.g. flashprog ... > flashprog.log 2>&1",
-					"the log %s is empty", logName(name))
+			defer log.Close()
+			r, err := log.diagnose(diagnose.Facts{})
+			if err != nil {
+				return err
 			}
-			r := diagnose.Diagnose(log, diagnose.Facts{})
 			factsNote := "not needed for this log"
 			if o.offline {
 				factsNote = "not used (--offline)"
 			} else if r.NeedsFacts() {
-				r = diagnose.Diagnose(log, machineFacts(cmd.Context(), a))
+				if r, err = log.diagnose(machineFacts(cmd.Context(), a)); err != nil {
+					return err
+				}
 				factsNote = "none decided anything"
 				if len(r.FactsUsed) > 0 {
 					factsNote = strings.Join(r.FactsUsed, ", ")
@@ -111,46 +117,146 @@ func logName(name string) string {
 	return name
 }
 
-func (a *app) readLog(name string) ([]byte, error) {
-	var r io.Reader
+// flasherLog is a log to diagnose, streamed: a file is read again when
+// machine facts are needed; standard input is kept in a temporary file as
+// it goes by, for the same reason.
+type flasherLog struct {
+	name  string
+	file  *os.File // the named file, or the spool of standard input
+	in    io.Reader
+	spool bool
+	read  bool // read once already
+}
+
+func (a *app) openLog(name string) (*flasherLog, error) {
+	l := &flasherLog{name: name}
 	if name == "-" {
 		if a.stdinTTY {
 			return nil, usageError(errors.New("no log given: name a file, or pipe the flasher's output in"))
 		}
-		r = a.stdin
-	} else {
-		f, err := os.Open(name)
+		f, err := os.CreateTemp("", "libreflash-diagnose-*.log")
 		if err != nil {
-			return nil, exitcode.New(exitcode.Error, "give the path of a saved flashprog/flashrom log, or - for standard input",
-				"cannot read the log: %v", err)
+			return nil, exitcode.New(exitcode.Error, "name the log as a file instead of piping it in",
+				"cannot keep standard input for a second look: %v", err)
 		}
-		defer f.Close()
-		r = f
+		os.Remove(f.Name()) // unlinked: gone when closed, whatever happens
+		l.file, l.in, l.spool = f, a.stdin, true
+		return l, nil
 	}
-	log, err := io.ReadAll(io.LimitReader(r, maxLog+1))
+	f, err := os.Open(name)
 	if err != nil {
-		return nil, fmt.Errorf("reading the log: %w", err)
+		return nil, exitcode.New(exitcode.Error, "give the path of a saved flashprog/flashrom log, or - for standard input",
+			"cannot read the log: %v", err)
 	}
-	if len(log) > maxLog {
-		return nil, exitcode.New(exitcode.Error, "", "the log is larger than %d MiB; is it really a flasher log?", maxLog>>20)
+	if st, err := f.Stat(); err == nil && st.IsDir() {
+		f.Close()
+		return nil, usageError(fmt.Errorf("%s is a directory: name the log file in it (a run's flasher.log)", name))
 	}
-	return log, nil
+	l.file, l.in = f, f
+	return l, nil
+}
+
+func (l *flasherLog) Close() error { return l.file.Close() }
+
+// diagnose streams the log through diagnose; the second time it reads it
+// from the start again.
+func (l *flasherLog) diagnose(facts diagnose.Facts) (diagnose.Result, error) {
+	in := l.in
+	switch {
+	case l.read:
+		if _, err := l.file.Seek(0, io.SeekStart); err != nil {
+			return diagnose.Result{}, fmt.Errorf("reading the log again: %w", err)
+		}
+		in = l.file
+	case l.spool:
+		in = io.TeeReader(l.in, l.file)
+	}
+	l.read = true
+	seen := &visible{r: in}
+	r, err := diagnose.DiagnoseReader(seen, facts)
+	if err != nil {
+		return r, fmt.Errorf("reading the log: %w", err)
+	}
+	if !seen.any {
+		return r, exitcode.New(exitcode.Usage,
+			"the flasher prints errors on stderr: save both streams, e.g. flashprog ... > flashprog.log 2>&1",
+			"the log %s is empty", logName(l.name))
+	}
+	if !r.FlasherOutput() {
+		return r, exitcode.New(exitcode.Usage,
+			"diagnose expects what flashprog or flashrom printed (both streams: flashprog ... > flashprog.log 2>&1), "+
+				"or libreflash's own flasher.log from a run directory",
+			"the log %s is not flasher output: no flasher banner, command line or flasher message in it", logName(l.name))
+	}
+	return r, nil
+}
+
+// visible notes whether anything but whitespace went through.
+type visible struct {
+	r   io.Reader
+	any bool
+}
+
+func (v *visible) Read(p []byte) (int, error) {
+	n, err := v.r.Read(p)
+	if !v.any && len(bytes.TrimSpace(p[:n])) > 0 {
+		v.any = true
+	}
+	return n, err
 }
 
 var outcomeText = map[string]string{
 	diagnose.Success:      "success: the log shows a finished, successful run",
 	diagnose.Failed:       "failed: the operation failed; the flasher reports no change to the chip",
-	diagnose.Unchanged:    "unchanged: a write failed, and the flasher checked that the chip was not changed",
+	diagnose.Unchanged:    "unchanged: a write failed, and the chip still holds what it held before",
+	diagnose.RolledBack:   "rolled back: a write failed, then the backup was written back and verified",
 	diagnose.UnknownState: "unknown state: a write failed part-way; the chip may be half written",
-	diagnose.Incomplete:   "incomplete: the log ends before the operation finished (if it was cut off while writing, treat the chip as half written)",
 }
 
-// renderDiagnosis prints the human report: outcome, primary cause with
-// evidence, fix and docs, then the other findings and the facts used.
+// outcomeLine says how the log ends, for the run that decided it.
+func outcomeLine(r diagnose.Result) string {
+	if t, ok := outcomeText[r.Outcome]; ok {
+		return t
+	}
+	// Incomplete: what was cut off matters.
+	op := ""
+	if n := len(r.Runs); n > 0 {
+		op = r.Runs[n-1].Operation
+	}
+	switch op {
+	case diagnose.OpWrite, diagnose.OpErase, diagnose.OpUnknown, "":
+		return "incomplete: the log ends before the operation finished (if it was cut off while writing, treat the chip as half written)"
+	}
+	return "incomplete: the log ends during a " + op + "; that run wrote nothing"
+}
+
+// renderDiagnosis prints the human report: outcome, the runs, primary
+// cause with evidence, fix and docs, then the other findings and the facts
+// used. An unknown state starts and ends with DO NOT REBOOT.
 func renderDiagnosis(w io.Writer, r diagnose.Result, factsNote string) {
-	fmt.Fprintf(w, "outcome: %s\n", outcomeText[r.Outcome])
-	if r.Outcome == diagnose.UnknownState {
-		fmt.Fprintln(w, "         DO NOT REBOOT OR POWER OFF until a write has verified (see the fix below).")
+	const doNotReboot = "DO NOT REBOOT OR POWER OFF until a write has verified (see the fix below)."
+	danger := r.Outcome == diagnose.UnknownState
+	if danger {
+		fmt.Fprintln(w, doNotReboot)
+	}
+	fmt.Fprintf(w, "outcome: %s\n", outcomeLine(r))
+	if len(r.Runs) > 1 {
+		fmt.Fprintf(w, "\nruns in this log (%d", len(r.Runs))
+		if r.RunsOmitted > 0 {
+			fmt.Fprintf(w, ", and %d more not listed", r.RunsOmitted)
+		}
+		fmt.Fprintln(w, "):")
+		for _, run := range r.Runs {
+			who := strings.TrimSpace(run.Flasher + " " + run.Version)
+			if who == "" {
+				who = "flasher"
+			}
+			label := ""
+			if run.Label != "" {
+				label = " (" + run.Label + ")"
+			}
+			fmt.Fprintf(w, "  line %d: %s %s%s: %s\n", run.Line, who, run.Operation, label, strings.ReplaceAll(run.Outcome, "_", " "))
+		}
 	}
 	rest := r.Findings
 	if p, ok := r.Primary(); ok {
@@ -206,4 +312,7 @@ func renderDiagnosis(w io.Writer, r diagnose.Result, factsNote string) {
 		}
 	}
 	fmt.Fprintf(w, "\nfacts from this machine's checks: %s\n", factsNote)
+	if danger {
+		fmt.Fprintln(w, doNotReboot)
+	}
 }

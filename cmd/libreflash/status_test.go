@@ -2,13 +2,12 @@ package main
 
 import (
 	"bytes"
-	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
+
+	"libreflash/internal/testutil"
 )
 
 // TestStatusNotRoot: status run by a user who cannot read the state
@@ -44,30 +43,10 @@ func TestStatusNotRoot(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(state, "journal.json"), []byte(`{"version":1,"entries":[]}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestStatusNotRoot$", "-test.v")
-	if os.Geteuid() == 0 {
-		// The test binary sits in a private build directory: run a copy.
-		bin, err := os.ReadFile(os.Args[0])
-		if err != nil {
-			t.Fatal(err)
-		}
-		self := filepath.Join(base, "libreflash.test")
-		if err := os.WriteFile(self, bin, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		cmd = exec.Command(self, "-test.run=^TestStatusNotRoot$", "-test.v")
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	if os.Geteuid() != 0 {
+		t.Setenv("LIBREFLASH_TEST_STATUS_DIR", state)
+		TestStatusNotRoot(t)
+		return
 	}
-	cmd.Dir = base
-	cmd.Env = append(os.Environ(), "LIBREFLASH_TEST_STATUS_DIR="+state)
-	out, err := cmd.CombinedOutput()
-	if errors.Is(err, os.ErrPermission) {
-		t.Skipf("cannot run a copy of the test binary from %s as nobody (noexec mount?): %v", base, err)
-	}
-	if err != nil {
-		t.Fatalf("as nobody: %v\n%s", err, out)
-	}
-	if !strings.Contains(string(out), "--- PASS: TestStatusNotRoot") {
-		t.Fatalf("child did not run the check:\n%s", out)
-	}
+	testutil.AsNobody(t, base, "TestStatusNotRoot", "LIBREFLASH_TEST_STATUS_DIR="+state)
 }

@@ -338,6 +338,10 @@ func Fix(id, outcome string, f Facts) string {
 	if fix, ok := c.Outcomes[outcome]; ok {
 		return fix
 	}
+	if outcome == UnknownState {
+		// Whatever the cause, a chip that may be half written comes first.
+		return fixHalfWritten
+	}
 	if f.Available {
 		for _, v := range c.variants {
 			if v.when(f) {

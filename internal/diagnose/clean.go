@@ -12,90 +12,129 @@ import "bytes"
 
 // lineRef locates one input line in the cleaned stream.
 type lineRef struct {
-	start, end int // offsets in cleaned text
+	start, end int // absolute offsets in the cleaned stream
 	num        int // 1-based line number in the input
 }
 
+// cleaned is the cleaned stream, kept only as far back as the diagnosis
+// still needs it: text[0] is the stream's byte base, and compact drops what
+// lies before the last few lines. Memory is bounded by the window, not by
+// the log.
 type cleaned struct {
 	text  []byte
+	base  int       // absolute offset of text[0]
 	lines []lineRef // only lines with visible text, in order
+	// scratch buffers, reused for every line
+	line, seg []byte
+	// digits is the input line number of the last line that is a number
+	// alone (--flash-size prints the size that way), 0 when none.
+	digits int
 }
 
-// maxLineRunes bounds the evidence text we keep per line.
+// maxEvidence bounds the evidence text we keep per line.
 const maxEvidence = 240
 
-func clean(log []byte) *cleaned {
-	c := &cleaned{
-		text:  make([]byte, 0, len(log)+1),
-		lines: make([]lineRef, 0, bytes.Count(log, []byte{'\n'})+1),
+// feed cleans one input line (without its newline) and appends it.
+func (c *cleaned) feed(raw []byte, num int) {
+	cr, ctl := false, false
+	for _, b := range raw {
+		if control[b] {
+			if b == '\r' {
+				cr = true
+			} else {
+				ctl = true
+				break
+			}
+		}
 	}
-	var line, seg []byte // scratch buffers, reused for every line
-	num := 0
-	for len(log) > 0 {
-		num++
-		var raw []byte
-		if i := bytes.IndexByte(log, '\n'); i >= 0 {
-			raw, log = log[:i], log[i+1:]
-		} else {
-			raw, log = log, nil
+	var view []byte // the line's visible text; may alias raw, never written
+	switch {
+	case !cr && !ctl: // plain text: the common case, no copy
+		view = stripBar(raw)
+	case !ctl: // \r redraws only: keep what follows each progress bar
+		line := c.line[:0]
+		for len(raw) > 0 {
+			j := bytes.IndexByte(raw, '\r')
+			if j < 0 {
+				j = len(raw)
+			}
+			line = appendSegment(line, raw[:j])
+			if j == len(raw) {
+				break
+			}
+			raw = raw[j+1:]
 		}
-		cr, ctl := false, false
-		for _, b := range raw {
-			if b < 0x20 || b == 0x7f {
-				if b == '\r' {
-					cr = true
-				} else if b != '\t' {
-					ctl = true
-					break
+		view, c.line = line, line
+	default: // terminal control: apply it byte by byte
+		line, seg := c.line[:0], c.seg[:0]
+		for i := 0; i < len(raw); i++ {
+			b := raw[i]
+			switch {
+			case b == 0x1b: // ANSI escape: CSI ... final, OSC ... BEL/ST, or a 2-byte escape
+				i = skipEscape(raw, i)
+			case b == '\b':
+				if len(seg) > 0 {
+					seg = seg[:len(seg)-1]
 				}
+			case b == '\r':
+				line = appendSegment(line, seg)
+				seg = seg[:0]
+			case b < 0x20 || b == 0x7f:
+				seg = append(seg, ' ')
+			default:
+				seg = append(seg, b)
 			}
 		}
-		var view []byte // the line's visible text; may alias raw, never written
-		switch {
-		case !cr && !ctl: // plain text: the common case, no copy
-			view = stripBar(raw)
-		case !ctl: // \r redraws only: keep what follows each progress bar
-			line = line[:0]
-			for len(raw) > 0 {
-				j := bytes.IndexByte(raw, '\r')
-				if j < 0 {
-					j = len(raw)
-				}
-				line = appendSegment(line, raw[:j])
-				if j == len(raw) {
-					break
-				}
-				raw = raw[j+1:]
-			}
-			view = line
-		default: // terminal control: apply it byte by byte
-			line, seg = line[:0], seg[:0]
-			for i := 0; i < len(raw); i++ {
-				b := raw[i]
-				switch {
-				case b == 0x1b: // ANSI escape: CSI ... final, OSC ... BEL/ST, or a 2-byte escape
-					i = skipEscape(raw, i)
-				case b == '\b':
-					if len(seg) > 0 {
-						seg = seg[:len(seg)-1]
-					}
-				case b == '\r':
-					line = appendSegment(line, seg)
-					seg = seg[:0]
-				case b < 0x20 || b == 0x7f:
-					seg = append(seg, ' ')
-				default:
-					seg = append(seg, b)
-				}
-			}
-			view = appendSegment(line, seg)
-			line = view
-		}
-		view = stripProgressTokens(view)
-		view = stripQuote(view)
-		c.addLine(view, num)
+		view = appendSegment(line, seg)
+		c.line, c.seg = view, seg
 	}
-	return c
+	view = stripProgressTokens(view)
+	view = stripQuote(view)
+	c.addLine(view, num)
+}
+
+// control marks the bytes that need more than a copy: \r and terminal
+// control (everything below space and DEL, but tab).
+var control = func() (t [256]bool) {
+	for b := 0; b < 0x20; b++ {
+		t[b] = b != '\t'
+	}
+	t[0x7f] = true
+	return t
+}()
+
+// end is the absolute offset just after the stream's last byte.
+func (c *cleaned) end() int { return c.base + len(c.text) }
+
+// from returns the stream from absolute offset off (clamped to the window).
+func (c *cleaned) from(off int) []byte {
+	if off < c.base {
+		off = c.base
+	}
+	return c.text[off-c.base:]
+}
+
+// compact drops the stream before the last keep bytes (whole lines; the
+// last few lines are always kept), once the window has grown to 16 times
+// that, so that the copying costs little per byte. Matching carries its own state across the cut, so only lookups of
+// old lines are lost, and the diagnosis records what it needs as it goes.
+func (c *cleaned) compact(keep int) {
+	if len(c.text) < 16*keep || len(c.lines) < 8 {
+		return
+	}
+	cut := len(c.lines) - 4
+	for cut > 0 && c.lines[cut-1].start >= c.end()-keep {
+		cut--
+	}
+	if cut <= 0 {
+		return
+	}
+	at := c.lines[cut].start
+	n := copy(c.text, c.text[at-c.base:])
+	c.text = c.text[:n]
+	c.base = at
+	m := copy(c.lines, c.lines[cut:])
+	c.lines = c.lines[:m]
 }
 
 // skipEscape returns the index of the last byte of the escape sequence that
@@ -148,8 +187,16 @@ var barStages = [][]byte{[]byte("Reading... ["), []byte("Writing... ["), []byte(
 // stripBar removes flashprog's "Reading... [=====>    ]  42% " prefix, and
 // the pieces of one that a mail archive wrapped onto two lines.
 func stripBar(seg []byte) []byte {
-	if n := barTail(seg); n > 0 {
-		return seg[n:]
+	if len(seg) == 0 {
+		return seg
+	}
+	if c := seg[0]; c == ' ' || c == '=' || c == '>' || c == ']' {
+		if n := barTail(seg); n > 0 {
+			return seg[n:]
+		}
+	}
+	if c := seg[0]; c != 'R' && c != 'W' && c != 'E' && c != 'P' {
+		return seg
 	}
 	for _, st := range barStages {
 		if !bytes.HasPrefix(seg, st) {
@@ -257,27 +304,51 @@ func stripQuote(line []byte) []byte {
 
 // addLine appends a line to the stream with whitespace collapsed.
 func (c *cleaned) addLine(line []byte, num int) {
-	start := -1
-	space := false
-	for _, b := range line {
-		if b == ' ' || b == '\t' {
-			space = true
-			continue
-		}
-		if start < 0 {
-			if len(c.text) > 0 {
+	// Fast path: most lines have single spaces only; trim and copy.
+	i, j := 0, len(line)
+	for i < j && (line[i] == ' ' || line[i] == '\t') {
+		i++
+	}
+	for j > i && (line[j-1] == ' ' || line[j-1] == '\t') {
+		j--
+	}
+	if i == j {
+		return
+	}
+	body := line[i:j]
+	if c.end() > 0 {
+		c.text = append(c.text, ' ')
+	}
+	start := c.end()
+	if bytes.IndexByte(body, '\t') < 0 && !bytes.Contains(body, []byte("  ")) {
+		c.text = append(c.text, body...)
+	} else {
+		space := false
+		for _, b := range body {
+			if b == ' ' || b == '\t' {
+				space = true
+				continue
+			}
+			if space {
 				c.text = append(c.text, ' ')
 			}
-			start = len(c.text)
-		} else if space {
-			c.text = append(c.text, ' ')
+			space = false
+			c.text = append(c.text, b)
 		}
-		space = false
-		c.text = append(c.text, b)
 	}
-	if start >= 0 {
-		c.lines = append(c.lines, lineRef{start: start, end: len(c.text), num: num})
+	c.lines = append(c.lines, lineRef{start: start, end: c.end(), num: num})
+	if t := c.text[start-c.base:]; len(t) <= 12 && isDigits(t) {
+		c.digits = num
 	}
+}
+
+func isDigits(t []byte) bool {
+	for _, b := range t {
+		if b < '0' || b > '9' {
+			return false
+		}
+	}
+	return len(t) > 0
 }
 
 // lineAt returns the index in c.lines of the line containing offset off.
@@ -300,7 +371,7 @@ func (c *cleaned) lineAt(off int) int {
 // lineText is the cleaned text of line i, shortened for display.
 func (c *cleaned) lineText(i int) string {
 	l := c.lines[i]
-	t := c.text[l.start:l.end]
+	t := c.text[l.start-c.base : l.end-c.base]
 	if len(t) > maxEvidence {
 		return string(t[:maxEvidence]) + "…"
 	}

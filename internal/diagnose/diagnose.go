@@ -1,8 +1,10 @@
 package diagnose
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 	"sync"
@@ -41,11 +43,52 @@ type Finding struct {
 
 // Result is the diagnosis of one log.
 type Result struct {
-	Outcome  string    `json:"outcome"`
+	// Outcome is the chip's state after the last run that touched it
+	// (wrote, erased, or verified it after a failed write); for a log
+	// whose runs only probed or read, the last run's outcome.
+	Outcome string `json:"outcome"`
+	// Findings are those of the run that decided Outcome, primary cause
+	// first, then the other runs' findings as info.
 	Findings []Finding `json:"findings"`
+	// Runs are the flasher runs in the log, in order (see Run).
+	Runs []Run `json:"runs"`
+	// RunsOmitted counts runs left out of Runs in a very long log: the
+	// first and the deciding runs are kept, and the last ones.
+	RunsOmitted int `json:"runs_omitted,omitempty"`
 	// FactsUsed lists the machine facts that decided a cause ("euid=0", …).
 	FactsUsed []string `json:"facts_used,omitempty"`
 }
+
+// Run is one flasher run in a log: from a command line (a shell prompt,
+// libreflash's "# libreflash:" line) or the flasher's banner to the next.
+type Run struct {
+	Line    int    `json:"line"`              // its first line in the log
+	Flasher string `json:"flasher,omitempty"` // "flashprog" or "flashrom", from the banner or command line
+	Version string `json:"version,omitempty"` // as the banner prints it: "v1.4.0", "p1.5-91-g79d5c66", "unknown"
+	// Operation is probe (no operation, --flash-name, --flash-size), read,
+	// write, erase, verify, or unknown.
+	Operation string `json:"operation"`
+	// Label is libreflash's name for the run ("read 1 of 2", "write",
+	// "rollback") when its log says so.
+	Label    string    `json:"label,omitempty"`
+	Outcome  string    `json:"outcome"`
+	Findings []Finding `json:"findings"`
+}
+
+// Operations of a run.
+const (
+	OpProbe   = "probe"
+	OpRead    = "read"
+	OpWrite   = "write"
+	OpErase   = "erase"
+	OpVerify  = "verify"
+	OpUnknown = "unknown"
+)
+
+// FlasherOutput reports whether the log holds anything a flasher prints:
+// a banner, a command line, a stage or a known message. Text that is not
+// flasher output has no runs.
+func (r Result) FlasherOutput() bool { return len(r.Runs) > 0 }
 
 // Primary returns the primary cause: the first finding, when the run failed.
 func (r Result) Primary() (Finding, bool) {
@@ -145,46 +188,80 @@ func classifyRegion(descr string) int {
 }
 
 const (
-	cmdSudo = 1
-	cmdUser = 2
+	cmdSudo      = 1
+	cmdUser      = 2
+	cmdRoot      = 3 // a root shell prompt ("# flashrom ...")
+	cmdContainer = 4 // a container or toolbox prompt
 )
 
 // itemKey identifies repeats of one finding within a run.
 type itemKey struct {
-	run              int
 	id, sev, summary string
 }
 
 // item is a finding under construction.
 type item struct {
 	Finding
-	order   int     // position of the first hit, for stable ordering
-	earlier bool    // from an earlier run in the same log
-	eperm   bool    // "Operation not permitted": resolved with facts at the end of the run
-	mmap    bool    // fatal /dev/mem mapping failure: devmem_restricted or kernel_lockdown
-	first   string  // first harmless region, for the summary
-	key     itemKey // in state.byKey
+	order int     // position of the first hit, for stable ordering
+	eperm bool    // "Operation not permitted": resolved with facts at the end of the run
+	mmap  bool    // fatal /dev/mem mapping failure: devmem_restricted or kernel_lockdown
+	first string  // first harmless region, for the summary
+	key   itemKey // in state.byKey
 }
 
+// runRec is a finished run, with what the overall outcome needs.
+type runRec struct {
+	Run
+	items   []*item // ordered, primary first when the run failed
+	file    string  // the image written or compared (-w/-v FILE), when the command line names it
+	primary bool    // items[0] is the run's primary cause
+}
+
+// Limits that keep memory bounded by the longest run, not the log.
+const (
+	keepText = 16 << 10 // cleaned text kept behind the matcher
+	maxRuns  = 200      // runs kept in Result.Runs
+)
+
 type state struct {
-	c     *cleaned
-	facts Facts
-	items []*item
-	byKey map[itemKey]*item
-	used  map[string]bool
+	c       *cleaned
+	m       *matcher
+	ms      int32 // matcher state
+	scanned int   // absolute offset scanned so far
+	facts   Facts
+	exit    int // flasher exit status for DiagnoseRun, -1 otherwise
+	items   []*item
+	byKey   map[itemKey]*item
+	used    map[string]bool
+	runs    []*runRec
+	omitted int
+	chip    chipState
 
 	// current run
-	runStart                        int // index in items
+	run                             Run
+	runFile, cmdOp                  string
+	started                         bool // the run has a command line, a banner or a hit
+	content                         bool // the run has more than its command line and banner
+	sawBanner                       bool
+	stages                          int    // bit per stage seen
+	containerLine                   int    // line of the last container or toolbox prompt
+	kernel                          string // Linux version the last banner names
+	eraseCheck                      []*item
+	eraseFailHit                    int // hit counter of the first "ERASE FAILED"
 	stage                           int
-	open                            bool
+	open, eraseOnly                 bool
 	lastSuccess, lastFail           int // hit counters, 0 = never
 	unchanged, unknownState         bool
+	eraseTrouble, writeDone         bool // erase failures and recovery; "Erase/write done"
+	verifyStage                     bool // "Verifying flash..." seen
 	failLine, failStage             int
+	failText                        string
 	details, detailLine             int
 	probeLine, probeDetails         int // first probe line; transaction errors before it
 	probeText                       string
+	namePrinted                     bool
 	os                              int
-	cmd                             int // cmdSudo, cmdUser: how the pasted command ran
+	cmd                             int // cmdSudo, cmdUser, ...: how the pasted command ran
 	userHint, rootHint              bool
 	bsdHint, lockdownLog, devmemLog bool
 	access                          string // region of the last "Error accessing"
@@ -203,73 +280,117 @@ type pendingMap struct {
 }
 
 // Diagnose reads a flasher log and returns the outcome and the findings,
-// primary cause first. Facts from this machine (the zero value when the log
-// comes from elsewhere) decide between causes that print the same message.
-// It never fails: anything it cannot read is skipped. Time is linear in
-// len(log).
-func Diagnose(log []byte, f Facts) Result { return diagnose(log, f, -1) }
+// primary cause first, and each run in it. Facts from this machine (the
+// zero value when the log comes from elsewhere) decide between causes that
+// print the same message. It never fails: anything it cannot read is
+// skipped. Time is linear in len(log).
+func Diagnose(log []byte, f Facts) Result {
+	r, _ := diagnoseReader(bytes.NewReader(log), f, -1)
+	return r
+}
+
+// DiagnoseReader is Diagnose for a log read from r as it comes: memory is
+// bounded by the longest run (in practice by a few hundred KiB), not by the
+// log. The error is r's.
+func DiagnoseReader(r io.Reader, f Facts) (Result, error) { return diagnoseReader(r, f, -1) }
 
 // DiagnoseRun is Diagnose for a flasher run libreflash made itself: the
 // captured log (stdout and stderr as they arrived), the flasher's exit status
 // and this machine's facts. The exit status is the final word on success
-// (0) or failure (anything else) where the log alone is not conclusive —
-// --flash-size output, a flasher killed mid-operation.
-func DiagnoseRun(log []byte, exitCode int, f Facts) Result { return diagnose(log, f, exitCode) }
-
-func diagnose(log []byte, f Facts, exit int) Result {
-	st := &state{c: clean(log), facts: f, byKey: map[itemKey]*item{}, used: map[string]bool{}}
-	st.resetRun()
-	m := getMatcher()
-	m.scan(st.c.text, func(pi, end int) {
-		st.hits++
-		st.hit(&signatures[pi], end-m.lens[pi], end)
-	})
-	st.finishRun()
-	if st.outcome == Incomplete && !st.open && st.sizePrinted() {
-		st.outcome = Success
-	}
-	switch {
-	case exit == 0 && st.outcome != Success:
-		st.outcome = Success
-	case exit > 0 && st.outcome == Incomplete && st.open && st.stage == stageWrite:
-		// Stopped while erasing or writing, with no word on the chip.
-		st.outcome = UnknownState
-		if st.lastFail == 0 {
-			st.lastFail = st.hits + 1
-		}
-	case exit > 0 && (st.outcome == Success || st.outcome == Incomplete):
-		st.outcome = Failed
-		if st.lastFail == 0 {
-			st.lastFail = st.hits + 1
-		}
-	}
-	return st.result()
+// (0) or failure (anything else) of the last run where the log alone is not
+// conclusive — --flash-size output, a flasher killed mid-operation.
+func DiagnoseRun(log []byte, exitCode int, f Facts) Result {
+	r, _ := diagnoseReader(bytes.NewReader(log), f, exitCode)
+	return r
 }
 
-// sizePrinted reports whether the log ends like a --flash-size run: the
-// probe line, then the size in bytes alone on a line (a shell prompt may
-// follow).
-func (st *state) sizePrinted() bool {
-	n := len(st.c.lines)
-	for i := n - 1; i >= 1 && i >= n-3; i-- {
-		l := st.c.text[st.c.lines[i].start:st.c.lines[i].end]
-		if len(l) == 0 || len(l) > 12 || strings.Trim(string(l), "0123456789") != "" {
+// maxLine bounds one input line: longer ones (progress redrawn with \r for
+// minutes, binary junk) are taken in pieces.
+const maxLine = 256 << 10
+
+func diagnoseReader(rd io.Reader, f Facts, exit int) (Result, error) {
+	st := &state{c: &cleaned{}, m: getMatcher(), facts: f, exit: exit, byKey: map[itemKey]*item{}, used: map[string]bool{}}
+	st.resetRun()
+	br := bufio.NewReaderSize(rd, 64<<10)
+	var long []byte // a line longer than the reader's buffer
+	num := 0
+	var err error
+	for {
+		chunk, rerr := br.ReadSlice('\n')
+		switch {
+		case rerr == bufio.ErrBufferFull:
+			long = append(long, chunk...)
+			if len(long) < maxLine {
+				continue
+			}
+			// Feed the piece up to its last \r, so that a progress bar is
+			// not cut in two; the rest starts the next piece.
+			cut := bytes.LastIndexByte(long, '\r')
+			if cut <= 0 {
+				cut = len(long)
+			}
+			st.line(long[:cut], num+1)
+			long = append(long[:0], long[cut:]...)
 			continue
+		case len(long) > 0:
+			chunk = append(long, chunk...)
+			long = long[:0]
 		}
-		prev := st.c.text[st.c.lines[i-1].start:st.c.lines[i-1].end]
-		return bytes.Contains(prev, []byte(`flash chip "`))
+		if len(chunk) > 0 {
+			num++
+			st.line(bytes.TrimSuffix(chunk, []byte{'\n'}), num)
+		}
+		if rerr != nil {
+			if rerr != io.EOF {
+				err = rerr
+			}
+			break
+		}
 	}
-	return false
+	st.finishRun(true)
+	return st.result(), err
+}
+
+// line cleans one input line, matches what it completes and lets the
+// window behind the matcher go.
+func (st *state) line(raw []byte, num int) {
+	st.c.feed(raw, num)
+	text := st.c.from(st.scanned)
+	base := st.scanned
+	st.scanned = st.c.end()
+	// The matcher's loop, inlined: one table lookup per byte.
+	m := st.m
+	s, next, class, n, hasOut := st.ms, m.next, &m.class, int32(m.nclass), m.hasOut
+	for i, b := range text {
+		s = next[s*n+int32(class[b])]
+		if hasOut[s] {
+			for _, pi := range m.out[s] {
+				st.hits++
+				end := base + i + 1
+				st.hit(&signatures[pi], end-m.lens[pi], end)
+			}
+		}
+	}
+	st.ms = s
+	st.c.compact(keepText)
 }
 
 func (st *state) resetRun() {
-	st.runStart = len(st.items)
-	st.stage, st.open = stageNone, false
+	st.items = nil
+	st.byKey = map[itemKey]*item{}
+	st.run = Run{}
+	st.runFile, st.cmdOp = "", ""
+	st.started, st.content, st.sawBanner, st.stages = false, false, false, 0
+	st.eraseCheck, st.eraseFailHit = nil, 0
+	st.stage, st.open, st.eraseOnly = stageNone, false, false
 	st.lastSuccess, st.lastFail = 0, 0
 	st.unchanged, st.unknownState = false, false
-	st.failLine, st.failStage, st.details, st.detailLine = 0, 0, 0, 0
+	st.eraseTrouble, st.writeDone, st.verifyStage = false, false, false
+	st.failLine, st.failStage, st.failText, st.details, st.detailLine = 0, 0, "", 0, 0
 	st.probeLine, st.probeDetails, st.probeText = 0, 0, ""
+	st.namePrinted = false
 	st.os = 0
+	st.cmd = 0
 	st.userHint, st.rootHint, st.bsdHint, st.lockdownLog, st.devmemLog = false, false, false, false, false
 	st.access, st.accessLine = "", 0
 	st.pending, st.biosCtl = nil, nil
@@ -277,58 +398,86 @@ func (st *state) resetRun() {
 	st.outcome = ""
 }
 
-// hit handles one signature occurrence at text[start:end].
+// newRun ends the current run, when it has begun, at a command line or a
+// banner that starts another one. The OS and command seen just before a
+// banner belong to the new run.
+func (st *state) newRun() {
+	if !st.started {
+		return
+	}
+	os, cmd := st.os, st.cmd
+	st.finishRun(false)
+	st.resetRun()
+	st.os, st.cmd = os, cmd
+}
+
+// hit handles one signature occurrence at the stream's [start, end).
 func (st *state) hit(s *sig, start, end int) {
 	li := st.c.lineAt(start)
 	line := st.c.lines[li].num
 	switch s.kind {
-	case kBanner:
-		if len(st.items) > st.runStart || st.lastSuccess > 0 || st.lastFail > 0 || st.open || st.details > 0 {
-			// A second flasher run in the same log: the diagnosis is about
-			// the last one. The OS and command line seen just before this
-			// banner belong to the new run.
-			st.finishRun()
-			for _, it := range st.items[st.runStart:] { // earlier runs are marked already
-				it.earlier = true
-			}
-			os, cmd := st.os, st.cmd
-			st.resetRun()
-			st.os, st.cmd = os, cmd
+	case kOS, kBanner, kSudo, kUserPrompt, kRootPrompt, kCommand, kContainer:
+	default:
+		if !st.started {
+			st.started, st.run.Line = true, line
 		}
+		st.content = true
+	}
+	switch s.kind {
+	case kBanner:
+		st.banner(li)
 		return
 	case kOS:
 		// Only the banner names the OS; flashrom 1.3 prints "On OpenBSD set
 		// securelevel=-1 ..." on every system.
-		if t := st.c.text[st.c.lines[li].start:st.c.lines[li].end]; bytes.HasPrefix(t, []byte("flashrom ")) || bytes.HasPrefix(t, []byte("flashprog ")) {
+		if t := st.c.lineText(li); strings.HasPrefix(t, "flashrom ") || strings.HasPrefix(t, "flashprog ") {
 			st.os = s.arg
+			if _, k, ok := strings.Cut(t, " on Linux "); ok {
+				st.kernel, _, _ = strings.Cut(k, " ")
+			}
 		}
 		return
-	case kSudo:
-		st.cmd = cmdSudo
+	case kContainer:
+		st.containerLine = line
 		return
-	case kUserPrompt:
-		st.cmd = cmdUser
+	case kSudo, kUserPrompt, kRootPrompt, kCommand:
+		st.command(s, li, start)
 		return
 	case kStage:
 		st.stage, st.open = s.arg, true
+		st.stages |= 1 << s.arg
+		if s.arg == stageErase {
+			st.stage, st.eraseOnly = stageWrite, true
+		}
+		if s.arg == stageVerify {
+			st.verifyStage = true
+		}
 		return
 	case kStageDone:
 		st.open = true
+		if s.arg != 0 {
+			st.stages |= 1 << s.arg
+		}
 		return
 	case kStageFail:
 		// "FAILED." ends a stage; elsewhere the word is part of a warning
 		// ("Setting BIOS Control ... failed.").
 		if st.open {
 			st.open = false
-			st.fail(line)
+			st.fail(line, st.c.lineText(li))
 		}
 		return
 	case kSuccess:
+		if s.arg == argWriteDone && st.lastFail > st.lastSuccess && st.stage == stageWrite {
+			// flashrom ≥1.4 prints "Erase/write done from 0 to …" even
+			// after "Write failed": the failure stands.
+			return
+		}
 		st.open = false
 		st.lastSuccess = st.hits
 		return
 	case kFail:
-		st.fail(line)
+		st.fail(line, st.c.lineText(li))
 		st.resolvePending(regionFatal)
 		return
 	case kProbe:
@@ -356,7 +505,7 @@ func (st *state) hit(s *sig, start, end int) {
 		st.devmemLog = true
 	case kAccess:
 		st.resolvePending(regionUnknown)
-		st.access, st.accessLine = regionName(st.c.text, end), line
+		st.access, st.accessLine = regionName(st.c.from(end)), line
 		return
 	case kMapHarmless:
 		st.resolvePending(regionHarmless)
@@ -380,7 +529,7 @@ func (st *state) hit(s *sig, start, end int) {
 		return
 	case kBIOSCtlNew:
 		if st.biosCtl != nil {
-			if v, ok := hexAt(st.c.text, end); ok && v&1 == 1 {
+			if v, ok := hexAt(st.c.from(end)); ok && v&1 == 1 {
 				// Only the lock bit stuck; BIOS Write Enable is set.
 				st.biosCtl.Severity = Info
 				st.biosCtl.Summary = "BIOS Control could not be changed completely, but BIOS Write Enable is set: writes work"
@@ -389,10 +538,26 @@ func (st *state) hit(s *sig, start, end int) {
 		}
 		return
 	case kVerify:
+		if st.stage != stageVerify && st.writing() && erasedExpected(st.c.from(end)) {
+			// The erase check inside a write (flashrom ≥1.4 prints it,
+			// often before its own "Erasing and writing" line): bytes that
+			// did not read back as erased. A failure to erase, decided at
+			// the end of the run: fatal if the write failed, harmless if
+			// the flasher recovered.
+			it := st.add("write_failed", Warning, "the erase check found bytes that did not read back as erased (Expected=0xff): erasing failed", line, st.c.lineText(li))
+			st.eraseCheck = append(st.eraseCheck, it)
+			st.eraseTrouble = true
+			return
+		}
 		if st.stage == stageWrite {
-			// The erase check inside a write prints the same line; the
+			// The erase check of older flashers, inside the write: the
 			// write failure that follows is the finding.
 			return
+		}
+	case kEraseTrouble:
+		st.eraseTrouble = true
+		if s.sev == Warning && st.eraseFailHit == 0 {
+			st.eraseFailHit = st.hits
 		}
 	case kUnchanged:
 		st.unchanged = true
@@ -409,23 +574,123 @@ func (st *state) hit(s *sig, start, end int) {
 	if s.kind == kBIOSCtl {
 		st.biosCtl = it
 	}
+	if s.kind == kEraseTrouble && s.sev == Warning {
+		st.eraseCheck = append(st.eraseCheck, it)
+	}
 	if it.Severity == Fatal {
-		st.fail(line)
+		st.fail(line, it.Evidence)
 	}
 }
 
-func (st *state) fail(line int) {
+// writing reports whether the current run writes or erases the chip, as
+// far as its command line and stages tell.
+func (st *state) writing() bool {
+	return st.cmdOp == OpWrite || st.cmdOp == OpErase ||
+		st.stages&(1<<stageWrite|1<<stageReadOld|1<<stageErase) != 0
+}
+
+// erasedExpected reports whether a "FAILED at 0x…" line goes on with
+// "Expected=0xff": the erase check, which expects erased bytes.
+func erasedExpected(rest []byte) bool {
+	if len(rest) > 48 {
+		rest = rest[:48]
+	}
+	i := bytes.Index(bytes.ToLower(rest), []byte("expected=0x"))
+	return i >= 0 && i+13 <= len(rest) && bytes.EqualFold(rest[i+11:i+13], []byte("ff"))
+}
+
+// banner handles the flasher's second banner line: a new run starts unless
+// the current one has only its command line so far. The line before names
+// the flasher and its version ("flashrom v1.4.0 on Linux …").
+func (st *state) banner(li int) {
+	if st.content || st.sawBanner {
+		st.newRun()
+	}
+	name, _, _ := strings.Cut(st.c.lineText(li), " ")
+	first := st.c.lines[li].num
+	version := ""
+	if li > 0 {
+		if f := strings.Fields(st.c.lineText(li - 1)); len(f) >= 3 && f[0] == name && f[2] == "on" {
+			version, first = f[1], st.c.lines[li-1].num
+		}
+	}
+	if !st.started {
+		st.started, st.run.Line = true, first
+	}
+	st.sawBanner = true
+	if name == "flashrom" || name == "flashprog" {
+		st.run.Flasher, st.run.Version = name, version
+	}
+}
+
+// command handles a command line: a shell prompt running the flasher, or
+// libreflash's "# libreflash: LABEL: ARGV" line before each flasher run.
+func (st *state) command(s *sig, li, start int) {
+	st.newRun()
+	line := st.c.lines[li].num
+	st.started, st.run.Line = true, line
+	text := string(st.c.from(start))
+	if end := st.c.lines[li].end - start; end >= 0 && end <= len(text) {
+		text = text[:end]
+	}
+	switch s.kind {
+	case kSudo:
+		st.cmd = cmdSudo
+		_, text, _ = strings.Cut(text, " ")
+	case kUserPrompt:
+		st.cmd = cmdUser
+		text = strings.TrimPrefix(text, "$ ")
+	case kRootPrompt:
+		st.cmd = cmdRoot
+		text = strings.TrimPrefix(text, "# ")
+	case kCommand:
+		st.cmd = 0
+		label, argv, ok := strings.Cut(strings.TrimPrefix(text, "# libreflash: "), ": ")
+		if ok {
+			st.run.Label, text = label, argv
+		}
+	}
+	if st.containerLine == line {
+		st.cmd = cmdContainer
+	}
+	f := strings.Fields(text)
+	if len(f) == 0 {
+		return
+	}
+	if b := f[0][strings.LastIndexByte(f[0], '/')+1:]; b == "flashrom" || b == "flashprog" {
+		st.run.Flasher = b
+	}
+	st.cmdOp = OpProbe
+	for i, a := range f[1:] {
+		next := ""
+		if i+2 < len(f) {
+			next = f[i+2]
+		}
+		switch a {
+		case "-r", "--read":
+			st.cmdOp = OpRead
+		case "-w", "--write":
+			st.cmdOp, st.runFile = OpWrite, next
+		case "-v", "--verify":
+			st.cmdOp, st.runFile = OpVerify, next
+		case "-E", "--erase":
+			st.cmdOp = OpErase
+		}
+	}
+}
+
+func (st *state) fail(line int, text string) {
 	st.lastFail = st.hits
 	if st.failLine == 0 {
-		st.failLine = line
+		st.failLine, st.failText = line, text
 		st.failStage = st.stage
 	}
 }
 
 // add records a finding, merging repeats of the same cause and severity.
 func (st *state) add(id, sev, summary string, line int, evidence string) *item {
-	key := itemKey{st.runStart, id, sev, summary}
-	if it, ok := st.byKey[key]; ok && !it.earlier {
+	key := itemKey{id, sev, summary}
+	if it, ok := st.byKey[key]; ok {
 		it.Count++
 		return it
 	}
@@ -434,7 +699,7 @@ func (st *state) add(id, sev, summary string, line int, evidence string) *item {
 		summary = c.Summary
 	}
 	it := &item{Finding: Finding{ID: id, Severity: sev, Line: line, Evidence: evidence,
-		Summary: summary, Fix: c.Fix, Docs: c.Docs, Count: 1}, order: len(st.items), key: key}
+		Summary: summary, Docs: c.Docs, Count: 1}, order: len(st.items), key: key}
 	st.items = append(st.items, it)
 	st.byKey[key] = it
 	return it
@@ -465,7 +730,7 @@ func (st *state) mapping(pm *pendingMap, class int) {
 	}
 	it := st.add(pm.cause, Fatal, summary, pm.line, pm.text)
 	it.mmap = pm.cause == "devmem_restricted"
-	st.fail(pm.line)
+	st.fail(pm.line, pm.text)
 }
 
 func (st *state) resolvePending(class int) {
@@ -482,20 +747,20 @@ func (st *state) resolvePending(class int) {
 }
 
 // regionName reads "<descr>" of "Error accessing <descr>, 0x..." (bounded).
-func regionName(text []byte, at int) string {
-	end := at
-	for end < len(text) && end-at < 80 && !(text[end] == ',') {
+func regionName(text []byte) string {
+	end := 0
+	for end < len(text) && end < 80 && text[end] != ',' {
 		end++
 	}
-	return strings.TrimSpace(string(text[at:end]))
+	return strings.TrimSpace(string(text[:end]))
 }
 
-// hexAt parses a hex number at text[at:] (bounded).
-func hexAt(text []byte, at int) (uint64, bool) {
+// hexAt parses a hex number at the start of text (bounded).
+func hexAt(text []byte) (uint64, bool) {
 	var v uint64
 	n := 0
-	for at+n < len(text) && n < 16 {
-		b := lower(text[at+n])
+	for n < len(text) && n < 16 {
+		b := lower(text[n])
 		switch {
 		case b >= '0' && b <= '9':
 			v = v<<4 | uint64(b-'0')
@@ -510,8 +775,17 @@ func hexAt(text []byte, at int) (uint64, bool) {
 }
 
 // finishRun settles the outcome of the current run and the causes that
-// depend on facts.
-func (st *state) finishRun() {
+// depend on facts, and hands the run to the chip's state. last says it
+// ends the log, where DiagnoseRun's exit status has its say.
+func (st *state) finishRun(last bool) {
+	if !st.started {
+		if !last || st.exit < 0 || len(st.runs) > 0 {
+			return // no run here: text that is not flasher output
+		}
+		// libreflash's own run printed nothing known: the exit status
+		// still tells how it ended.
+		st.started, st.run.Line = true, 1
+	}
 	if st.pending != nil {
 		cls := regionHarmless
 		if st.lastFail > 0 {
@@ -519,8 +793,12 @@ func (st *state) finishRun() {
 		}
 		st.resolvePending(cls)
 	}
-	run := st.items[st.runStart:]
-	for _, it := range run {
+	if st.eraseFailHit > 0 && st.lastFail == 0 && st.lastSuccess < st.eraseFailHit {
+		// An erase failed and nothing after it succeeded.
+		it := st.eraseCheck[0]
+		st.fail(it.Line, it.Evidence)
+	}
+	for _, it := range st.items {
 		if it.eperm {
 			st.resolveEPERM(it)
 		} else if it.mmap {
@@ -541,6 +819,103 @@ func (st *state) finishRun() {
 	default:
 		st.outcome = Incomplete
 	}
+	if st.outcome == Incomplete && !st.open && st.probeLine > 0 && st.c.digits > st.probeLine {
+		st.outcome = Success // --flash-size: the size alone on a line after the probe
+	}
+	if st.eraseTrouble {
+		// Erase failures matter when the write failed; when the flasher
+		// found another way and the write went through, they are a note.
+		for _, it := range st.eraseCheck {
+			if st.outcome == Success {
+				it.Severity = Info
+				it.Summary = "an erase failed and the flasher used another erase function; the operation then succeeded"
+			} else {
+				it.Severity = Fatal
+			}
+		}
+	}
+	if last && st.exit >= 0 {
+		switch exit := st.exit; {
+		case exit == 0 && st.outcome != Success:
+			st.outcome = Success
+		case exit > 0 && st.outcome == Incomplete && st.open && st.stage == stageWrite:
+			// Stopped while erasing or writing, with no word on the chip.
+			st.outcome = UnknownState
+			if st.lastFail == 0 {
+				st.lastFail = st.hits + 1
+			}
+		case exit > 0 && (st.outcome == Success || st.outcome == Incomplete):
+			st.outcome = Failed
+			if st.lastFail == 0 {
+				st.lastFail = st.hits + 1
+			}
+		}
+	}
+	rec := &runRec{Run: st.run, file: st.runFile}
+	rec.Operation = st.operation()
+	rec.Outcome = st.outcome
+	rec.items, rec.primary = st.ordered()
+	rec.Findings = findings(rec.items, rec.Outcome, st.facts, "")
+	st.chip.step(rec)
+	st.keep(rec)
+}
+
+// operation names what the run did: its stages outrank its command line (a
+// pasted command may not be the one whose output follows).
+func (st *state) operation() string {
+	switch {
+	case st.cmdOp == OpErase, st.eraseOnly && st.stages&(1<<stageReadOld) == 0:
+		return OpErase
+	case st.stages&(1<<stageWrite|1<<stageReadOld) != 0:
+		return OpWrite
+	case st.cmdOp != "":
+		return st.cmdOp
+	case st.stages&(1<<stageVerify) != 0:
+		return OpVerify
+	case st.stages&(1<<stageRead) != 0:
+		return OpRead
+	case st.probeLine > 0:
+		return OpProbe
+	}
+	return OpUnknown
+}
+
+// keep adds a finished run to the result, dropping the oldest one that
+// neither came first nor decides the outcome once there are too many.
+func (st *state) keep(r *runRec) {
+	st.runs = append(st.runs, r)
+	if len(st.runs) <= maxRuns {
+		return
+	}
+	for i := 1; i < len(st.runs); i++ {
+		if st.runs[i] != st.chip.decider {
+			st.runs = append(st.runs[:i], st.runs[i+1:]...)
+			st.omitted++
+			return
+		}
+	}
+}
+
+// findings materialises a run's items, with the fix for outcome; note, when
+// set, marks them as another run's (info only).
+func findings(items []*item, outcome string, facts Facts, note string) []Finding {
+	out := make([]Finding, 0, len(items))
+	for _, it := range items {
+		if note != "" && it.Candidate {
+			continue // alternatives only matter for the deciding run
+		}
+		f := it.Finding
+		if f.Count == 1 {
+			f.Count = 0
+		}
+		f.Fix = Fix(f.ID, outcome, facts)
+		if note != "" && f.Severity != Info {
+			f.Severity = Info
+			f.Basis = strings.TrimPrefix(f.Basis+"; "+note, "; ")
+		}
+		out = append(out, f)
+	}
+	return out
 }
 
 func (st *state) useFact(s string) { st.used[s] = true }
@@ -556,7 +931,7 @@ func (st *state) resolveEPERM(it *item) {
 		// under its provisional ID.
 		delete(st.byKey, it.key)
 		c := cause(id)
-		it.ID, it.Summary, it.Fix, it.Docs, it.Basis = id, c.Summary, c.Fix, c.Docs, basis
+		it.ID, it.Summary, it.Docs, it.Basis = id, c.Summary, c.Docs, basis
 		for _, alt := range candidates {
 			cand := st.add(alt, it.Severity, "", it.Line, it.Evidence)
 			cand.Candidate = true
@@ -564,9 +939,13 @@ func (st *state) resolveEPERM(it *item) {
 			cand.Basis = "prints the same message"
 		}
 		if len(candidates) > 0 {
-			it.Check = "Run `id -u` (0 means root) and `cat /sys/kernel/security/lockdown` ([none] means no lockdown): " +
-				"as a normal user it is not_root; as root with lockdown active it is kernel_lockdown. " +
+			it.Check = "On the machine that made the log, run `cat /sys/kernel/security/lockdown`: " +
+				"[none] (or no such file) means no lockdown, so the flasher was not running as root (not_root: run it with sudo); " +
+				"[integrity] or [confidentiality] means kernel_lockdown. " +
 				"`libreflash diagnose` run on that machine checks this itself."
+			if st.kernel != "" {
+				it.Check += " The log shows the kernel " + st.kernel + "."
+			}
 		}
 	}
 	bsd := st.bsdHint || st.os == osBSD
@@ -607,8 +986,12 @@ func (st *state) resolveEPERM(it *item) {
 		set("kernel_lockdown", "flashrom says it ran as root and the kernel refused")
 	case st.lockdownLog:
 		set("kernel_lockdown", "the kernel log shows lockdown refusing the flasher")
+	case st.cmd == cmdContainer:
+		set("not_root", "the prompt is a container's or toolbox's: the flasher had no CAP_SYS_RAWIO there, root or not; run it on the host")
 	case st.cmd == cmdSudo:
 		set("kernel_lockdown", "the command line ran under sudo, so it was root", "not_root")
+	case st.cmd == cmdRoot:
+		set("kernel_lockdown", "the command line ran from a root prompt (#)", "not_root")
 	case st.cmd == cmdUser:
 		set("not_root", "the command line ran from a user prompt without sudo", "kernel_lockdown")
 	default:
@@ -622,7 +1005,7 @@ func (st *state) resolveMmap(it *item) {
 	f := st.facts
 	toLockdown := func(basis string) {
 		c := cause("kernel_lockdown")
-		it.ID, it.Summary, it.Fix, it.Docs, it.Basis = c.ID, c.Summary, c.Fix, c.Docs, basis
+		it.ID, it.Summary, it.Docs, it.Basis = c.ID, c.Summary, c.Docs, basis
 	}
 	switch {
 	case f.Available && lockdownActive(f.Lockdown):
@@ -663,16 +1046,81 @@ func (st *state) resolveMmap(it *item) {
 	}
 }
 
-// result orders the findings: primary cause first.
-func (st *state) result() Result {
-	r := Result{Outcome: st.outcome}
-	run := st.items[st.runStart:]
-	for _, it := range st.items[:st.runStart] {
-		if it.Severity != Info {
-			it.Severity = Info
-			it.Basis = strings.TrimPrefix(it.Basis+"; from an earlier run in this log", "; ")
+// chipState follows the chip through the runs: its state after the last
+// run that touched it, and the run that decided that state.
+type chipState struct {
+	state      string  // "" while no run wrote, erased or settled it
+	decider    *runRec // the run behind state
+	failedFile string  // the image of the failed write behind state
+	last       *runRec // the last run, for logs where nothing wrote
+}
+
+// broken reports whether the chip may be half written.
+func (c *chipState) broken() bool { return c.state == UnknownState || c.state == Incomplete }
+
+// step takes one finished run. A run that wrote nothing cannot mend a
+// half-written chip; a verified write of another image than the failed one
+// (libreflash's rollback, or the backup by name) rolls it back; a verify
+// that finds another image than the failed one shows nothing was written.
+func (c *chipState) step(r *runRec) {
+	c.last = r
+	switch r.Operation {
+	case OpWrite, OpErase:
+		switch r.Outcome {
+		case Success:
+			if c.decider != nil && c.state != Success && c.state != RolledBack &&
+				(r.Label == "rollback" || r.file != "" && c.failedFile != "" && r.file != c.failedFile) {
+				c.state = RolledBack // the failed write stays the decider: its cause is the story
+				return
+			}
+			c.state, c.decider = Success, r
+		case Unchanged:
+			if !c.broken() {
+				c.state, c.decider, c.failedFile = Unchanged, r, r.file
+			}
+		case UnknownState, Incomplete:
+			if c.broken() {
+				if r.Outcome == UnknownState {
+					c.state = UnknownState
+				}
+				return
+			}
+			c.state, c.decider, c.failedFile = r.Outcome, r, r.file
+		default: // Failed: before the chip, or without a word on it
+			if !c.broken() {
+				c.state, c.decider, c.failedFile = Failed, r, r.file
+			}
+		}
+	case OpVerify:
+		if r.Outcome != Success || c.decider == nil || r.file == "" || c.failedFile == "" {
+			return
+		}
+		if c.broken() || c.state == Failed {
+			if r.file == c.failedFile {
+				c.state, c.decider = Success, r // the image is there after all
+			} else {
+				c.state = Unchanged // the chip holds another image: the old one
+			}
 		}
 	}
+}
+
+// outcome is the overall outcome and the run that decided it.
+func (c *chipState) outcome() (string, *runRec) {
+	if c.decider == nil {
+		if c.last == nil {
+			return "", nil
+		}
+		return c.last.Outcome, c.last
+	}
+	return c.state, c.decider
+}
+
+// ordered returns the run's items, primary cause first when the run
+// failed, then candidates, then by severity and order of appearance. A
+// successful run has no fatal findings.
+func (st *state) ordered() ([]*item, bool) {
+	run := st.items
 	if st.outcome == Success {
 		for _, it := range run {
 			if it.Severity == Fatal {
@@ -681,25 +1129,23 @@ func (st *state) result() Result {
 		}
 	}
 	var primary *item
-	if st.outcome != Success && st.outcome != Incomplete || st.lastFail > 0 {
-		primary = st.pickPrimary(run)
+	if st.outcome != Success && (st.outcome != Incomplete || st.lastFail > 0) {
+		primary = st.pickPrimary(st.items)
+		run = st.items // pickPrimary may add one
 	}
-	items := make([]*item, 0, len(st.items))
+	items := make([]*item, 0, len(run))
 	if primary != nil {
 		items = append(items, primary)
 	}
 	rank := map[string]int{Fatal: 0, Warning: 1, Info: 2}
-	rest := make([]*item, 0, len(st.items))
-	for _, it := range st.items {
-		if it != primary && !(it.earlier && it.Candidate) { // alternatives only matter for the last run
+	rest := make([]*item, 0, len(run))
+	for _, it := range run {
+		if it != primary {
 			rest = append(rest, it)
 		}
 	}
 	sort.SliceStable(rest, func(i, j int) bool {
 		a, b := rest[i], rest[j]
-		if a.earlier != b.earlier {
-			return !a.earlier
-		}
 		if a.Candidate != b.Candidate {
 			return a.Candidate
 		}
@@ -708,15 +1154,31 @@ func (st *state) result() Result {
 		}
 		return a.order < b.order
 	})
-	items = append(items, rest...)
-	r.Findings = make([]Finding, 0, len(items))
-	for _, it := range items {
-		f := it.Finding
-		if f.Count == 1 {
-			f.Count = 0
+	return append(items, rest...), primary != nil
+}
+
+// result puts the runs together: the overall outcome is the chip's state,
+// and the run that decided it gives the findings.
+func (st *state) result() Result {
+	r := Result{Outcome: Incomplete, Findings: []Finding{}, Runs: make([]Run, 0, len(st.runs)), RunsOmitted: st.omitted}
+	for _, run := range st.runs {
+		r.Runs = append(r.Runs, run.Run)
+	}
+	outcome, decider := st.chip.outcome()
+	if decider != nil {
+		r.Outcome = outcome
+		r.Findings = findings(decider.items, outcome, st.facts, "")
+		for _, run := range st.runs {
+			if run == decider {
+				continue
+			}
+			when := "an earlier"
+			if run.Line > decider.Line {
+				when = "a later"
+			}
+			note := fmt.Sprintf("from %s run in this log (line %d: %s, %s)", when, run.Line, run.Operation, run.Outcome)
+			r.Findings = append(r.Findings, findings(run.items, run.Outcome, st.facts, note)...)
 		}
-		f.Fix = Fix(f.ID, st.outcome, st.facts)
-		r.Findings = append(r.Findings, f)
 	}
 	for u := range st.used {
 		r.FactsUsed = append(r.FactsUsed, u)
@@ -777,26 +1239,15 @@ func (st *state) pickPrimary(run []*item) *item {
 			st.probeDetails, st.detailLine, st.failLine)
 		return it
 	}
-	line, evidence := st.failLine, ""
-	if li := st.findLine(line); li >= 0 {
-		evidence = st.c.lineText(li)
-	} else if n := len(st.c.lines); n > 0 {
-		line, evidence = st.c.lines[n-1].num, st.c.lineText(n-1)
+	line, evidence := st.failLine, st.failText
+	if line == 0 {
+		if n := len(st.c.lines); n > 0 {
+			line, evidence = st.c.lines[n-1].num, st.c.lineText(n-1)
+		}
 	}
 	it := st.add("unknown", Fatal, "", line, evidence)
 	if st.details > 0 {
 		it.Basis = fmt.Sprintf("%d transaction/timeout errors from the SPI controller (first at line %d): commands to the chip were rejected", st.details, st.detailLine)
 	}
 	return it
-}
-
-func (st *state) findLine(num int) int {
-	if num == 0 {
-		return -1
-	}
-	i := sort.Search(len(st.c.lines), func(i int) bool { return st.c.lines[i].num >= num })
-	if i < len(st.c.lines) && st.c.lines[i].num == num {
-		return i
-	}
-	return -1
 }

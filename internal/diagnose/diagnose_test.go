@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"testing/iotest"
 )
 
 // A fixture is a log in testdata/logs with "## " header lines: where it
@@ -25,6 +26,7 @@ type fixture struct {
 
 type want struct {
 	outcome, cause string
+	runs           []string // operation:outcome of each run, when given
 	facts          Facts
 	hasFacts       bool
 	candidates     []string
@@ -80,6 +82,8 @@ func parseWant(t testing.TB, name, s string) want {
 			w.candidates = strings.Split(v, ",")
 		case "not":
 			w.not = strings.Split(v, ",")
+		case "runs":
+			w.runs = strings.Split(v, ",")
 		case "facts":
 			w.hasFacts = true
 			w.facts = parseFacts(t, name, v)
@@ -145,6 +149,15 @@ func check(t *testing.T, label string, w want, r Result) {
 		p, ok := r.Primary()
 		if !ok || p.ID != w.cause {
 			t.Errorf("%s: primary %q (ok %v), want %q\n%s", label, p.ID, ok, w.cause, dump(r))
+		}
+	}
+	if w.runs != nil {
+		var got []string
+		for _, run := range r.Runs {
+			got = append(got, run.Operation+":"+run.Outcome)
+		}
+		if strings.Join(got, ",") != strings.Join(w.runs, ",") {
+			t.Errorf("%s: runs %v, want %v", label, got, w.runs)
 		}
 	}
 	var cands []string
@@ -365,6 +378,7 @@ func TestMangled(t *testing.T) {
 					// sudo on the command line rightly changes the ranking.
 					continue
 				}
+				w.runs = nil // a prepended command line or a cut start changes the runs, not the outcome
 				t.Run(fx.name+"/"+name, func(t *testing.T) { check(t, name, w, Diagnose(body, Facts{})) })
 			}
 		}
@@ -518,9 +532,23 @@ func FuzzDiagnose(f *testing.F) {
 		for _, facts := range []Facts{{}, {Available: true, EUID: 0, Lockdown: "integrity"}} {
 			r := Diagnose(log, facts)
 			switch r.Outcome {
-			case Success, Failed, Unchanged, UnknownState, Incomplete:
+			case Success, Failed, Unchanged, UnknownState, Incomplete, RolledBack:
 			default:
 				t.Fatalf("outcome %q", r.Outcome)
+			}
+			// A half-written chip is never called safe: only a later
+			// verified write or verify can settle it.
+			broken := false
+			for _, run := range r.Runs {
+				switch {
+				case (run.Operation == OpWrite || run.Operation == OpErase) && (run.Outcome == UnknownState || run.Outcome == Incomplete):
+					broken = true
+				case (run.Operation == OpWrite || run.Operation == OpErase || run.Operation == OpVerify) && run.Outcome == Success:
+					broken = false
+				}
+			}
+			if broken && r.RunsOmitted == 0 && r.Outcome != UnknownState && r.Outcome != Incomplete {
+				t.Fatalf("a half-written chip diagnosed %s: %+v", r.Outcome, r.Runs)
 			}
 			for i, fd := range r.Findings {
 				if _, ok := Lookup(fd.ID); !ok {
@@ -534,7 +562,7 @@ func FuzzDiagnose(f *testing.F) {
 				}
 			}
 			switch r.Outcome {
-			case Failed, Unchanged, UnknownState:
+			case Failed, Unchanged, UnknownState, RolledBack:
 				if _, ok := r.Primary(); !ok {
 					t.Fatalf("%s without a primary cause: %+v", r.Outcome, r.Findings)
 				}
@@ -572,6 +600,100 @@ func TestDiagnoseRun(t *testing.T) {
 	r := DiagnoseRun(readFixture(t, "fp-qemu-q35-internal-not-root").body, 1,
 		Facts{Available: true, EUID: 1000, Lockdown: "none"})
 	check(t, "live not root", want{outcome: Failed, cause: "not_root", hasFacts: true}, r)
-	check(t, "exit 2 keeps the chip state", want{outcome: UnknownState, cause: "write_failed"},
+	check(t, "exit 2 keeps the chip state", want{outcome: UnknownState, cause: "bios_lock"},
 		DiagnoseRun(readFixture(t, "fp-write-program-blocked").body, 2, Facts{}))
+}
+
+// TestPastedRuns: two or more runs pasted into one log (or libreflash's
+// own flasher.log) are diagnosed as the chip's state after the last run
+// that touched it, with the fix for that state.
+func TestPastedRuns(t *testing.T) {
+	body := func(name string) []byte { return readFixture(t, name).body }
+	cmd := func(c string) []byte { return []byte("user@x200:~$ sudo flashrom -p internal " + c + "\n") }
+	cat := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+	broken := body("fr-write-blocked-unknown-state")
+	for _, tc := range []struct {
+		name string
+		log  []byte
+		w    want
+	}{
+		{"half written, then a rollback that wrote nothing",
+			cat(broken, body("fr-erase-ignored-unchanged")),
+			want{outcome: UnknownState, cause: "bios_lock", runs: []string{"write:unknown_state", "write:unchanged"}}},
+		{"half written, then the backup written and verified",
+			cat(cmd("-w libreboot.rom"), broken, cmd("-w backup.rom"), body("fr-write-ok")),
+			want{outcome: RolledBack, cause: "bios_lock", runs: []string{"write:unknown_state", "write:success"}}},
+		{"half written, then the same image retried and verified",
+			cat(cmd("-w libreboot.rom"), broken, cmd("-w libreboot.rom"), body("fr-write-ok")),
+			want{outcome: Success, cause: "-", runs: []string{"write:unknown_state", "write:success"}}},
+		{"half written, then a verify of an unnamed file",
+			cat(broken, body("fr-verify-ok")),
+			want{outcome: UnknownState, cause: "bios_lock", runs: []string{"write:unknown_state", "verify:success"}}},
+		{"half written, then a verify against the backup",
+			cat(cmd("-w libreboot.rom"), broken, cmd("-v backup.rom"), body("fr-verify-ok")),
+			want{outcome: Unchanged, cause: "bios_lock", runs: []string{"write:unknown_state", "verify:success"}}},
+		{"unchanged, then a read",
+			cat(body("fr-erase-ignored-unchanged"), body("fr-read-ok")),
+			want{outcome: Unchanged, cause: "write_failed", runs: []string{"write:unchanged", "read:success"}}},
+		{"written, then a failed read",
+			cat(body("fr-write-ok"), body("fr-read-fail")),
+			want{outcome: Success, cause: "-", runs: []string{"write:success", "read:failed"}}},
+		{"refused before the chip, then written",
+			cat(cmd("-w libreboot.rom"), body("vm-not-root"), cmd("-w libreboot.rom"), body("fr-write-ok")),
+			want{outcome: Success, cause: "-", runs: []string{"write:failed", "write:success"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := Diagnose(tc.log, Facts{})
+			check(t, tc.name, tc.w, r)
+			if p, ok := r.Primary(); ok {
+				safe := r.Outcome == Unchanged || r.Outcome == RolledBack
+				if strings.Contains(p.Fix, "you may reboot") && !safe || strings.Contains(p.Fix, "DO NOT REBOOT") && safe {
+					t.Errorf("outcome %s, fix %q", r.Outcome, p.Fix)
+				}
+				if r.Outcome == UnknownState && !strings.Contains(p.Fix, "DO NOT REBOOT") {
+					t.Errorf("unknown state, fix %q", p.Fix)
+				}
+			}
+			// The same log streamed in any chunking gives the same result.
+			if got, err := DiagnoseReader(iotest.OneByteReader(bytes.NewReader(tc.log)), Facts{}); err != nil || got.Outcome != r.Outcome || len(got.Runs) != len(r.Runs) {
+				t.Errorf("one byte at a time: %s, %d runs (%v)", got.Outcome, len(got.Runs), err)
+			}
+		})
+	}
+}
+
+// TestNotALog: text that is not flasher output has no runs.
+func TestNotALog(t *testing.T) {
+	for _, s := range []string{"hello\n", "", "\n\n", "user@x200:~$ ls\nDocuments  Downloads\n", "I'm on Linux 6.1 and it failed (...)\n"} {
+		if r := Diagnose([]byte(s), Facts{}); r.FlasherOutput() {
+			t.Errorf("%q: runs %+v", s, r.Runs)
+		}
+	}
+	// A filtered paste (grep error) is still flasher output.
+	if r := Diagnose([]byte("(...)\nERROR: Could not get I/O privileges (Operation not permitted).\n(...)\n"), Facts{}); !r.FlasherOutput() || r.Outcome != Failed {
+		t.Errorf("filtered paste: %s %+v", r.Outcome, r.Runs)
+	}
+}
+
+// TestStreamedMemory: a log far larger than the window is diagnosed in
+// bounded memory: the cleaned text kept behind the matcher stays small.
+func TestStreamedWindow(t *testing.T) {
+	one := readFixture(t, "fr-write-ok").body
+	st := &state{c: &cleaned{}, m: getMatcher(), exit: -1, byKey: map[itemKey]*item{}, used: map[string]bool{}}
+	st.resetRun()
+	num := 0
+	for i := 0; i < 2000; i++ {
+		for _, l := range bytes.SplitAfter(one, []byte("\n")) {
+			num++
+			st.line(bytes.TrimSuffix(l, []byte("\n")), num)
+		}
+	}
+	st.finishRun(true)
+	if len(st.c.text) > 17*keepText || cap(st.c.text) > 64*keepText {
+		t.Errorf("window %d bytes (cap %d) after %d lines", len(st.c.text), cap(st.c.text), num)
+	}
+	r := st.result()
+	if len(r.Runs) != maxRuns || r.RunsOmitted != 2000-maxRuns || r.Outcome != Success {
+		t.Errorf("%d runs, %d omitted, outcome %s", len(r.Runs), r.RunsOmitted, r.Outcome)
+	}
 }

@@ -12,6 +12,7 @@ type matcher struct {
 	nclass int
 	next   []int32
 	out    [][]int32 // pattern indexes that end in a state, suffix outputs included
+	hasOut []bool    // len(out[state]) > 0, for the scanning loop (state.line)
 	lens   []int     // pattern lengths in bytes
 }
 
@@ -94,24 +95,11 @@ func newMatcher(patterns []string) *matcher {
 	}
 	m.next = make([]int32, len(nodes)*m.nclass)
 	m.out = make([][]int32, len(nodes))
+	m.hasOut = make([]bool, len(nodes))
 	for i, n := range nodes {
 		copy(m.next[i*m.nclass:], n.child)
 		m.out[i] = n.out
+		m.hasOut[i] = len(n.out) > 0
 	}
 	return m
-}
-
-// scan calls hit(pattern, end) for every occurrence, in order of the end
-// offset (exclusive). Patterns ending at the same offset come longest first.
-func (m *matcher) scan(text []byte, hit func(p int, end int)) {
-	s := int32(0)
-	next, class, n := m.next, &m.class, int32(m.nclass)
-	for i, b := range text {
-		s = next[s*n+int32(class[b])]
-		if out := m.out[s]; len(out) > 0 {
-			for _, p := range out {
-				hit(int(p), i+1)
-			}
-		}
-	}
 }

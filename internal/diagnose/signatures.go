@@ -31,7 +31,15 @@ const (
 	kBIOSCtl                  // "Setting BIOS Control ... failed"
 	kBIOSCtlNew               // "New value is 0x..": bit 0 decides whether writes work
 	kVerify                   // "FAILED at 0x...": verify mismatch, or erase check inside a write
+	kRootPrompt               // the pasted command line ran from a root prompt ("# flashrom")
+	kCommand                  // libreflash's "# libreflash: LABEL: ARGV" line before each flasher run
+	kContainer                // a container or toolbox prompt
+	kEraseTrouble             // an erase function failed; the flasher may find another
 )
+
+// argWriteDone marks the success lines that flashrom ≥1.4 prints even after
+// a failed write.
+const argWriteDone = 1
 
 const (
 	osLinux = 1
@@ -44,6 +52,7 @@ const (
 	stageReadOld
 	stageWrite
 	stageVerify
+	stageErase // -E: "Erasing flash chip..."; handled as stageWrite
 )
 
 type sig struct {
@@ -72,18 +81,24 @@ var signatures = []sig{
 	{text: "doas flashprog", kind: kSudo}, {text: "doas flashrom", kind: kSudo},
 	{text: "$ flashprog ", kind: kUserPrompt}, {text: "$ flashrom ", kind: kUserPrompt},
 	{text: "$ ./flashprog ", kind: kUserPrompt}, {text: "$ ./flashrom ", kind: kUserPrompt},
+	{text: "# flashprog ", kind: kRootPrompt}, {text: "# flashrom ", kind: kRootPrompt},
+	{text: "# ./flashprog ", kind: kRootPrompt}, {text: "# ./flashrom ", kind: kRootPrompt},
+	{text: "# libreflash: ", kind: kCommand},
+	{text: "\u2b22[", kind: kContainer}, // Fedora toolbox's prompt: ⬢[user@toolbox ~]$
+	{text: "@toolbox", kind: kContainer}, {text: "[toolbox", kind: kContainer},
+	{text: "@distrobox", kind: kContainer}, {text: "(distrobox)", kind: kContainer},
 	{text: "Reading flash...", kind: kStage, arg: stageRead},
 	{text: "Reading old flash chip contents...", kind: kStage, arg: stageReadOld},
 	{text: "Erasing and writing flash chip...", kind: kStage, arg: stageWrite},
 	{text: "Updating flash chip contents...", kind: kStage, arg: stageWrite},
-	{text: "Erasing flash chip...", kind: kStage, arg: stageWrite},
+	{text: "Erasing flash chip...", kind: kStage, arg: stageErase},
 	{text: "Verifying flash...", kind: kStage, arg: stageVerify},
 	{text: "Reading old flash chip contents... done.", kind: kStageDone},
-	{text: "Assuming old flash chip contents as ref-file", kind: kStageDone},
+	{text: "Assuming old flash chip contents as ref-file", kind: kStageDone, arg: stageReadOld},
 	{text: "Reading flash... done.", kind: kSuccess},
 	{text: "VERIFIED.", kind: kSuccess},
-	{text: "Erase/write done.", kind: kSuccess},
-	{text: "Erase/write done from", kind: kSuccess},
+	{text: "Erase/write done.", kind: kSuccess, arg: argWriteDone},
+	{text: "Erase/write done from", kind: kSuccess, arg: argWriteDone},
 	{text: "Erase done.", kind: kSuccess},
 	{text: "Chip content is identical to the requested image", kind: kSuccess},
 	{text: "No operations were specified.", kind: kSuccess},
@@ -199,21 +214,23 @@ var signatures = []sig{
 	{text: "FAILED at 0x", cause: "verify_failed", sev: Fatal, kind: kVerify}, // E4, E5
 	{text: "VERIFY FAILED", cause: "verify_failed", sev: Fatal},               // flashrom 0.9.x
 	{text: "Verification impossible because read failed", cause: "verify_failed", sev: Fatal},
-	{text: "ERASE FAILED", cause: "write_failed", sev: Fatal},                                  // E6
-	{text: "spi_write_cmd failed during command execution", cause: "write_failed", sev: Fatal}, // E7
-	{text: "spi_simple_write_cmd failed during command execution", cause: "write_failed", sev: Fatal},
+	{text: "ERASE FAILED", cause: "write_failed", sev: Warning, kind: kEraseTrouble, // E6
+		summary: "an erase did not take: the flasher tries the next erase function"},
+	{text: "spi_write_cmd failed during command execution", cause: "bios_lock", sev: Warning, // E7
+		summary: "the SPI controller refused a write or erase command (spi_write_cmd failed): on -p internal the chipset's locked opcode menu or protected ranges refuse it; with an external programmer, check the wiring and the WP# pin"},
+	{text: "spi_simple_write_cmd failed during command execution", cause: "bios_lock", sev: Warning,
+		summary: "the SPI controller refused a write or erase command (spi_write_cmd failed): on -p internal the chipset's locked opcode menu or protected ranges refuse it; with an external programmer, check the wiring and the WP# pin"},
 	{text: "Uh oh. Erase/write failed", cause: "write_failed", sev: Fatal},                                                 // E9
 	{text: "writing to the flash chip apparently didn't do anything", cause: "write_failed", sev: Fatal, kind: kUnchanged}, // E10
 	{text: "Your flash chip is in an unknown state", cause: "write_failed", sev: Fatal, kind: kUnknownState},               // E11
 	{text: "Apparently at least some data has changed", cause: "write_failed", sev: Fatal, kind: kUnknownState},            // E12
 	{text: "Can't even read anymore", cause: "write_failed", sev: Fatal, kind: kUnknownState},                              // E13
 	{text: "DO NOT REBOOT OR POWEROFF", cause: "write_failed", sev: Fatal, kind: kUnknownState},
-	{text: "Looking for another erase function", cause: "write_failed", sev: Info,
+	{text: "Looking for another erase function", cause: "write_failed", sev: Info, kind: kEraseTrouble,
 		summary: "an erase function failed and the flasher tried the next one"}, // E16
 	{text: "No usable erase functions left", cause: "write_failed", sev: Fatal},
 	{text: "Write failed at ", cause: "write_failed", sev: Fatal}, // E17 (flashrom ≥1.4)
 	{text: "Write Failed!", cause: "write_failed", sev: Fatal},
-	{text: "Erase Failed", cause: "write_failed", sev: Fatal},
 	{text: "write_flash: failed to write", cause: "write_failed", sev: Fatal},
 
 	// F: files, sizes, layouts, command line.

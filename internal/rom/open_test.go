@@ -3,7 +3,6 @@ package rom
 import (
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"libreflash/internal/exitcode"
+	"libreflash/internal/testutil"
 )
 
 func wantOpenError(t *testing.T, path, reason string) {
@@ -95,26 +95,5 @@ func TestOpenUnreadable(t *testing.T) {
 		wantOpenError(t, path, "permission denied")
 		return
 	}
-	// The test binary sits in a private build directory: run a copy.
-	bin, err := os.ReadFile(os.Args[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	self := filepath.Join(dir, "rom.test")
-	if err := os.WriteFile(self, bin, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(self, "-test.run=^TestOpenUnreadable$", "-test.v")
-	cmd.Env = append(os.Environ(), "ROM_TEST_UNREADABLE="+path)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
-	out, err := cmd.CombinedOutput()
-	if errors.Is(err, os.ErrPermission) {
-		t.Skipf("cannot run a copy of the test binary from %s as nobody (noexec mount?): %v", dir, err)
-	}
-	if err != nil {
-		t.Fatalf("as nobody: %v\n%s", err, out)
-	}
-	if !strings.Contains(string(out), "--- PASS: TestOpenUnreadable") {
-		t.Fatalf("child did not run the check:\n%s", out)
-	}
+	testutil.AsNobody(t, dir, "TestOpenUnreadable", "ROM_TEST_UNREADABLE="+path)
 }

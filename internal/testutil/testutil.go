@@ -6,11 +6,14 @@ package testutil
 import (
 	"bytes"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -107,4 +110,37 @@ func Flashers(t testing.TB, set string) string {
 		t.Fatalf("flasher transcripts: %v", err)
 	}
 	return dir
+}
+
+// AsNobody runs the test named name again, as the user nobody, with env
+// added to its environment, and fails t unless that run passes. Root ignores
+// permission bits; tests of what an ordinary user meets re-run themselves
+// this way and tell the two runs apart by env. The test binary sits in a
+// private build directory, so a copy of it in dir (which nobody must be able
+// to reach) is run; where the copy cannot be executed (a noexec mount) the
+// test is skipped with the reason.
+func AsNobody(t testing.TB, dir, name string, env ...string) {
+	t.Helper()
+	bin, err := os.ReadFile(os.Args[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	self := filepath.Join(dir, filepath.Base(os.Args[0]))
+	if err := os.WriteFile(self, bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(self, "-test.run=^"+name+"$", "-test.v")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := cmd.CombinedOutput()
+	if errors.Is(err, os.ErrPermission) {
+		t.Skipf("cannot run a copy of the test binary from %s as nobody (noexec mount?): %v", dir, err)
+	}
+	if err != nil {
+		t.Fatalf("as nobody: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "--- PASS: "+name) {
+		t.Fatalf("the run as nobody did not run %s:\n%s", name, out)
+	}
 }

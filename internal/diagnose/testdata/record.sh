@@ -54,7 +54,7 @@ transcript fp-write-erase-blocked flashprog-p1.5-91-g79d5c66/write-erase-blocked
 transcript fp-write-erase-ignored-verify-fail flashprog-p1.5-91-g79d5c66/write-erase-ignored-verify-fail "outcome=unchanged cause=write_failed"
 transcript fp-write-flash-contents-progress-ok flashprog-p1.5-91-g79d5c66/write-flash-contents-progress-ok "outcome=success cause=-"
 transcript fp-write-plain-ok flashprog-p1.5-91-g79d5c66/write-plain-ok "outcome=success cause=-"
-transcript fp-write-program-blocked flashprog-p1.5-91-g79d5c66/write-program-blocked "outcome=unknown_state cause=write_failed"
+transcript fp-write-program-blocked flashprog-p1.5-91-g79d5c66/write-program-blocked "outcome=unknown_state cause=bios_lock"
 transcript fp-write-program-ignored-verify-fail flashprog-p1.5-91-g79d5c66/write-program-ignored-verify-fail "outcome=unknown_state cause=verify_failed"
 transcript fp-write-progress-ok flashprog-p1.5-91-g79d5c66/write-progress-ok "outcome=success cause=-"
 transcript fp-write-size-mismatch flashprog-p1.5-91-g79d5c66/write-size-mismatch "outcome=failed cause=image_size_mismatch"
@@ -116,7 +116,7 @@ run fr-verify-mismatch "outcome=failed cause=verify_failed" -- -p dummy:$E -v b.
 run fr-size-mismatch "outcome=failed cause=image_size_mismatch" -- -p dummy:$E -w small.rom
 run fr-chip-not-found "outcome=failed cause=chip_not_found" -- -p dummy:$E,spi_blacklist=0x9f90ab15 -r out.rom
 run fr-multiple-chips "outcome=failed cause=multiple_chips" -- -p dummy:emulate=MX25L6436 -r out.rom
-run fr-write-blocked-unknown-state "outcome=unknown_state cause=write_failed" -- -p dummy:$E,spi_blacklist=0x02ad -w b.rom
+run fr-write-blocked-unknown-state "outcome=unknown_state cause=bios_lock" -- -p dummy:$E,spi_blacklist=0x02ad -w b.rom
 run fr-erase-ignored-unchanged "outcome=unchanged cause=write_failed" -- -p dummy:$E,spi_ignorelist=0x20d852c760 -w b.rom
 run fr-read-fail "outcome=failed cause=unknown" -- -p dummy:$E,spi_blacklist=0x030b -r out.rom
 run fr-unhandled-param "outcome=failed cause=usage_error" -- -p dummy:$E,foo=bar -r out.rom
