@@ -107,8 +107,9 @@ type installer struct {
 
 	wouldBlock []string // a rehearsal's failing checks that stop a real run
 
-	early  []Event // emitted before the run directory existed
-	unlock func()  // releases $STATE/lock
+	early    []Event  // emitted before the run directory existed
+	unlock   func()   // releases $STATE/lock
+	cleanups []func() // run when the install ends (a rehearsal's comma-free chip path)
 
 	mu    sync.Mutex
 	reads int // chip read passes so far
@@ -153,6 +154,9 @@ func Install(ctx context.Context, o InstallOptions) (*Summary, error) {
 	// record unfinished.
 	if in.unlock != nil {
 		in.unlock()
+	}
+	for _, f := range in.cleanups {
+		f()
 	}
 	return s, err
 }
