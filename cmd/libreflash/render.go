@@ -119,6 +119,8 @@ func (r *renderer) text(p pipeline.Payload) bool {
 		r.previousRun(d)
 	case *pipeline.VerifiedBackup:
 		r.verifiedBackup(d)
+	case *pipeline.BackupCheck:
+		r.backupCheck(d)
 	case *pipeline.Verify:
 		r.verify(d)
 	case *pipeline.ChipState:

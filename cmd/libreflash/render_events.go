@@ -129,6 +129,13 @@ var regionReasons = map[string]string{
 // planned shows an install's plan; a backup's (no image) is one line at the
 // end of its plan stage.
 func (r *renderer) planned(p *pipeline.Plan) {
+	if r.plan != nil && len(p.Layout) > 0 {
+		// The plan again, after the backup showed the chip's layout.
+		r.line("the image's flash descriptor places %s elsewhere than the chip's: writing the whole chip instead of its BIOS region",
+			strings.Join(p.Layout, ", "))
+		r.plan = p
+		return
+	}
 	r.plan = p
 	if p.Rehearsal != nil {
 		r.wouldBlock = p.Rehearsal.WouldBlock
@@ -228,6 +235,14 @@ func (r *renderer) verifiedBackup(b *pipeline.VerifiedBackup) {
 	r.backup = b
 	if b.Role == pipeline.RoleSnapshot {
 		r.line("warning: kept as a snapshot, not as the way back (an earlier run left the chip in an unknown state): %s", b.Path)
+	}
+}
+
+// backupCheck is the way back checked against the sha256 recorded when it
+// was read, before it is written back.
+func (r *renderer) backupCheck(b *pipeline.BackupCheck) {
+	if !b.OK {
+		r.line("error: the backup %s no longer matches the sha256 recorded when it was read (%s)", b.Path, b.Expected)
 	}
 }
 

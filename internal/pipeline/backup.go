@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/google/renameio/v2"
@@ -32,17 +31,17 @@ type BackupOptions struct {
 	Programmer  string          // passed as -p; default "internal"
 	FlasherPath string          // --flasher; "" searches for flashprog, then flashrom
 	Flasher     *runner.Flasher // an already found flasher; overrides FlasherPath
-	StateDir    string          // default DefaultStateDir
-	Root        string          // host root for DMI; default "/"
-	Check       Checker         // nil runs no checks
+	// Use, when set, is the flasher to run (tests: a fake); Flasher and
+	// FlasherPath are then not looked at.
+	Use      Flasher
+	StateDir string // default DefaultStateDir
+	Root     string // host root for DMI; default "/"
+	Check    Checker
 	// Diagnose turns a failed flasher log and the flasher's exit status
 	// (-1 when it did not exit normally) into findings; nil emits none.
 	Diagnose func(log []byte, exitCode int) []diagnose.Finding
 	Sink     Sink
 	Now      func() time.Time
-	// Reads, when not nil, is told of every chip read (the install's
-	// one read counter).
-	Reads func(n int)
 	// Tick is how often a running flasher operation reports its elapsed
 	// time (and last known percentage); default one second.
 	Tick time.Duration
@@ -50,9 +49,12 @@ type BackupOptions struct {
 
 // Manifest is $STATE/backups/<dir>/manifest.json.
 type Manifest struct {
-	Format     int          `json:"format"`
-	Created    time.Time    `json:"created"`
-	Verified   bool         `json:"verified"` // the two reads were equal
+	Format   int       `json:"format"`
+	Created  time.Time `json:"created"`
+	Verified bool      `json:"verified"` // the two reads were equal
+	// Role is backup (the chip before any write) or snapshot (a chip an
+	// earlier run left in an unknown state: never the way back).
+	Role       string       `json:"role,omitempty"`
 	File       string       `json:"file,omitempty"`
 	SHA256     string       `json:"sha256,omitempty"`
 	Size       int64        `json:"size"`
@@ -73,7 +75,7 @@ type FlasherRef struct {
 
 // ReadRecord is one read of the chip.
 type ReadRecord struct {
-	File    string   `json:"file,omitempty"` // kept only when the reads differ
+	File    string   `json:"file,omitempty"` // the read as kept
 	SHA256  string   `json:"sha256"`
 	Size    int64    `json:"size"`
 	Argv    []string `json:"argv"`
@@ -88,196 +90,236 @@ const readPasses = 2
 // both agree. It always returns a Summary (also sent last to o.Sink); the
 // error, when not nil, carries the exit code and hint.
 func Backup(ctx context.Context, o BackupOptions) (*Summary, error) {
-	b := &backup{o: o, sum: &Summary{}, said: &seen{}, runs: &runCounter{}}
-	if b.o.Programmer == "" {
-		b.o.Programmer = "internal"
+	if o.Programmer == "" {
+		o.Programmer = "internal"
 	}
-	b.o.StateDir = absStateDir(b.o.StateDir)
-	if b.o.Root == "" {
-		b.o.Root = "/"
+	o.StateDir = absStateDir(o.StateDir)
+	if o.Root == "" {
+		o.Root = "/"
 	}
-	if b.o.Now == nil {
-		b.o.Now = time.Now
+	if o.Now == nil {
+		o.Now = time.Now
 	}
-	if b.o.Tick <= 0 {
-		b.o.Tick = time.Second
+	if o.Tick <= 0 {
+		o.Tick = time.Second
 	}
-	err := b.run(ctx)
-	b.finish(err)
-	return b.sum, err
+	b := &backupRun{o: o, out: &stream{sink: o.Sink, now: o.Now}}
+	b.s = &session{emit: b.out.emit, tick: o.Tick}
+	sum := &Summary{}
+	err := b.run(ctx, sum)
+	b.finish(sum, err)
+	return sum, err
 }
 
-type backup struct {
+type backupRun struct {
 	o   BackupOptions
-	sum *Summary
-
-	mu      sync.Mutex
-	pending []Event // events before the run directory exists
-	file    Sink    // events.jsonl once it exists
-	evFile  *os.File
-
-	flasher *runner.Flasher
-	chip    runner.Chip
-	log     *os.File // $STATE/runs/<ts>/flasher.log
-	logPath string
-	said    *seen       // flasher warnings and errors already shown
-	runs    *runCounter // chip-touching flasher runs
+	out *stream
+	s   *session
+	rec *record
 }
 
-// emit sends e to the caller and to events.jsonl, in order.
-func (b *backup) emit(e Event) {
-	if e.Time.IsZero() {
-		e.Time = b.o.Now().UTC()
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.o.Sink != nil {
-		b.o.Sink(e)
-	}
-	if b.file != nil {
-		b.file(e)
-	} else {
-		b.pending = append(b.pending, e)
-	}
+func (b *backupRun) stage(name, status string) {
+	b.out.emit(Event{Data: &Stage{Stage: name, Status: status}})
 }
 
-func (b *backup) stage(name, status string) {
-	b.emit(Event{Data: &Stage{Stage: name, Status: status}})
-}
-
-func (b *backup) run(ctx context.Context) error {
+func (b *backupRun) run(ctx context.Context, sum *Summary) error {
 	// check: the flasher, then the machine. Nothing is written before
 	// both pass, not even the state directory.
-	b.stage("check", StatusStart)
-	f := b.o.Flasher
-	if f == nil {
-		var err error
-		f, err = runner.Find(ctx, runner.FindOptions{Explicit: b.o.FlasherPath})
-		if err != nil {
-			b.stage("check", StatusFail)
-			return err
-		}
-	}
-	b.flasher = f
-	b.emit(Event{Data: flasherInfo(f)})
-	if b.o.Check != nil {
-		results, err := b.o.Check(ctx, b.o.Programmer, f)
-		if err != nil {
-			b.stage("check", StatusFail)
-			return err
-		}
-		var blockers []Check
-		for _, c := range results {
-			c := c
-			b.emit(Event{Data: &c})
-			if c.Blocks {
-				blockers = append(blockers, c)
+	b.stage(StageCheck, StatusStart)
+	fl := b.o.Use
+	if fl == nil {
+		f := b.o.Flasher
+		if f == nil {
+			var err error
+			if f, err = runner.Find(ctx, runner.FindOptions{Explicit: b.o.FlasherPath}); err != nil {
+				b.stage(StageCheck, StatusFail)
+				return err
 			}
 		}
-		if len(blockers) > 0 {
-			b.emit(Event{Data: &Stage{Stage: StageCheck, Status: StatusFail, Reason: ReasonBlocked}})
-			return blockedByChecks(blockers)
+		if b.o.Check != nil {
+			results, err := b.o.Check(ctx, b.o.Programmer, f)
+			if err != nil {
+				b.stage(StageCheck, StatusFail)
+				return err
+			}
+			var blockers []Check
+			for _, c := range results {
+				b.out.emit(Event{Data: &c})
+				if c.Blocks {
+					blockers = append(blockers, c)
+				}
+			}
+			if len(blockers) > 0 {
+				b.out.emit(Event{Data: &Stage{Stage: StageCheck, Status: StatusFail, Reason: ReasonBlocked}})
+				return blockedByChecks(blockers)
+			}
 		}
+		fl = NewFlasher(f, b.o.Programmer)
 	}
-	b.stage("check", StatusOK)
+	b.s.fl = fl
+	info := fl.Info()
+	b.out.emit(Event{Data: &info})
+	b.stage(StageCheck, StatusOK)
 	if err := ctx.Err(); err != nil {
 		return cancelled(err)
 	}
 
-	// lock, and the run's own directory for its events and flasher log.
-	b.stage("lock", StatusStart)
+	// lock, and the run's record.
+	b.stage(StageLock, StatusStart)
 	if err := statedir.Ensure(b.o.StateDir); err != nil {
-		b.stage("lock", StatusFail)
+		b.stage(StageLock, StatusFail)
 		return err
 	}
 	unlock, err := statedir.Lock(b.o.StateDir)
 	if err != nil {
-		b.stage("lock", StatusFail)
+		b.stage(StageLock, StatusFail)
 		return err
 	}
 	defer unlock()
-	if err := b.openRun(); err != nil {
-		b.stage("lock", StatusFail)
+	if b.rec, err = newRecord(b.o.StateDir, "backup", b.o.Now(), ""); err != nil {
+		b.stage(StageLock, StatusFail)
 		return err
 	}
-	b.stage("lock", StatusOK)
+	b.out.attach(b.rec)
+	b.s.log = b.rec.log
+	sum.Log, sum.Events = b.rec.logPath, b.rec.eventsPath
+	b.stage(StageLock, StatusOK)
+	// An earlier install that stopped while writing left the chip in an
+	// unknown state: what this backup reads is a snapshot of that, never
+	// the way back (issue 13 item 1).
+	role := RoleBackup
+	if prev, ok := previousRun(b.o.StateDir, b.rec.dir); ok {
+		p := previousEvent(prev)
+		b.out.emit(Event{Data: p})
+		if p.Writing {
+			role = RoleSnapshot
+		}
+	}
 
 	// plan: which chip is there.
-	b.stage("plan", StatusStart)
-	fmt.Fprintf(b.log, "# libreflash: probe: %s\n", runner.QuoteArgv([]string{f.Path, "-p", b.o.Programmer}))
-	probe, err := f.Probe(ctx, b.o.Programmer, b.log)
-	b.runs.add(len(probe.Runs)) // --flash-name (and --flash-size if its chip line had no size)
+	b.stage(StagePlan, StatusStart)
+	probe, plog, err := b.s.probe(ctx, StagePlan)
 	if err != nil {
-		b.stage("plan", StatusFail)
+		b.stage(StagePlan, StatusFail)
 		if runner.IsCancelled(err) {
 			return cancelled(err)
 		}
-		return b.flasherFailed(err, "could not identify the flash chip")
+		return b.flasherFailed(plog, err, "could not identify the flash chip")
 	}
-	chip := probe.Chip
-	b.chip = chip
-	b.sum.Chip = &ChipRef{Vendor: chip.Vendor, Name: chip.Name, Size: chip.SizeBytes}
-	b.emit(Event{Data: &Plan{Chip: *b.sum.Chip, Programmer: programmerName(b.o.Programmer),
-		Region: RegionFull, RegionReason: RegionDefault, Steps: []string{StepBackup},
-		ChipReads: readPasses, FlasherRuns: len(probe.Runs) + readPasses, Percentages: f.Caps.Progress}})
-	b.stage("plan", StatusOK)
+	sum.Chip = &probe.Chip
+	b.out.emit(Event{Data: &Plan{Chip: probe.Chip, Programmer: programmerName(b.o.Programmer),
+		Region: RegionFull, RegionReason: RegionDefault, Locked: probe.Locked, Steps: []string{StepBackup},
+		ChipReads: readPasses, FlasherRuns: len(probe.Runs) + readPasses, Percentages: info.Progress}})
+	b.stage(StagePlan, StatusOK)
 
-	b.stage("backup", StatusStart)
-	if err := b.readAndKeep(ctx); err != nil {
-		b.stage("backup", StatusFail)
+	b.stage(StageBackup, StatusStart)
+	kept, err := readTwice(ctx, b.s, readSpec{stateDir: b.o.StateDir, root: b.o.Root, chip: probe.Chip,
+		info: info, programmer: b.o.Programmer, role: role, now: b.o.Now, log: b.rec.log,
+		failed: func(log []byte, err error, what string) error { return b.flasherFailed(log, err, what) }})
+	if err != nil {
+		b.stage(StageBackup, StatusFail)
 		return err
 	}
-	b.stage("backup", StatusOK)
+	if role == RoleBackup {
+		b.rec.setBackups(&kept.BackupRef, nil)
+		sum.Backup = &kept.BackupRef
+	} else {
+		b.rec.setBackups(nil, &kept.BackupRef)
+	}
+	b.stage(StageBackup, StatusOK)
 	return nil
 }
 
-// openRun creates $STATE/runs/<ts>/ with events.jsonl (holding the events
-// so far) and flasher.log.
-func (b *backup) openRun() error {
-	runs := statedir.Runs(b.o.StateDir)
-	if err := statedir.Ensure(runs); err != nil {
-		return err
+// flasherFailed turns a failed flasher run into findings (when a diagnoser
+// is wired) and a blocked error: a backup that cannot read the chip stops
+// everything before any write.
+func (b *backupRun) flasherFailed(log []byte, err error, what string) error {
+	if b.o.Diagnose != nil {
+		for _, f := range b.o.Diagnose(log, flasherExit(err)) {
+			b.out.emit(Event{Data: &Finding{f}})
+		}
 	}
-	dir, err := mkdirNew(runs, stamp(b.o.Now()))
-	if err != nil {
-		return err
-	}
-	ev, err := os.OpenFile(filepath.Join(dir, "events.jsonl"), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	b.logPath = filepath.Join(dir, "flasher.log")
-	lg, err := os.OpenFile(b.logPath, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		ev.Close()
-		return err
-	}
-	b.log = lg
-	b.sum.Log = b.logPath
-	b.sum.Events = ev.Name()
-	b.mu.Lock()
-	b.evFile = ev
-	b.file = JSONLines(ev)
-	for _, e := range b.pending {
-		b.file(e)
-	}
-	b.pending = nil
-	b.mu.Unlock()
-	return nil
+	hint := "run 'libreflash diagnose " + b.rec.logPath + "' for the cause and its fix"
+	return &exitcode.E{Code: exitcode.Blocked, Err: fmt.Errorf("%s: %w", what, err), Tip: hint}
 }
 
-// readAndKeep reads the chip readPasses times into a new backup directory
-// and keeps the first read as backup.rom when all agree.
-func (b *backup) readAndKeep(ctx context.Context) error {
-	backups := statedir.Backups(b.o.StateDir)
+// flasherExit is the flasher's exit status in err, -1 when it did not exit
+// normally or did not run.
+func flasherExit(err error) int {
+	var re *runner.RunError
+	if errors.As(err, &re) {
+		return re.ExitCode
+	}
+	return -1
+}
+
+// finish fills in the summary, sends it, and closes the run's files.
+func (b *backupRun) finish(s *Summary, err error) {
+	s.ChipReads, s.FlasherRuns = b.s.chipReads(), b.s.runs.count()
+	s.Result, s.Exit, s.Error, s.Hint = outcome(err)
+	b.out.emit(Event{Data: s})
+	if b.rec != nil {
+		b.rec.close()
+	}
+}
+
+// outcome is the result, exit code, error and hint of a run that ended
+// with err.
+func outcome(err error) (result string, exit int, msg, hint string) {
+	if err == nil {
+		return ResultOK, exitcode.OK, "", ""
+	}
+	var h exitcode.Hinter
+	if errors.As(err, &h) {
+		hint = h.Hint()
+	}
+	exit = exitcode.Error
+	var c exitcode.Coder
+	if errors.As(err, &c) {
+		exit = c.ExitCode()
+	}
+	var ie *InstallError
+	switch {
+	case errors.As(err, &ie):
+		result = ie.Result
+	case exit == exitcode.Blocked || exit == exitcode.Usage:
+		result = ResultBlocked
+	case exit == exitcode.Cancelled:
+		result = ResultCancelled
+	default:
+		result = ResultFailed
+	}
+	return result, exit, err.Error(), hint
+}
+
+// readSpec is what a verified double read needs to know.
+type readSpec struct {
+	stateDir, root string
+	chip           ChipRef
+	info           FlasherInfo
+	programmer     string
+	role           string
+	now            func() time.Time
+	log            *os.File // the run's flasher.log, copied beside the backup
+	// failed makes the error for a failed read from its log.
+	failed func(log []byte, err error, what string) error
+}
+
+// readTwice reads the chip readPasses times into a new directory under
+// $STATE/backups and keeps the reads as backup.rom and read-2.rom when all
+// agree, with manifest.json recording their sha256 (issue 13 item 5: a
+// rollback checks the backup against it, and falls back on the other
+// read). Reads that differ are kept for inspection, and stop the run.
+func readTwice(ctx context.Context, s *session, r readSpec) (*VerifiedBackup, error) {
+	backups := statedir.Backups(r.stateDir)
 	if err := statedir.Ensure(backups); err != nil {
-		return err
+		return nil, err
 	}
-	dmi := ReadDMI(b.o.Root)
-	now := b.o.Now().UTC()
+	dmi := ReadDMI(r.root)
+	now := r.now().UTC()
 	dir, err := mkdirNew(backups, stamp(now)+"-"+dmi.Board())
 	if err != nil {
-		return err
+		return nil, err
 	}
 	// Until the end, everything in dir is ours to remove: a failed or
 	// stopped backup leaves nothing behind (but its log, in runs/).
@@ -294,113 +336,98 @@ func (b *backup) readAndKeep(ctx context.Context) error {
 	}()
 
 	m := &Manifest{
-		Format: 1, Created: now, Size: b.chip.SizeBytes,
-		Chip:       ChipRef{Vendor: b.chip.Vendor, Name: b.chip.Name, Size: b.chip.SizeBytes},
-		Flasher:    FlasherRef{Path: b.flasher.Path, Kind: b.flasher.Kind, Version: b.flasher.Version},
-		Programmer: b.o.Programmer, Board: dmi.Board(), DMI: dmi,
+		Format: 1, Created: now, Size: r.chip.Size, Chip: r.chip, Role: r.role,
+		Flasher:    FlasherRef{Path: r.info.Path, Kind: r.info.Kind, Version: r.info.Version},
+		Programmer: r.programmer, Board: dmi.Board(), DMI: dmi,
 	}
 	var partials []string
 	for pass := 1; pass <= readPasses; pass++ {
 		if err := ctx.Err(); err != nil {
-			return cancelled(err)
+			return nil, cancelled(err)
 		}
 		p := filepath.Join(dir, fmt.Sprintf(".read-%d.rom.partial", pass))
 		made = append(made, p)
 		partials = append(partials, p)
-		rec, err := b.readOnce(ctx, pass, p)
+		res, log, err := s.read(ctx, StageBackup, pass, readPasses, p, false)
 		if err != nil {
-			return err
+			os.Remove(p)
+			if runner.IsCancelled(err) {
+				return nil, cancelled(err)
+			}
+			return nil, r.failed(log, err, fmt.Sprintf("read %d of %d failed", pass, readPasses))
+		}
+		sum, size, err := hashFile(p)
+		if err == nil && size != r.chip.Size {
+			err = fmt.Errorf("read %d of %d: %s has %d bytes, the chip %d", pass, readPasses, p, size, r.chip.Size)
+		}
+		if err == nil {
+			err = os.Chmod(p, 0o600)
+		}
+		if err != nil {
+			return nil, err
+		}
+		rec := ReadRecord{SHA256: sum, Size: size}
+		if res != nil {
+			rec.Argv, rec.Command, rec.Seconds = res.Argv, runner.QuoteArgv(res.Argv), res.Duration.Seconds()
 		}
 		m.Reads = append(m.Reads, rec)
 	}
 
-	if m.Reads[0].SHA256 != m.Reads[1].SHA256 || m.Reads[0].Size != m.Reads[1].Size {
-		// Keep both for inspection, under names that say what they are.
-		for i, p := range partials {
-			name := fmt.Sprintf("read-%d.rom", i+1)
-			if err := os.Rename(p, filepath.Join(dir, name)); err != nil {
-				return err
-			}
-			made = append(made, filepath.Join(dir, name))
-			m.Reads[i].File = name
+	names := []string{"backup.rom", "read-2.rom"}
+	same := m.Reads[0].SHA256 == m.Reads[1].SHA256 && m.Reads[0].Size == m.Reads[1].Size
+	if !same {
+		names = []string{"read-1.rom", "read-2.rom"}
+	}
+	for i, p := range partials {
+		final := filepath.Join(dir, names[i])
+		if err := os.Rename(p, final); err != nil {
+			return nil, err
 		}
-		if err := b.writeManifest(dir, m); err != nil {
-			return err
+		made = append(made, final)
+		m.Reads[i].File = names[i]
+	}
+	if !same {
+		if err := writeManifest(dir, m); err != nil {
+			return nil, err
 		}
 		keep = true
-		return exitcode.New(exitcode.Blocked,
+		return nil, exitcode.New(exitcode.Blocked,
 			"a flash chip that reads differently twice cannot be written safely: check the programmer\n"+
-				"(clip, wiring, power) or the machine, then run 'libreflash backup' again\n"+
+				"(clip, wiring, power) or the machine, then run again\n"+
 				"both reads are kept in "+dir+" for inspection",
 			"the two reads of the chip differ (sha256 %s and %s)", short(m.Reads[0].SHA256), short(m.Reads[1].SHA256))
 	}
 
-	// Both agree: the first read becomes backup.rom, the second goes.
-	final := filepath.Join(dir, "backup.rom")
-	if err := os.Rename(partials[0], final); err != nil {
-		return err
-	}
-	made = append(made, final)
-	if err := os.Remove(partials[1]); err != nil {
-		return err
-	}
-	m.Verified, m.File, m.SHA256 = true, "backup.rom", m.Reads[0].SHA256
-	if err := b.writeManifest(dir, m); err != nil {
-		return err
+	m.Verified, m.File, m.SHA256 = true, names[0], m.Reads[0].SHA256
+	if err := writeManifest(dir, m); err != nil {
+		return nil, err
 	}
 	made = append(made, filepath.Join(dir, "manifest.json"))
-	if err := b.copyLog(dir); err != nil {
-		return err
+	if r.log != nil {
+		// The flasher's log of the reads, beside them.
+		if err := r.log.Sync(); err != nil {
+			return nil, err
+		}
+		data, err := os.ReadFile(r.log.Name())
+		if err != nil {
+			return nil, err
+		}
+		if err := renameio.WriteFile(filepath.Join(dir, "flasher.log"), data, 0o600); err != nil {
+			return nil, err
+		}
+		made = append(made, filepath.Join(dir, "flasher.log"))
 	}
-	made = append(made, filepath.Join(dir, "flasher.log"))
 	if err := syncDir(dir); err != nil {
-		return err
+		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
-		return cancelled(err)
+		return nil, cancelled(err)
 	}
 	keep = true
-	b.sum.Backup = &BackupRef{Path: final, SHA256: m.SHA256, Dir: dir}
-	b.emit(Event{Data: &VerifiedBackup{BackupRef: *b.sum.Backup, Role: RoleBackup, Reads: readPasses}})
-	return nil
-}
-
-// readOnce runs one read of the whole chip into path, with progress events,
-// and returns its record. The file is complete, 0600, and synced on return.
-func (b *backup) readOnce(ctx context.Context, pass int, path string) (ReadRecord, error) {
-	args := []string{"-r", path}
-	if b.flasher.Caps.Progress {
-		args = append([]string{"--progress"}, args...)
-	}
-	argv := append([]string{b.flasher.Path, "-p", b.o.Programmer}, args...)
-	fmt.Fprintf(b.log, "# libreflash: read %d of %d: %s\n", pass, readPasses, runner.QuoteArgv(argv))
-
-	res, err := runOp(ctx, counted(b.flasher, b.runs), b.emit, b.o.Tick, flasherOp{
-		Stage: StageBackup, Op: PhaseRead, Pass: pass, Passes: readPasses,
-		Spec: runner.Spec{Programmer: b.o.Programmer, Args: args, Log: b.log},
-	}, b.said, b.o.Reads)
-	if err != nil {
-		os.Remove(path)
-		if runner.IsCancelled(err) {
-			return ReadRecord{}, cancelled(err)
-		}
-		return ReadRecord{}, b.flasherFailed(err, fmt.Sprintf("read %d of %d failed", pass, readPasses))
-	}
-
-	sum, size, err := hashFile(path)
-	if err == nil && size != b.chip.SizeBytes {
-		err = fmt.Errorf("read %d of %d: %s has %d bytes, the chip %d", pass, readPasses, path, size, b.chip.SizeBytes)
-	}
-	if err == nil {
-		err = os.Chmod(path, 0o600)
-	}
-	if err != nil {
-		os.Remove(path)
-		return ReadRecord{}, err
-	}
-	b.sum.ChipReads++
-	return ReadRecord{SHA256: sum, Size: size, Argv: res.Argv, Command: runner.QuoteArgv(res.Argv),
-		Seconds: res.Duration.Seconds()}, nil
+	kept := &VerifiedBackup{BackupRef: BackupRef{Path: filepath.Join(dir, names[0]), SHA256: m.SHA256, Dir: dir},
+		Role: r.role, Reads: readPasses}
+	s.emit(Event{Data: kept})
+	return kept, nil
 }
 
 // hashFile returns the sha256 and size of path, after syncing it: the
@@ -422,7 +449,7 @@ func hashFile(path string) (string, int64, error) {
 	return hex.EncodeToString(h.Sum(nil)), n, nil
 }
 
-func (b *backup) writeManifest(dir string, m *Manifest) error {
+func writeManifest(dir string, m *Manifest) error {
 	data, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return err
@@ -430,16 +457,18 @@ func (b *backup) writeManifest(dir string, m *Manifest) error {
 	return renameio.WriteFile(filepath.Join(dir, "manifest.json"), append(data, '\n'), 0o600)
 }
 
-// copyLog puts the flasher log of this run beside the backup.
-func (b *backup) copyLog(dir string) error {
-	if err := b.log.Sync(); err != nil {
-		return err
-	}
-	data, err := os.ReadFile(b.logPath)
+// readManifest reads a backup's manifest.json.
+func readManifest(dir string) (*Manifest, error) {
+	f, err := os.Open(filepath.Join(dir, "manifest.json"))
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return renameio.WriteFile(filepath.Join(dir, "flasher.log"), data, 0o600)
+	defer f.Close()
+	m := &Manifest{}
+	if err := json.NewDecoder(io.LimitReader(f, 1<<20)).Decode(m); err != nil {
+		return nil, fmt.Errorf("%s: %w", f.Name(), err)
+	}
+	return m, nil
 }
 
 func syncDir(dir string) error {
@@ -451,70 +480,7 @@ func syncDir(dir string) error {
 	return d.Sync()
 }
 
-// flasherFailed turns a failed flasher run into findings (when a diagnoser
-// is wired) and a blocked error: a backup that cannot read the chip stops
-// everything before any write.
-func (b *backup) flasherFailed(err error, what string) error {
-	if b.o.Diagnose != nil && b.log != nil {
-		_ = b.log.Sync()
-		if data, rerr := os.ReadFile(b.logPath); rerr == nil {
-			exit := -1
-			var re *runner.RunError
-			if errors.As(err, &re) {
-				exit = re.ExitCode
-			}
-			for _, f := range b.o.Diagnose(data, exit) {
-				f := f
-				b.emit(Event{Data: &Finding{f}})
-			}
-		}
-	}
-	hint := "run 'libreflash diagnose " + b.logPath + "' for the cause and its fix"
-	if b.logPath == "" {
-		hint = "run 'libreflash check' to see what stops the flasher"
-	}
-	return &exitcode.E{Code: exitcode.Blocked, Err: fmt.Errorf("%s: %w", what, err), Tip: hint}
-}
-
-// finish fills in the summary, sends it, and closes the run's files.
-func (b *backup) finish(err error) {
-	s := b.sum
-	s.FlasherRuns = b.runs.count()
-	s.Exit = exitcode.OK
-	s.Result = ResultOK
-	if err != nil {
-		s.Error = err.Error()
-		var h exitcode.Hinter
-		if errors.As(err, &h) {
-			s.Hint = h.Hint()
-		}
-		s.Exit = exitcode.Error
-		var c exitcode.Coder
-		if errors.As(err, &c) {
-			s.Exit = c.ExitCode()
-		}
-		switch s.Exit {
-		case exitcode.Blocked:
-			s.Result = ResultBlocked
-		case exitcode.Cancelled:
-			s.Result = ResultCancelled
-		default:
-			s.Result = ResultFailed
-		}
-	}
-	b.emit(Event{Data: s})
-	if b.log != nil {
-		b.log.Close()
-	}
-	b.mu.Lock()
-	if b.evFile != nil {
-		b.evFile.Close()
-	}
-	b.mu.Unlock()
-}
-
-// blockedByChecks is the error for blocking checks: exit 3, the fixes as
-// the hint.
+// blockedByChecks is the error for blocking checks: exit 3.
 func blockedByChecks(bl []Check) error {
 	var ids []string
 	for _, c := range bl {

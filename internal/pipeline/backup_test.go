@@ -138,7 +138,7 @@ func TestBackupEqualsChip(t *testing.T) {
 			t.Errorf("%s: mode %o", e.Name(), m)
 		}
 	}
-	if strings.Join(names, " ") != "backup.rom flasher.log manifest.json" {
+	if strings.Join(names, " ") != "backup.rom flasher.log manifest.json read-2.rom" {
 		t.Errorf("backup directory holds %v", names)
 	}
 
@@ -195,7 +195,7 @@ func TestBackupEqualsChip(t *testing.T) {
 			seq = append(seq, string(e.Data.(*Progress).Op)+":"+e.Data.(*Progress).Status)
 		}
 	}
-	if s := strings.Join(seq, " "); s != "check:ok lock:ok plan:ok read:start read:ok read:start read:ok backup:ok" {
+	if s := strings.Join(seq, " "); s != "check:ok lock:ok probe:start probe:ok plan:ok read:start read:ok read:start read:ok backup:ok" {
 		t.Errorf("sequence %s", s)
 	}
 }

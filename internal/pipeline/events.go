@@ -35,6 +35,7 @@ const (
 	TypeSignal        = "signal"          // *Signal: a stop signal received while the chip was busy
 	TypePreviousRun   = "previous_run"    // *PreviousRun: an earlier run that did not finish
 	TypeBackup        = "backup"          // *VerifiedBackup: a verified double read kept
+	TypeBackupCheck   = "backup_check"    // *BackupCheck: a backup checked against its recorded sha256 before it is relied on
 	TypeVerify        = "verify"          // *Verify: libreflash compared the chip with what it should hold
 	TypeChipState     = "chip_state"      // *ChipState: what the chip holds after a failure, and why we know
 	TypeRestore       = "restore"         // *Restore: what restoring the protections undid
@@ -43,7 +44,7 @@ const (
 
 // EventTypes lists every event type, for the schema documentation's test.
 var EventTypes = []string{TypeStage, TypeProgress, TypeCheck, TypePlan, TypeFinding, TypePrepare,
-	TypeFlasher, TypeFlasherOutput, TypeSignal, TypePreviousRun, TypeBackup, TypeVerify,
+	TypeFlasher, TypeFlasherOutput, TypeSignal, TypePreviousRun, TypeBackup, TypeBackupCheck, TypeVerify,
 	TypeChipState, TypeRestore, TypeSummary}
 
 // Stage and progress statuses.
@@ -149,6 +150,8 @@ func newPayload(typ string) Payload {
 		return &PreviousRun{}
 	case TypeBackup:
 		return &VerifiedBackup{}
+	case TypeBackupCheck:
+		return &BackupCheck{}
 	case TypeVerify:
 		return &Verify{}
 	case TypeChipState:
@@ -286,7 +289,10 @@ type Plan struct {
 	Region       string   `json:"region"`
 	RegionReason string   `json:"region_reason"`
 	Locked       []string `json:"locked,omitempty"` // regions the chip's descriptor locks
-	Steps        []string `json:"steps"`            // Step*, in order
+	// Layout names the regions the image's descriptor places elsewhere
+	// than the chip's (region_reason layout_differs).
+	Layout []string `json:"layout,omitempty"`
+	Steps  []string `json:"steps"` // Step*, in order
 	// ChipReads and ChipWrites are the chip passes a successful run makes;
 	// FlasherRuns the flasher runs that touch the chip (probe included).
 	ChipReads   int `json:"chip_reads"`
@@ -369,6 +375,7 @@ type FlasherInfo struct {
 	Version       string `json:"version"`
 	Progress      bool   `json:"progress"`       // --progress
 	FlashContents bool   `json:"flash_contents"` // --flash-contents
+	NoVerify      bool   `json:"no_verify"`      // -n: libreflash verifies by one read of its own
 }
 
 // EventType implements Payload.
@@ -438,6 +445,19 @@ type BackupRef struct {
 	SHA256 string `json:"sha256"`
 	Dir    string `json:"dir,omitempty"`
 }
+
+// BackupCheck is a backup file checked against the sha256 recorded when
+// its two reads matched, before it is relied on as the way back. A failed
+// check is followed by the check of the other kept read.
+type BackupCheck struct {
+	Path     string `json:"path"`
+	Expected string `json:"expected"`
+	Actual   string `json:"actual,omitempty"` // "" when the file cannot be read
+	OK       bool   `json:"ok"`
+}
+
+// EventType implements Payload.
+func (*BackupCheck) EventType() string { return TypeBackupCheck }
 
 // What libreflash compared (Verify.Against).
 const (

@@ -2,11 +2,7 @@ package pipeline
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
-	"sync"
 	"time"
 
 	"libreflash/internal/exitcode"
@@ -47,6 +43,9 @@ type InstallOptions struct {
 	// Env is the machine the checks look at; its Root is also where DMI
 	// is read.
 	Env *preflight.Env
+	// Flasher, when set, is the flasher to run (tests: a fake);
+	// FlasherPath is then not searched and a rehearsal is not possible.
+	Flasher Flasher
 	// Protections gives the restore.Manager that lowers and raises the
 	// protections (boot configuration, drivers) for a state directory; nil
 	// means one over Env.Root. The command passes the same one prepare and
@@ -82,37 +81,25 @@ func (e *InstallError) ExitCode() int { return e.Code }
 // Hint implements exitcode.Hinter.
 func (e *InstallError) Hint() string { return e.Tip }
 
-// installer is one install run.
+// installer is one install run: its options, its event stream and
+// record, its flasher session and the checks' report. The stages hand
+// their results on as values (plan → backup → write).
 type installer struct {
 	o     InstallOptions
 	start time.Time
-	emit  Sink
+	out   *stream
+	rec   *record
+	s     *session
+	sum   Summary
 
-	stateDir string // $STATE, or $STATE/rehearsals for a rehearsal
-	run      *runDir
-	sum      Summary
-
-	img       *rom.Image
-	fl        *runner.Flasher
-	report    *preflight.Report
-	prog      string // -p for every flasher run
-	chip      runner.Chip
-	region    bool   // --ifd -i bios
-	image     string // the checked image, copied into the run directory
-	backup    *BackupRef
-	signals   []os.Signal
-	said      seen       // flasher warnings and errors already shown
-	runs      runCounter // chip-touching flasher runs
-	probeRuns int        // flasher runs the chip probe made (runner.Probe.Runs)
-
+	stateDir   string // $STATE, or $STATE/rehearsals for a rehearsal
+	report     *preflight.Report
 	wouldBlock []string // a rehearsal's failing checks that stop a real run
-
-	early    []Event  // emitted before the run directory existed
+	// previous is an earlier run that did not finish: resolved once this
+	// run leaves the chip in a known state.
+	previous *statedir.Run
 	unlock   func()   // releases $STATE/lock
 	cleanups []func() // run when the install ends (a rehearsal's comma-free chip path)
-
-	mu    sync.Mutex
-	reads int // chip read passes so far
 }
 
 // protections is the restore.Manager for this run's state directory.
@@ -123,24 +110,12 @@ func (in *installer) protections() *restore.Manager {
 	return restore.New(in.o.Env.Root, in.o.StateDir)
 }
 
-// Install runs lock, check, plan, backup, write, verify and restore, as
+// Install runs check, plan, lock, backup, write, verify and restore, as
 // docs/design.md says, and emits the summary last. The returned Summary is
 // never nil; the error, when not nil, carries the exit code and hint.
 func Install(ctx context.Context, o InstallOptions) (*Summary, error) {
-	in := &installer{o: o, start: time.Now()}
-	in.emit = func(e Event) {
-		if e.Time.IsZero() {
-			e.Time = time.Now().UTC()
-		}
-		if in.run != nil {
-			in.run.record(e)
-		} else {
-			in.early = append(in.early, e)
-		}
-		if o.Emit != nil {
-			o.Emit(e)
-		}
-	}
+	in := &installer{o: o, start: time.Now(), out: &stream{sink: o.Emit}}
+	in.s = &session{emit: in.out.emit, tick: time.Second}
 	if in.o.Programmer == "" {
 		in.o.Programmer = "internal"
 	}
@@ -148,8 +123,8 @@ func Install(ctx context.Context, o InstallOptions) (*Summary, error) {
 		in.o.Region = "auto"
 	}
 	in.o.StateDir = absStateDir(in.o.StateDir)
-	err := in.install(ctx)
-	s := in.finish(err)
+	w, err := in.install(ctx)
+	s := in.finish(w, err)
 	// The lock outlives the summary: the next run must not find this one's
 	// record unfinished.
 	if in.unlock != nil {
@@ -161,141 +136,114 @@ func Install(ctx context.Context, o InstallOptions) (*Summary, error) {
 	return s, err
 }
 
-func (in *installer) install(ctx context.Context) error {
+func (in *installer) install(ctx context.Context) (*written, error) {
 	o := in.o
 	switch o.Region {
 	case "auto", "full", "bios":
 	default:
-		return exitcode.New(exitcode.Usage, "use --region auto, full or bios", "unknown region mode %q", o.Region)
+		return nil, exitcode.New(exitcode.Usage, "use --region auto, full or bios", "unknown region mode %q", o.Region)
 	}
 	if o.RehearseFrom != "" && !o.Rehearse {
-		return exitcode.New(exitcode.Usage, "add --rehearse", "--rehearse-from needs --rehearse")
+		return nil, exitcode.New(exitcode.Usage, "add --rehearse", "--rehearse-from needs --rehearse")
 	}
-
 	img, err := rom.Open(o.ROM)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	in.img = img
-	fl, err := runner.Find(ctx, runner.FindOptions{Explicit: o.FlasherPath})
-	if err != nil {
-		return err
+	var found *runner.Flasher
+	if o.Flasher == nil {
+		if found, err = runner.Find(ctx, runner.FindOptions{Explicit: o.FlasherPath}); err != nil {
+			return nil, err
+		}
 	}
-	in.fl = fl
-	in.emit(Event{Data: flasherInfo(fl)})
 
 	// The lock comes before the checks: prepare changes the system, and the
 	// plan's probe already talks to the flash controller, which must never
 	// happen while another run writes.
 	in.stateDir = o.StateDir
 	if o.Rehearse {
-		in.stateDir = filepath.Join(o.StateDir, "rehearsals")
+		in.stateDir = statedir.Rehearsals(o.StateDir)
 	}
 	in.stage(StageLock, StatusStart)
 	if in.unlock, err = statedir.Lock(in.stateDir); err != nil {
 		in.stage(StageLock, StatusFail)
-		return err
+		return nil, err
 	}
 	in.stage(StageLock, StatusOK)
-	in.reportPrevious()
-	if in.run, err = newRunDir(statedir.Runs(in.stateDir), in.start, in.img.Path); err != nil {
-		return err
+	if in.rec, err = newRecord(in.stateDir, "install", in.start, img.Path); err != nil {
+		return nil, err
 	}
-	for _, e := range in.early {
-		in.run.record(e)
+	in.out.attach(in.rec)
+	in.s.log = in.rec.log
+	in.sum.Log, in.sum.Events = in.rec.logPath, in.rec.eventsPath
+	var prev *PreviousRun
+	if p, ok := previousRun(in.stateDir, in.rec.dir); ok {
+		prev = previousEvent(p)
+		in.emit(prev)
+		in.previous = &p
 	}
-	in.early = nil
-	in.sum.Log = in.run.logPath
-	in.sum.Events = in.run.eventsPath
 
 	if err := in.check(ctx); err != nil {
-		return err
+		return nil, err
 	}
-	if err := in.plan(ctx); err != nil {
-		return err
-	}
-	if err := ctx.Err(); err != nil {
-		return installCancelled("before the backup")
-	}
-	if err := in.doBackup(ctx); err != nil {
-		return err
+	pl, err := in.plan(ctx, img, found, prev)
+	if err != nil {
+		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
-		return installCancelled("after the backup, before any write")
+		return nil, installCancelled("before the backup")
+	}
+	bk, err := in.backup(ctx, pl)
+	if err != nil {
+		return nil, err
+	}
+	if err := in.checkLayout(pl, bk); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, installCancelled("after the backup, before any write")
 	}
 	// From the first write on, nothing stops half-way: the user's ^C is
 	// recorded and honoured once the chip is in a known state.
 	wctx := context.WithoutCancel(ctx)
-	if err := in.writeAndVerify(wctx); err != nil {
-		return err
+	w := &written{plan: pl, backup: bk}
+	if err := in.writeAndVerify(wctx, w); err != nil {
+		return w, err
 	}
 	in.restoreProtections(wctx)
-	return nil
+	return w, nil
 }
 
 // finish fills in and emits the summary.
-func (in *installer) finish(err error) *Summary {
+func (in *installer) finish(w *written, err error) *Summary {
 	s := &in.sum
-	s.Result, s.Exit = ResultOK, exitcode.OK
-	if in.backup != nil {
-		s.Backup = in.backup
+	if w != nil {
+		s.Backup = w.backup.target
+		s.Chip = &w.plan.chip
 	}
-	if in.chip.SizeBytes > 0 {
-		s.Chip = &ChipRef{Vendor: in.chip.Vendor, Name: in.chip.Name, Size: in.chip.SizeBytes}
-	}
-	s.ChipReads = in.chipReads()
-	s.FlasherRuns = in.runs.count()
-	if err != nil {
-		s.Error = err.Error()
-		var h exitcode.Hinter
-		if errors.As(err, &h) {
-			s.Hint = h.Hint()
-		}
-		s.Exit = exitcode.Error
-		var c exitcode.Coder
-		if errors.As(err, &c) {
-			s.Exit = c.ExitCode()
-		}
-		var ie *InstallError
-		switch {
-		case errors.As(err, &ie):
-			s.Result = ie.Result
-		case s.Exit == exitcode.Blocked || s.Exit == exitcode.Usage:
-			s.Result = ResultBlocked
-		case s.Exit == exitcode.Cancelled:
-			s.Result = ResultCancelled
-		default:
-			s.Result = ResultFailed
-		}
-	}
+	s.ChipReads, s.FlasherRuns = in.s.chipReads(), in.s.runs.count()
+	s.Result, s.Exit, s.Error, s.Hint = outcome(err)
 	s.Seconds = time.Since(in.start).Round(time.Millisecond).Seconds()
 	s.Rehearsal = in.o.Rehearse
-	s.Next = in.nextSteps(s)
-	in.emit(Event{Data: s})
-	if in.run != nil {
-		in.run.close()
+	s.Next = in.nextSteps(s, w)
+	if in.previous != nil && w != nil && (s.Result == ResultOK || s.Result == ResultUnchanged || s.Result == ResultRolledBack) {
+		resolve(*in.previous, in.rec.dir)
+	}
+	in.out.emit(Event{Data: s})
+	if in.rec != nil {
+		in.rec.close()
 	}
 	return s
 }
 
+func (in *installer) emit(p Payload) { in.out.emit(Event{Data: p}) }
+
 func (in *installer) stage(name, status string) {
-	in.emit(Event{Data: &Stage{Stage: name, Status: status}})
+	in.emit(&Stage{Stage: name, Status: status})
 }
 
 func (in *installer) stageWhy(name, status, reason string) {
-	in.emit(Event{Data: &Stage{Stage: name, Status: status, Reason: reason}})
-}
-
-func (in *installer) addReads(n int) {
-	in.mu.Lock()
-	in.reads += n
-	in.mu.Unlock()
-}
-
-func (in *installer) chipReads() int {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	return in.reads
+	in.emit(&Stage{Stage: name, Status: status, Reason: reason})
 }
 
 func installCancelled(when string) error {
@@ -317,7 +265,7 @@ func shellQuote(s string) string {
 }
 
 // nextSteps says what to do after a run that ended with s.
-func (in *installer) nextSteps(s *Summary) []Next {
+func (in *installer) nextSteps(s *Summary, w *written) []Next {
 	var keep []Next
 	if s.Backup != nil {
 		keep = []Next{{ID: NextKeepBackup, Path: s.Backup.Path, SHA256: s.Backup.SHA256}}
@@ -343,7 +291,7 @@ func (in *installer) nextSteps(s *Summary) []Next {
 		next := []Next{{ID: NextSafeToReboot}, {ID: NextFixAndRetry, Command: retry}}
 		return append(next, keep...)
 	case ResultUnknownState:
-		return in.recoverySteps()
+		return in.recoverySteps(w)
 	case ResultPrepared:
 		return []Next{{ID: NextReboot}, {ID: NextRunAgain, Command: retry}}
 	case ResultBlocked:

@@ -9,7 +9,6 @@ import (
 	"libreflash/internal/exitcode"
 	"libreflash/internal/preflight"
 	"libreflash/internal/restore"
-	"libreflash/internal/runner"
 )
 
 // check runs every machine check. A rehearsal shows them all but blocks on
@@ -31,7 +30,7 @@ func (in *installer) check(ctx context.Context) error {
 	in.report = r
 	for _, c := range r.Checks {
 		// A rehearsal shows them all but blocks on none.
-		in.emit(Event{Data: machineCheck(c, c.Status == preflight.Fail && !in.o.Rehearse)})
+		in.emit(machineCheck(c, c.Status == preflight.Fail && !in.o.Rehearse))
 	}
 	blocking := r.Blocking()
 	if len(blocking) == 0 {
@@ -77,7 +76,7 @@ func (in *installer) offerPrepare(ctx context.Context, blocking []preflight.Chec
 			if anyPreparable {
 				later.Actions = d.Actions
 			}
-			in.emit(Event{Data: later})
+			in.emit(later)
 		}
 		return blocked()
 	}
@@ -91,14 +90,14 @@ func (in *installer) offerPrepare(ctx context.Context, blocking []preflight.Chec
 	ev := &Prepare{Status: PrepareProposed, Actions: d.Actions, Steps: plan.Steps, Notes: d.Notes}
 	if plan.Manual() {
 		ev.Status = PrepareManual
-		in.emit(Event{Data: ev})
+		in.emit(ev)
 		in.stage(StagePrepare, StatusFail)
 		return blocked()
 	}
-	in.emit(Event{Data: ev})
+	in.emit(ev)
 	q := "The kernel blocks the flasher. Make these reversible changes now (undone after the install)?"
 	if in.o.Confirm != nil && !in.o.Confirm(q) {
-		in.emit(Event{Data: &Prepare{Status: PrepareDeclined, Actions: d.Actions}})
+		in.emit(&Prepare{Status: PrepareDeclined, Actions: d.Actions})
 		in.stageWhy(StagePrepare, StatusSkip, ReasonDeclined)
 		return &InstallError{Result: ResultCancelled, Code: exitcode.Cancelled,
 			Err: fmt.Errorf("cancelled: the blocking checks (%s) stay as they are; nothing was changed", strings.Join(ids, ", ")),
@@ -108,7 +107,7 @@ func (in *installer) offerPrepare(ctx context.Context, blocking []preflight.Chec
 		in.stage(StagePrepare, StatusFail)
 		return err
 	}
-	in.emit(Event{Data: &Prepare{Status: PrepareApplied, Actions: d.Actions, Steps: plan.Steps, Reboot: plan.NeedsReboot()}})
+	in.emit(&Prepare{Status: PrepareApplied, Actions: d.Actions, Steps: plan.Steps, Reboot: plan.NeedsReboot()})
 	in.stage(StagePrepare, StatusOK)
 	if !plan.NeedsReboot() {
 		// Drivers unloaded, securelevel lowered: in effect at once, so check
@@ -118,7 +117,7 @@ func (in *installer) offerPrepare(ctx context.Context, blocking []preflight.Chec
 			in.report = r
 			in.stage(StageCheck, StatusStart)
 			for _, c := range r.Checks {
-				in.emit(Event{Data: machineCheck(c, false)})
+				in.emit(machineCheck(c, false))
 			}
 			in.stage(StageCheck, StatusOK)
 			return nil
@@ -145,10 +144,4 @@ func restoreChecks(r *preflight.Report) []restore.Check {
 func machineCheck(c preflight.Check, blocks bool) *Check {
 	return &Check{Source: SourceMachine, ID: c.ID, Status: string(c.Status), Summary: c.Summary,
 		Detail: c.Detail, Fix: c.Fix, Docs: c.Docs, Blocks: blocks}
-}
-
-// flasherInfo is the flasher event for f.
-func flasherInfo(f *runner.Flasher) *FlasherInfo {
-	return &FlasherInfo{Path: f.Path, Kind: f.Kind, Version: f.Version,
-		Progress: f.Caps.Progress, FlashContents: f.Caps.FlashContents}
 }

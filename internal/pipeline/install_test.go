@@ -23,6 +23,7 @@ import (
 	"libreflash/internal/preflight/preflighttest"
 	"libreflash/internal/restore"
 	"libreflash/internal/runner"
+	"libreflash/internal/statedir"
 )
 
 // These tests run the whole install with the real flashrom and its dummy
@@ -370,10 +371,9 @@ func checkRunRecord(t *testing.T, s *Summary) {
 	if last["type"] != "summary" || last["result"] != s.Result || last["exit"] != float64(s.Exit) {
 		t.Errorf("events.jsonl ends with %v", last)
 	}
-	var st runState
-	b, err = os.ReadFile(filepath.Join(filepath.Dir(s.Events), "state.json"))
-	if err != nil || json.Unmarshal(b, &st) != nil {
-		t.Fatalf("state.json: %v %s", err, b)
+	st, err := statedir.ReadRun(filepath.Dir(s.Events))
+	if err != nil {
+		t.Fatalf("state.json: %v", err)
 	}
 	if !st.Finished || st.Result != s.Result {
 		t.Errorf("state.json %+v", st)
@@ -473,7 +473,7 @@ func TestInstallRollsBackAfterRefusedWrite(t *testing.T) {
 	if !sameFile(t, r.chip, factory) {
 		t.Error("the chip does not hold the original contents after the rollback")
 	}
-	if got := strings.Join(r.ev.chipStates(), " "); got != "unknown/flasher_unknown rolled_back/flasher_said" {
+	if got := strings.Join(r.ev.chipStates(), " "); got != "unknown/flasher_unknown rolled_back/read_back" {
 		t.Errorf("chip states %q: the user must hear of the unknown state before the rollback", got)
 	}
 	if !strings.Contains(strings.Join(r.ev.stages(), " "), "rollback:start rollback:ok") {
@@ -589,7 +589,7 @@ func TestInstallSilentWriteIsNotUnchanged(t *testing.T) {
 	if !sameFile(t, r.chip, factory) {
 		t.Error("the chip does not hold the original contents after the rollback")
 	}
-	if got := strings.Join(r.ev.chipStates(), " "); got != "unknown/no_evidence rolled_back/flasher_said" {
+	if got := strings.Join(r.ev.chipStates(), " "); got != "unknown/read_back rolled_back/read_back" {
 		t.Errorf("chip states %q:\n%s", got, r.ev.logs())
 	}
 	// Before deciding, the chip was read back and compared with the backup.
@@ -861,7 +861,7 @@ func TestRehearsalWritesOnlyTheBIOSRegion(t *testing.T) {
 		t.Fatalf("%v\n%s", err, ev.logs())
 	}
 	log, _ := os.ReadFile(s.Log)
-	if !bytes.Contains(log, []byte("--ifd -i bios -N --flash-contents")) {
+	if !bytes.Contains(log, []byte("--ifd -i bios -N -n --flash-contents")) {
 		t.Errorf("not a BIOS-region write:\n%s", log)
 	}
 	chip, _ := os.ReadFile(filepath.Join(filepath.Dir(s.Events), "chip.bin"))

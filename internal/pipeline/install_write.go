@@ -4,237 +4,289 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
-	"time"
 
 	"libreflash/internal/diagnose"
 	"libreflash/internal/exitcode"
-
+	"libreflash/internal/rom"
 	"libreflash/internal/runner"
 )
 
-// flashRun is what one shielded write (the image, or the backup when
-// rolling back) did, as the flasher told it.
-type flashRun struct {
-	res       *runner.Result
-	err       error
-	log       []byte
-	wrote     bool // an erase or write stage started
-	verified  bool // the flasher's own verification passed
-	verifyRan bool // it started one
-	identical bool // nothing to write ("Chip content is identical")
-	unknown   bool // "Your flash chip is in an unknown state."
-	unchanged bool // "writing to the flash chip apparently didn't do anything"
+// written is what the write stage works from and leaves behind.
+type written struct {
+	plan   *installPlan
+	backup *installBackup
 }
 
-// exitCode is the flasher's exit status, -1 when it did not exit normally.
-func (fr *flashRun) exitCode() int {
-	if fr.res == nil {
-		return -1
-	}
-	return fr.res.ExitCode
+// writeOp is the write of file, the chip known to hold contents ("" when
+// unknown). The flasher does not verify: libreflash reads the chip once
+// and compares (issue 13 item 8).
+func (w *written) writeOp(file, contents string) WriteOp {
+	return WriteOp{Image: file, Region: w.plan.region, Contents: contents, NoVerify: true}
 }
 
-// regionArgs restrict a write or verify to the BIOS region when the plan
-// says so; -N keeps the flasher from verifying the regions it may not read.
-func (in *installer) regionArgs() []string {
-	if in.region {
-		return []string{"--ifd", "-i", "bios", "-N"}
-	}
-	return nil
-}
-
-// flash writes file with the flasher, shielded from signals. ref, when not
-// empty, is passed as --flash-contents: the chip is known to hold it, so
-// the flasher need not read it first. stage names the pipeline stage the
-// run belongs to (write or rollback) for the progress events.
-func (in *installer) flash(ctx context.Context, stage, file, ref string, onVerify func()) *flashRun {
-	args := append([]string{"-w", file}, in.regionArgs()...)
-	if in.fl.Caps.Progress {
-		args = append(args, "--progress")
-	}
-	if ref != "" {
-		args = append(args, "--flash-contents", ref)
-	}
-	fr := &flashRun{}
-	var buf bytes.Buffer
-	fmt.Fprintf(in.run.log, "# libreflash: %s: %s\n", stage, runner.QuoteArgv(append([]string{in.fl.Path, "-p", in.prog}, args...)))
-	fr.res, fr.err = runOp(ctx, counted(in.fl, &in.runs), in.emit, time.Second, flasherOp{Stage: stage, Spec: runner.Spec{
-		Programmer: in.prog, Args: args, Log: in.logWriter(&buf), Shield: true,
-		OnEvent: func(e runner.Event) {
-			switch e.Kind {
-			case runner.EvStageStart:
-				switch e.Stage {
-				case runner.StageWrite, runner.StageErase:
-					fr.wrote = true
-				case runner.StageVerify:
-					fr.verifyRan = true
-					if onVerify != nil {
-						onVerify()
-					}
-				}
-			case runner.EvStageEnd:
-				if e.Stage == runner.StageVerify && e.OK {
-					fr.verified = true
-				}
-			case runner.EvUnknownState:
-				fr.unknown = true
-			case runner.EvUnchanged:
-				fr.unchanged = true
-			case runner.EvWarning:
-				if e.Kind == runner.EvIdentical {
-					fr.identical = true
-				}
-			}
-		},
-	}}, &in.said, in.addReads)
-	fr.log = buf.Bytes()
-	if fr.res != nil {
-		in.signals = append(in.signals, fr.res.Signalled...)
-	}
-	return fr
-}
-
-// verifyFile runs the flasher's -v against file: one read of the chip.
-func (in *installer) verifyFile(ctx context.Context, file string) (bool, []byte) {
-	args := append([]string{"-v", file}, in.regionArgs()...)
-	if in.fl.Caps.Progress {
-		args = append(args, "--progress")
-	}
-	var buf bytes.Buffer
-	fmt.Fprintf(in.run.log, "# libreflash: verify: %s\n", runner.QuoteArgv(append([]string{in.fl.Path, "-p", in.prog}, args...)))
-	_, err := runOp(ctx, counted(in.fl, &in.runs), in.emit, time.Second, flasherOp{Stage: StageVerify, Spec: runner.Spec{
-		Programmer: in.prog, Args: args, Log: in.logWriter(&buf), Shield: true}}, &in.said, in.addReads)
-	return err == nil, buf.Bytes()
-}
-
-// writeAndVerify writes the image, makes sure it is verified, and on any
-// failure decides the chip's state and acts on it (docs/design.md).
-func (in *installer) writeAndVerify(ctx context.Context) error {
-	ref := ""
-	if in.fl.Caps.FlashContents {
-		ref = in.backup.Path
-	}
+// writeAndVerify writes the image, verifies it by one read of its own, and
+// on any failure decides the chip's state and acts on it (docs/design.md).
+func (in *installer) writeAndVerify(ctx context.Context, w *written) error {
 	in.stage(StageWrite, StatusStart)
-	// The flasher verifies inside the same run: the write stage ends when
-	// its verification starts.
-	verifying := false
-	fr := in.flash(ctx, StageWrite, in.image, ref, func() {
-		verifying = true
-		in.stage(StageWrite, StatusOK)
-		in.stage(StageVerify, StatusStart)
-	})
-	if fr.err == nil {
-		if !verifying {
-			in.stage(StageWrite, StatusOK)
-			in.stage(StageVerify, StatusStart)
-		}
-		ok := fr.verified
-		if !ok {
-			// Nothing to write (identical), or a flasher that did not
-			// verify: check the chip against the image ourselves.
-			var vlog []byte
-			ok, vlog = in.verifyFile(ctx, in.image)
-			if !ok {
-				fr.log = append(fr.log, vlog...)
-			}
-		}
-		if ok {
-			in.stage(StageVerify, StatusOK)
-			return nil
-		}
-		in.stage(StageVerify, StatusFail)
-	} else if verifying {
-		in.stage(StageVerify, StatusFail)
-	} else {
+	fr := in.s.write(ctx, StageWrite, w.writeOp(w.plan.image, w.backup.current.Path))
+	if fr.err != nil {
 		in.stage(StageWrite, StatusFail)
+		return in.writeFailed(ctx, w, fr, nil)
 	}
-	return in.writeFailed(ctx, fr)
+	in.stage(StageWrite, StatusOK)
+	in.stage(StageVerify, StatusStart)
+	v := in.verifyRead(ctx, w, StageVerify, AgainstImage, w.plan.image)
+	if v.OK {
+		in.stage(StageVerify, StatusOK)
+		return nil
+	}
+	in.stage(StageVerify, StatusFail)
+	return in.writeFailed(ctx, w, fr, v)
 }
 
-// writeFailed diagnoses a failed write. A chip that did not change leaves
-// the run at exit 4; anything else is rolled back to the verified backup.
-func (in *installer) writeFailed(ctx context.Context, fr *flashRun) error {
-	d := diagnose.DiagnoseRun(fr.log, fr.exitCode(), in.report.Facts)
-	for _, f := range d.Findings {
-		in.finding(f)
+// verifyRead reads the chip once into the run directory and compares it
+// with want: the whole chip, or for a region write the BIOS region with
+// want and the rest with what the chip held before (the write must not
+// have touched it). Read is "" when the chip could not be read.
+func (in *installer) verifyRead(ctx context.Context, w *written, stage, against, want string) *Verify {
+	name := "verify.rom"
+	if stage != StageVerify {
+		name = stage + ".rom"
 	}
-	cause, fixFor := primary(d, in.report.Facts)
-	// "Unchanged" tells the user it is safe to reboot, so it needs positive
-	// evidence: the flasher said so (it compared the chip with what it held
-	// before), or it failed with a message that comes before any access to
-	// the chip, or reading the chip back shows the verified backup. The absence of an
-	// erase or write line in the log is no evidence: the flasher's wording
-	// may be one the parser does not know.
-	unchanged, how := false, ""
+	file := filepath.Join(in.rec.dir, name)
+	for i := 2; ; i++ {
+		if _, err := os.Lstat(file); os.IsNotExist(err) {
+			break
+		}
+		file = filepath.Join(in.rec.dir, fmt.Sprintf("%s-%d.rom", strings.TrimSuffix(name, ".rom"), i))
+	}
+	v := &Verify{Against: against}
+	if _, _, err := in.s.read(ctx, stage, 0, 0, file, true); err != nil {
+		in.emit(v)
+		return v
+	}
+	v.Read = file
+	var bios *rom.Region
+	if w.plan.region {
+		if r, ok := w.plan.img.IFD.Region("bios"); ok {
+			bios = &r
+			v.Regions = []string{"bios"}
+		}
+	}
+	ok, at, err := compareChip(file, want, w.backup.current.Path, bios)
+	v.OK = err == nil && ok
+	if err == nil && !ok {
+		v.Mismatch = &at
+	}
+	in.emit(v)
+	return v
+}
+
+// compareChip compares the chip as read with want; with bios set, only
+// that region with want and the rest with before. at is the offset of the
+// first differing byte.
+func compareChip(read, want, before string, bios *rom.Region) (ok bool, at int64, err error) {
+	got, err := os.ReadFile(read)
+	if err != nil {
+		return false, 0, err
+	}
+	w, err := os.ReadFile(want)
+	if err != nil {
+		return false, 0, err
+	}
+	if len(got) != len(w) {
+		return false, int64(min(len(got), len(w))), nil
+	}
+	if bios == nil {
+		return firstDiff(got, w, 0)
+	}
+	b, err := os.ReadFile(before)
+	if err != nil {
+		return false, 0, err
+	}
+	if len(b) != len(got) || bios.Base < 0 || bios.Limit >= int64(len(got)) || bios.Base > bios.Limit {
+		return false, 0, fmt.Errorf("the BIOS region %#x-%#x is not inside the chip", bios.Base, bios.Limit)
+	}
+	lo, hi := bios.Base, bios.Limit+1
+	if ok, at, _ := firstDiff(got[:lo], b[:lo], 0); !ok {
+		return false, at, nil
+	}
+	if ok, at, _ := firstDiff(got[lo:hi], w[lo:hi], lo); !ok {
+		return false, at, nil
+	}
+	return firstDiff(got[hi:], b[hi:], hi)
+}
+
+func firstDiff(a, b []byte, base int64) (bool, int64, error) {
+	if bytes.Equal(a, b) {
+		return true, 0, nil
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false, base + int64(i), nil
+		}
+	}
+	return false, base + int64(len(a)), nil
+}
+
+// writeFailed decides the chip's state after a failed write (fr failed) or
+// a failed verify (v, the chip as read after the write). "Unchanged" tells
+// the user it is safe to reboot, so it needs positive evidence: the flasher
+// said so, or it failed with a message that comes before any access to the
+// chip, or the chip as read back matches what it held before. Anything
+// else is rolled back to the verified backup.
+func (in *installer) writeFailed(ctx context.Context, w *written, fr *flashRun, v *Verify) error {
+	// After an interrupted write the chip held neither old nor new
+	// firmware before this run: "unchanged" is no way back then.
+	if w.backup.current.Role == RoleSnapshot {
+		return in.stillUnknown(ctx, w, fr, v)
+	}
+	var cause string
+	fixFor := func(string) string { return "" }
+	if fr.err != nil {
+		d := diagnose.DiagnoseRun(fr.log, fr.exitCode(), in.report.Facts)
+		for _, f := range d.Findings {
+			in.emit(&Finding{f})
+		}
+		cause, fixFor = primary(d, in.report.Facts)
+		switch {
+		case fr.unknown:
+		case fr.unchanged || d.Outcome == diagnose.Unchanged:
+			return in.unchanged(ctx, BasisFlasherSaid, cause, fixFor)
+		case !fr.wrote && d.StoppedBeforeChip():
+			return in.unchanged(ctx, BasisBeforeChip, cause, fixFor)
+		}
+		// The flasher failed without saying what it left on the chip:
+		// read it back to know.
+		v = in.verifyRead(ctx, w, StageVerify, AgainstBackup, w.backup.current.Path)
+		if v.OK {
+			return in.unchanged(ctx, BasisReadBack, cause, fixFor)
+		}
+	} else {
+		cause = "the chip does not hold the image after the write"
+		if v.Read != "" {
+			// The flasher said it wrote; the chip says otherwise. Does it
+			// still hold what it held before?
+			if same, _, err := compareChip(v.Read, w.backup.current.Path, w.backup.current.Path, nil); err == nil && same {
+				in.emit(&ChipState{State: ChipUnchanged, Basis: BasisReadBack})
+				in.restoreProtections(ctx)
+				return &InstallError{Result: ResultUnchanged, Code: exitcode.Unchanged,
+					Err: fmt.Errorf("the flasher reported a write, but the chip still holds what it held before: nothing was written"),
+					Tip: "the chip still holds its old firmware; it is safe to reboot\nthe flasher's log: " + in.rec.logPath}
+			}
+		}
+	}
+
+	basis := BasisReadBack
 	switch {
 	case fr.unknown:
-	case fr.unchanged || d.Outcome == diagnose.Unchanged:
-		unchanged, how = true, BasisFlasherSaid
-	case !fr.wrote && !fr.verifyRan && d.StoppedBeforeChip():
-		unchanged, how = true, BasisBeforeChip
-	case !fr.wrote && !fr.verifyRan:
-		// The flasher failed without saying what it did to the chip:
-		// read it back and compare with the backup.
-		same, vlog := in.verifyFile(ctx, in.backup.Path)
-		fr.log = append(fr.log, vlog...)
-		if same {
-			unchanged, how = true, BasisReadBack
+		basis = BasisFlasherUnsure
+	case v == nil || v.Read == "":
+		basis = BasisNoEvidence
+	}
+	in.emit(&ChipState{State: ChipUnknown, Basis: basis})
+	return in.rollBack(ctx, w, v, cause, fixFor)
+}
+
+// stillUnknown handles a failed write on a chip an earlier run left in an
+// unknown state: whatever the flasher did, the way back is the earlier
+// run's backup.
+func (in *installer) stillUnknown(ctx context.Context, w *written, fr *flashRun, v *Verify) error {
+	cause := "the chip does not hold the image after the write"
+	fixFor := func(string) string { return "" }
+	if fr.err != nil {
+		d := diagnose.DiagnoseRun(fr.log, fr.exitCode(), in.report.Facts)
+		for _, f := range d.Findings {
+			in.emit(&Finding{f})
+		}
+		cause, fixFor = primary(d, in.report.Facts)
+		if fr.unchanged || !fr.wrote && d.StoppedBeforeChip() {
+			// It still holds the snapshot: the rollback need not read it.
+			v = &Verify{Read: w.backup.current.Path}
+		} else {
+			v = in.verifyRead(ctx, w, StageVerify, AgainstBackup, w.backup.current.Path)
 		}
 	}
-	if unchanged {
-		in.emit(Event{Data: &ChipState{State: ChipUnchanged, Basis: how}})
-		in.restoreProtections(ctx)
-		return &InstallError{Result: ResultUnchanged, Code: exitcode.Unchanged,
-			Err: fmt.Errorf("the write failed and the chip is unchanged: %s", cause),
-			Tip: strings.TrimSpace(fixFor(diagnose.Unchanged) + "\nthe chip still holds its old firmware; it is safe to reboot\nthe flasher's log: " + in.run.logPath)}
+	basis := BasisReadBack
+	if v == nil || v.Read == "" {
+		basis = BasisNoEvidence
 	}
+	in.emit(&ChipState{State: ChipUnknown, Basis: basis})
+	return in.rollBack(ctx, w, v, cause, fixFor)
+}
 
-	basis := BasisNoEvidence
-	if fr.unknown {
-		basis = BasisFlasherUnsure
-	}
-	in.emit(Event{Data: &ChipState{State: ChipUnknown, Basis: basis}})
+// unchanged ends a failed install whose chip holds its old firmware.
+func (in *installer) unchanged(ctx context.Context, basis, cause string, fixFor func(string) string) error {
+	in.emit(&ChipState{State: ChipUnchanged, Basis: basis})
+	in.restoreProtections(ctx)
+	return &InstallError{Result: ResultUnchanged, Code: exitcode.Unchanged,
+		Err: fmt.Errorf("the write failed and the chip is unchanged: %s", cause),
+		Tip: strings.TrimSpace(fixFor(diagnose.Unchanged) + "\nthe chip still holds its old firmware; it is safe to reboot\nthe flasher's log: " + in.rec.logPath)}
+}
+
+// rollBack writes the way back onto a chip in an unknown state, after
+// checking it against its recorded sha256, and verifies it by one read.
+// v is the chip as last read, when it was: the flasher then need not read
+// it first.
+func (in *installer) rollBack(ctx context.Context, w *written, v *Verify, cause string, fixFor func(string) string) error {
 	in.stage(StageRollback, StatusStart)
-	// The chip's contents are unknown, so no --flash-contents: the flasher
-	// must read what is there.
-	rb := in.flash(ctx, StageRollback, in.backup.Path, "", nil)
-	ok, rbBasis := rb.err == nil && rb.verified, BasisFlasherSaid
-	if rb.err == nil && !rb.verified {
-		rbBasis = BasisReadBack
-		var vlog []byte
-		ok, vlog = in.verifyFile(ctx, in.backup.Path)
-		rb.log = append(rb.log, vlog...)
+	target, err := in.trustedBackup(*w.backup.target)
+	if err != nil {
+		in.stage(StageRollback, StatusFail)
+		in.emit(&ChipState{State: ChipUnknown, Basis: BasisNoEvidence})
+		return &InstallError{Result: ResultUnknownState, Code: exitcode.Unknown,
+			Err: fmt.Errorf("the write failed (%s) and the backup cannot be trusted (%v): the chip is in an unknown state; do not reboot or power off", cause, err),
+			Tip: "follow the recovery steps; do not reboot or power off"}
 	}
-	if ok {
-		in.stage(StageRollback, StatusOK)
-		in.emit(Event{Data: &ChipState{State: ChipRolledBack, Basis: rbBasis}})
-		in.restoreProtections(ctx)
-		return &InstallError{Result: ResultRolledBack, Code: exitcode.Unchanged,
-			Err: fmt.Errorf("the write failed (%s); the chip was rolled back to the verified backup and verified", cause),
-			Tip: strings.TrimSpace(fixFor(diagnose.RolledBack) + "\nthe chip holds its old firmware again; it is safe to reboot\nthe flasher's log: " + in.run.logPath)}
+	w.backup.target = target
+	contents := ""
+	if v != nil {
+		contents = v.Read
+	}
+	rb := in.s.write(ctx, StageRollback, w.writeOp(target.Path, contents))
+	if rb.err == nil {
+		if rv := in.verifyRead(ctx, w, StageRollback, AgainstBackup, target.Path); rv.OK {
+			in.stage(StageRollback, StatusOK)
+			in.emit(&ChipState{State: ChipRolledBack, Basis: BasisReadBack})
+			in.restoreProtections(ctx)
+			return &InstallError{Result: ResultRolledBack, Code: exitcode.Unchanged,
+				Err: fmt.Errorf("the write failed (%s); the chip was rolled back to the verified backup and verified", cause),
+				Tip: strings.TrimSpace(fixFor(diagnose.RolledBack) + "\nthe chip holds its old firmware again; it is safe to reboot\nthe flasher's log: " + in.rec.logPath)}
+		}
+	} else {
+		rd := diagnose.DiagnoseRun(rb.log, rb.exitCode(), in.report.Facts)
+		for _, f := range rd.Findings {
+			in.emit(&Finding{f})
+		}
 	}
 	in.stage(StageRollback, StatusFail)
-	rd := diagnose.DiagnoseRun(rb.log, rb.exitCode(), in.report.Facts)
-	for _, f := range rd.Findings {
-		in.finding(f)
-	}
-	in.emit(Event{Data: &ChipState{State: ChipUnknown, Basis: BasisNoEvidence}})
+	in.emit(&ChipState{State: ChipUnknown, Basis: BasisNoEvidence})
 	return &InstallError{Result: ResultUnknownState, Code: exitcode.Unknown,
 		Err: fmt.Errorf("the write failed (%s) and writing the backup back failed too: the chip is in an unknown state; do not reboot or power off", cause),
 		Tip: "follow the recovery steps; do not reboot or power off"}
 }
 
 // recoverySteps are what to do with a chip in an unknown state, in order.
-func (in *installer) recoverySteps() []Next {
-	manual := runner.QuoteArgv(append([]string{in.fl.Path, "-p", in.prog, "-w", in.backup.Path}, in.regionArgs()...))
+func (in *installer) recoverySteps(w *written) []Next {
+	if w == nil || w.backup == nil {
+		return []Next{{ID: NextKeepPower}, {ID: NextProtectionsStay}, {ID: NextRunAgain, Command: in.retryCommand()}}
+	}
+	b := w.backup.target
+	info := in.s.fl.Info()
+	argv := []string{info.Path, "-p", w.plan.prog, "-w", b.Path}
+	if w.plan.region {
+		argv = append(argv, "--ifd", "-i", "bios", "-N")
+	}
 	return []Next{
 		{ID: NextKeepPower},
-		{ID: NextCopyBackup, Path: in.backup.Path, SHA256: in.backup.SHA256},
+		{ID: NextCopyBackup, Path: b.Path, SHA256: b.SHA256},
 		{ID: NextProtectionsStay},
-		{ID: NextRetryBackup, Command: "sudo " + manual},
+		{ID: NextRetryBackup, Command: "sudo " + runner.QuoteArgv(argv)},
 		{ID: NextRunAgain, Command: in.retryCommand()},
-		{ID: NextExternal, Path: in.backup.Path, Docs: "https://libreboot.org/docs/install/spi.html"},
+		{ID: NextExternal, Path: b.Path, Docs: "https://libreboot.org/docs/install/spi.html"},
 	}
 }
 
@@ -265,7 +317,7 @@ func (in *installer) restoreProtections(ctx context.Context) {
 	j, err := m.Journal()
 	if err != nil {
 		in.stage(StageRestore, StatusFail)
-		in.emit(Event{Data: &Restore{Error: err.Error()}})
+		in.emit(&Restore{Error: err.Error()})
 		return
 	}
 	if len(j.Entries) == 0 {
@@ -285,7 +337,7 @@ func (in *installer) restoreProtections(ctx context.Context) {
 	if err != nil {
 		ev.Error = err.Error()
 	}
-	in.emit(Event{Data: ev})
+	in.emit(ev)
 	if err != nil {
 		in.stage(StageRestore, StatusFail)
 		return

@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"context"
 	"os"
 	"sync"
 	"time"
@@ -18,7 +17,7 @@ type flasherOp struct {
 	// names its first phase (a -w starts by reading the old contents).
 	Op           Phase
 	Pass, Passes int // "read 1 of 2"; 0 when there is one pass
-	Spec         runner.Spec
+	IO           IO
 }
 
 // progressAdapter turns one flasher run's output events into progress
@@ -43,10 +42,11 @@ type progressAdapter struct {
 	lastElapsed float64
 }
 
-// runOp runs the flasher through f and reports it through emit. While
-// o.Spec.Shield is set, a signal is reported (a signal event), not obeyed.
-// reads, when not nil, is told of every chip read the flasher starts.
-func runOp(ctx context.Context, f Flasher, emit Sink, tick time.Duration, o flasherOp, said *seen, reads func(int)) (*runner.Result, error) {
+// runOp runs one flasher operation (run, given the IO to use) and reports
+// it through emit. While o.IO.Shield is set, a signal is reported (a
+// signal event), not obeyed. reads, when not nil, is told of every chip
+// read the flasher starts.
+func runOp(emit Sink, tick time.Duration, o flasherOp, said *seen, reads func(int), run func(IO) (*runner.Result, error)) (*runner.Result, error) {
 	r := &progressAdapter{emit: emit, stage: o.Stage, pass: o.Pass, passes: o.Passes, said: said, reads: reads}
 	r.mu.Lock()
 	if o.Op != "" {
@@ -54,7 +54,7 @@ func runOp(ctx context.Context, f Flasher, emit Sink, tick time.Duration, o flas
 	}
 	r.mu.Unlock()
 
-	spec := o.Spec
+	spec := o.IO
 	userEvent := spec.OnEvent
 	spec.OnEvent = func(e runner.Event) {
 		r.event(e)
@@ -86,7 +86,7 @@ func runOp(ctx context.Context, f Flasher, emit Sink, tick time.Duration, o flas
 			}
 		}
 	}()
-	res, err := f.Run(ctx, spec)
+	res, err := run(spec)
 	close(stop)
 	wg.Wait()
 	r.mu.Lock()

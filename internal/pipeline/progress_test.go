@@ -19,7 +19,9 @@ func TestRunOpWriteTranscript(t *testing.T) {
 	tr := filepath.Join(testutil.Flashers(t, "flashprog-p1.5-91-g79d5c66"), "write-flash-contents-progress-ok.stdout")
 	sh := &runner.Flasher{Path: "/bin/cat"}
 	var rec recorder
-	_, err := runOp(context.Background(), sh, rec.sink, time.Hour, flasherOp{Spec: runner.Spec{Args: []string{tr}}}, &seen{}, nil)
+	_, err := runOp(rec.sink, time.Hour, flasherOp{}, &seen{}, nil, func(o IO) (*runner.Result, error) {
+		return sh.Run(context.Background(), runner.Spec{Args: []string{tr}, OnEvent: o.OnEvent})
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,8 +59,11 @@ func TestRunOpShieldedSignalNotice(t *testing.T) {
 		time.Sleep(300 * time.Millisecond)
 		_ = syscall.Kill(os.Getpid(), syscall.SIGINT)
 	}()
-	res, err := runOp(context.Background(), sh, rec.sink, 50*time.Millisecond, flasherOp{Stage: StageWrite, Op: PhaseWrite,
-		Spec: runner.Spec{Args: []string{"-c", "sleep 1; echo 'Erase/write done.'"}, Shield: true}}, &seen{}, nil)
+	res, err := runOp(rec.sink, 50*time.Millisecond, flasherOp{Stage: StageWrite, Op: PhaseWrite, IO: IO{Shield: true}}, &seen{}, nil,
+		func(o IO) (*runner.Result, error) {
+			return sh.Run(context.Background(), runner.Spec{Args: []string{"-c", "sleep 1; echo 'Erase/write done.'"},
+				Shield: o.Shield, OnEvent: o.OnEvent, OnSignal: o.OnSignal})
+		})
 	if err != nil || !res.Cancelled || res.Killed {
 		t.Fatalf("err %v, result %+v", err, res)
 	}

@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"context"
 	"errors"
 	"time"
 
@@ -23,24 +22,16 @@ type Chunk struct {
 // the command layer's golden tests of its renderers; no timer ticks, so
 // the events depend on the output alone (Elapsed aside).
 func Replay(stage string, op Phase, chunks []Chunk, exitCode int, emit Sink) {
-	f := replayFlasher{chunks: chunks, exit: exitCode}
-	_, _ = runOp(context.Background(), f, emit, time.Hour, flasherOp{Stage: stage, Op: op}, &seen{}, nil)
-}
-
-type replayFlasher struct {
-	chunks []Chunk
-	exit   int
-}
-
-func (f replayFlasher) Run(_ context.Context, s runner.Spec) (*runner.Result, error) {
-	p := runner.NewParser(s.OnEvent)
-	for _, c := range f.chunks {
-		_, _ = p.Stream(c.Stream).Write(c.Data)
-	}
-	p.Close(f.exit)
-	res := &runner.Result{ExitCode: f.exit}
-	if f.exit != 0 {
-		return res, &runner.RunError{ExitCode: f.exit, Err: errors.New("replayed failure")}
-	}
-	return res, nil
+	_, _ = runOp(emit, time.Hour, flasherOp{Stage: stage, Op: op}, &seen{}, nil, func(o IO) (*runner.Result, error) {
+		p := runner.NewParser(o.OnEvent)
+		for _, c := range chunks {
+			_, _ = p.Stream(c.Stream).Write(c.Data)
+		}
+		p.Close(exitCode)
+		res := &runner.Result{ExitCode: exitCode}
+		if exitCode != 0 {
+			return res, &runner.RunError{ExitCode: exitCode, Err: errors.New("replayed failure")}
+		}
+		return res, nil
+	})
 }
