@@ -38,3 +38,23 @@ func TestReportError(t *testing.T) {
 		}
 	}
 }
+
+// Every one-document --json output starts with its schema version.
+func TestWriteJSONSchema(t *testing.T) {
+	for _, tc := range []struct {
+		v    any
+		want string
+	}{
+		{map[string]any{"ok": true}, "{\n  \"schema\": 1,\n  \"ok\": true\n}\n"},
+		{struct{}{}, "{\n  \"schema\": 1\n}\n"},
+		{struct {
+			Path string `json:"path"`
+		}{"a<b"}, "{\n  \"schema\": 1,\n  \"path\": \"a\\u003cb\"\n}\n"},
+	} {
+		var out bytes.Buffer
+		a := &app{stdout: &out}
+		if err := a.writeJSON(tc.v); err != nil || out.String() != tc.want {
+			t.Errorf("%#v: %q, %v; want %q", tc.v, out.String(), err, tc.want)
+		}
+	}
+}
