@@ -93,7 +93,7 @@ var signatures = []sig{
 	{text: "Updating flash chip contents...", kind: kStage, arg: stageWrite},
 	{text: "Erasing flash chip...", kind: kStage, arg: stageErase},
 	{text: "Verifying flash...", kind: kStage, arg: stageVerify},
-	{text: "Reading old flash chip contents... done.", kind: kStageDone},
+	{text: "Reading old flash chip contents... done.", kind: kStageDone, arg: stageReadOld},
 	{text: "Assuming old flash chip contents as ref-file", kind: kStageDone, arg: stageReadOld},
 	{text: "Reading flash... done.", kind: kSuccess},
 	{text: "VERIFIED.", kind: kSuccess},

@@ -15,6 +15,89 @@ import (
 // must diagnose to, as "set/name": {outcome, primary cause or "-"}. Every
 // flasher version there is covered, each dummy fault included.
 var transcriptWants = map[string][2]string{
+	"flashprog-1.5/bad-programmer-param":                                   {"failed", "usage_error"},
+	"flashprog-1.5/bad-programmer-param-progress":                          {"failed", "usage_error"},
+	"flashprog-1.5/chip-not-found":                                         {"failed", "chip_not_found"},
+	"flashprog-1.5/chip-not-found-combined":                                {"failed", "chip_not_found"},
+	"flashprog-1.5/chip-not-found-progress":                                {"failed", "chip_not_found"},
+	"flashprog-1.5/chip-not-found-progress-combined":                       {"failed", "chip_not_found"},
+	"flashprog-1.5/chip-not-found-write":                                   {"failed", "chip_not_found"},
+	"flashprog-1.5/chip-not-found-write-progress":                          {"failed", "chip_not_found"},
+	"flashprog-1.5/erase":                                                  {"success", "-"},
+	"flashprog-1.5/erase-all-ignored":                                      {"unchanged", "write_failed"},
+	"flashprog-1.5/erase-all-ignored-combined":                             {"unchanged", "write_failed"},
+	"flashprog-1.5/erase-all-ignored-progress":                             {"unchanged", "write_failed"},
+	"flashprog-1.5/erase-all-refused":                                      {"failed", "write_failed"},
+	"flashprog-1.5/erase-all-refused-E":                                    {"unknown_state", "write_failed"},
+	"flashprog-1.5/erase-all-refused-E-progress":                           {"unknown_state", "write_failed"},
+	"flashprog-1.5/erase-all-refused-progress":                             {"failed", "write_failed"},
+	"flashprog-1.5/erase-ignored-20-full":                                  {"success", "-"},
+	"flashprog-1.5/erase-ignored-20-small":                                 {"unchanged", "write_failed"},
+	"flashprog-1.5/erase-ignored-20-small-combined":                        {"unchanged", "write_failed"},
+	"flashprog-1.5/erase-ignored-2052-full":                                {"success", "-"},
+	"flashprog-1.5/erase-ignored-2052-small":                               {"unchanged", "write_failed"},
+	"flashprog-1.5/erase-ignored-20d852-full":                              {"success", "-"},
+	"flashprog-1.5/erase-ignored-20d852-small":                             {"unchanged", "write_failed"},
+	"flashprog-1.5/erase-ignored-52-full":                                  {"success", "-"},
+	"flashprog-1.5/erase-ignored-52-small":                                 {"success", "-"},
+	"flashprog-1.5/erase-ignored-52d8c760-full":                            {"unchanged", "write_failed"},
+	"flashprog-1.5/erase-ignored-52d8c760-small":                           {"unknown_state", "write_failed"},
+	"flashprog-1.5/erase-ignored-c760-full":                                {"unchanged", "write_failed"},
+	"flashprog-1.5/erase-ignored-c760-small":                               {"success", "-"},
+	"flashprog-1.5/erase-ignored-d8-full":                                  {"success", "-"},
+	"flashprog-1.5/erase-ignored-d8-small":                                 {"unknown_state", "write_failed"},
+	"flashprog-1.5/erase-ignored-d8-small-combined":                        {"unknown_state", "write_failed"},
+	"flashprog-1.5/erase-ignored-d8-small-progress-combined":               {"unknown_state", "write_failed"},
+	"flashprog-1.5/erase-progress":                                         {"success", "-"},
+	"flashprog-1.5/erase-refused-20-full":                                  {"success", "-"},
+	"flashprog-1.5/erase-refused-20-small":                                 {"success", "-"},
+	"flashprog-1.5/erase-refused-2052-full":                                {"success", "-"},
+	"flashprog-1.5/erase-refused-2052-small":                               {"success", "-"},
+	"flashprog-1.5/erase-refused-20d852-full":                              {"success", "-"},
+	"flashprog-1.5/erase-refused-20d852-small":                             {"success", "-"},
+	"flashprog-1.5/erase-refused-52-full":                                  {"success", "-"},
+	"flashprog-1.5/erase-refused-52-small":                                 {"success", "-"},
+	"flashprog-1.5/erase-refused-52d8c760-full":                            {"success", "-"},
+	"flashprog-1.5/erase-refused-52d8c760-small":                           {"success", "-"},
+	"flashprog-1.5/erase-refused-c760-full":                                {"success", "-"},
+	"flashprog-1.5/erase-refused-c760-small":                               {"success", "-"},
+	"flashprog-1.5/erase-refused-d8-full":                                  {"success", "-"},
+	"flashprog-1.5/erase-refused-d8-small":                                 {"success", "-"},
+	"flashprog-1.5/flash-name":                                             {"success", "-"},
+	"flashprog-1.5/flash-name-progress":                                    {"success", "-"},
+	"flashprog-1.5/flash-size":                                             {"success", "-"},
+	"flashprog-1.5/flash-size-progress":                                    {"success", "-"},
+	"flashprog-1.5/freq-param-unsupported":                                 {"failed", "usage_error"},
+	"flashprog-1.5/help":                                                   {"success", "-"},
+	"flashprog-1.5/image-size-mismatch":                                    {"failed", "image_size_mismatch"},
+	"flashprog-1.5/image-size-mismatch-progress":                           {"failed", "image_size_mismatch"},
+	"flashprog-1.5/missing-image-file":                                     {"failed", "usage_error"},
+	"flashprog-1.5/missing-image-file-progress":                            {"failed", "usage_error"},
+	"flashprog-1.5/probe":                                                  {"success", "-"},
+	"flashprog-1.5/probe-progress":                                         {"success", "-"},
+	"flashprog-1.5/program-ignored":                                        {"unknown_state", "verify_failed"},
+	"flashprog-1.5/program-ignored-combined":                               {"unknown_state", "verify_failed"},
+	"flashprog-1.5/program-ignored-progress":                               {"unknown_state", "verify_failed"},
+	"flashprog-1.5/program-refused":                                        {"unknown_state", "bios_lock"},
+	"flashprog-1.5/program-refused-combined":                               {"unknown_state", "bios_lock"},
+	"flashprog-1.5/program-refused-progress":                               {"unknown_state", "bios_lock"},
+	"flashprog-1.5/read":                                                   {"success", "-"},
+	"flashprog-1.5/read-progress":                                          {"success", "-"},
+	"flashprog-1.5/verify-mismatch":                                        {"failed", "verify_failed"},
+	"flashprog-1.5/verify-mismatch-combined":                               {"failed", "verify_failed"},
+	"flashprog-1.5/verify-mismatch-progress":                               {"failed", "verify_failed"},
+	"flashprog-1.5/verify-ok":                                              {"success", "-"},
+	"flashprog-1.5/verify-ok-progress":                                     {"success", "-"},
+	"flashprog-1.5/version":                                                {"success", "-"},
+	"flashprog-1.5/write-changed":                                          {"success", "-"},
+	"flashprog-1.5/write-changed-combined":                                 {"success", "-"},
+	"flashprog-1.5/write-changed-progress":                                 {"success", "-"},
+	"flashprog-1.5/write-flash-contents":                                   {"success", "-"},
+	"flashprog-1.5/write-flash-contents-stale":                             {"success", "-"},
+	"flashprog-1.5/write-identical":                                        {"success", "-"},
+	"flashprog-1.5/write-identical-progress":                               {"success", "-"},
+	"flashprog-1.5/write-noverify":                                         {"success", "-"},
+	"flashprog-1.5/write-small-change":                                     {"success", "-"},
 	"flashprog-HEAD-79d5c66-dummy/ambiguous-chip-ids":                      {"failed", "multiple_chips"},
 	"flashprog-HEAD-79d5c66-dummy/chip-silently-ignores-all-erase-opcodes": {"unchanged", "write_failed"},
 	"flashprog-HEAD-79d5c66-dummy/chip-silently-ignores-page-program":      {"unknown_state", "verify_failed"},
@@ -101,6 +184,100 @@ var transcriptWants = map[string][2]string{
 	"flashrom-1.3.0-debian-dummy/write-16-mib-to-blank-chip":               {"success", "-"},
 	"flashrom-1.3.0-debian-dummy/write-identical-image":                    {"success", "-"},
 	"flashrom-1.3.0-debian/qemu-q35-internal-default":                      {"failed", "chip_not_found"},
+	"flashrom-1.4.0/bad-programmer-param":                                  {"failed", "usage_error"},
+	"flashrom-1.4.0/bad-programmer-param-progress":                         {"failed", "usage_error"},
+	"flashrom-1.4.0/chip-not-found":                                        {"failed", "chip_not_found"},
+	"flashrom-1.4.0/chip-not-found-combined":                               {"failed", "chip_not_found"},
+	"flashrom-1.4.0/chip-not-found-progress":                               {"failed", "chip_not_found"},
+	"flashrom-1.4.0/chip-not-found-progress-combined":                      {"failed", "chip_not_found"},
+	"flashrom-1.4.0/chip-not-found-write":                                  {"failed", "chip_not_found"},
+	"flashrom-1.4.0/chip-not-found-write-progress":                         {"failed", "chip_not_found"},
+	"flashrom-1.4.0/erase":                                                 {"success", "-"},
+	"flashrom-1.4.0/erase-all-ignored":                                     {"unchanged", "write_failed"},
+	"flashrom-1.4.0/erase-all-ignored-combined":                            {"unchanged", "write_failed"},
+	"flashrom-1.4.0/erase-all-ignored-progress":                            {"unchanged", "write_failed"},
+	"flashrom-1.4.0/erase-all-ignored-progress-combined":                   {"unchanged", "write_failed"},
+	"flashrom-1.4.0/erase-all-refused":                                     {"failed", "write_failed"},
+	"flashrom-1.4.0/erase-all-refused-E":                                   {"unknown_state", "write_failed"},
+	"flashrom-1.4.0/erase-all-refused-E-progress":                          {"unknown_state", "write_failed"},
+	"flashrom-1.4.0/erase-all-refused-progress":                            {"failed", "write_failed"},
+	"flashrom-1.4.0/erase-ignored-20-full":                                 {"success", "-"},
+	"flashrom-1.4.0/erase-ignored-20-small":                                {"unchanged", "write_failed"},
+	"flashrom-1.4.0/erase-ignored-20-small-combined":                       {"unchanged", "write_failed"},
+	"flashrom-1.4.0/erase-ignored-20-small-progress-combined":              {"unchanged", "write_failed"},
+	"flashrom-1.4.0/erase-ignored-2052-full":                               {"success", "-"},
+	"flashrom-1.4.0/erase-ignored-2052-small":                              {"unchanged", "write_failed"},
+	"flashrom-1.4.0/erase-ignored-20d852-full":                             {"success", "-"},
+	"flashrom-1.4.0/erase-ignored-20d852-small":                            {"unchanged", "write_failed"},
+	"flashrom-1.4.0/erase-ignored-52-full":                                 {"success", "-"},
+	"flashrom-1.4.0/erase-ignored-52-small":                                {"success", "-"},
+	"flashrom-1.4.0/erase-ignored-52d8c760-full":                           {"unchanged", "write_failed"},
+	"flashrom-1.4.0/erase-ignored-52d8c760-small":                          {"unknown_state", "write_failed"},
+	"flashrom-1.4.0/erase-ignored-c760-full":                               {"unchanged", "write_failed"},
+	"flashrom-1.4.0/erase-ignored-c760-small":                              {"success", "-"},
+	"flashrom-1.4.0/erase-ignored-d8-full":                                 {"success", "-"},
+	"flashrom-1.4.0/erase-ignored-d8-small":                                {"unknown_state", "write_failed"},
+	"flashrom-1.4.0/erase-ignored-d8-small-combined":                       {"unknown_state", "write_failed"},
+	"flashrom-1.4.0/erase-ignored-d8-small-progress-combined":              {"unknown_state", "write_failed"},
+	"flashrom-1.4.0/erase-progress":                                        {"success", "-"},
+	"flashrom-1.4.0/erase-refused-20-full":                                 {"success", "-"},
+	"flashrom-1.4.0/erase-refused-20-small":                                {"success", "-"},
+	"flashrom-1.4.0/erase-refused-2052-full":                               {"success", "-"},
+	"flashrom-1.4.0/erase-refused-2052-small":                              {"success", "-"},
+	"flashrom-1.4.0/erase-refused-20d852-full":                             {"success", "-"},
+	"flashrom-1.4.0/erase-refused-20d852-small":                            {"success", "-"},
+	"flashrom-1.4.0/erase-refused-52-full":                                 {"success", "-"},
+	"flashrom-1.4.0/erase-refused-52-small":                                {"success", "-"},
+	"flashrom-1.4.0/erase-refused-52d8c760-full":                           {"success", "-"},
+	"flashrom-1.4.0/erase-refused-52d8c760-small":                          {"success", "-"},
+	"flashrom-1.4.0/erase-refused-c760-full":                               {"success", "-"},
+	"flashrom-1.4.0/erase-refused-c760-small":                              {"success", "-"},
+	"flashrom-1.4.0/erase-refused-d8-full":                                 {"success", "-"},
+	"flashrom-1.4.0/erase-refused-d8-small":                                {"success", "-"},
+	"flashrom-1.4.0/flash-name":                                            {"success", "-"},
+	"flashrom-1.4.0/flash-name-progress":                                   {"success", "-"},
+	"flashrom-1.4.0/flash-size":                                            {"success", "-"},
+	"flashrom-1.4.0/flash-size-progress":                                   {"success", "-"},
+	"flashrom-1.4.0/help":                                                  {"success", "-"},
+	"flashrom-1.4.0/image-size-mismatch":                                   {"failed", "image_size_mismatch"},
+	"flashrom-1.4.0/image-size-mismatch-progress":                          {"failed", "image_size_mismatch"},
+	"flashrom-1.4.0/missing-image-file":                                    {"failed", "usage_error"},
+	"flashrom-1.4.0/missing-image-file-progress":                           {"failed", "usage_error"},
+	"flashrom-1.4.0/probe":                                                 {"success", "-"},
+	"flashrom-1.4.0/probe-progress":                                        {"success", "-"},
+	"flashrom-1.4.0/program-ignored":                                       {"unknown_state", "verify_failed"},
+	"flashrom-1.4.0/program-ignored-combined":                              {"unknown_state", "verify_failed"},
+	"flashrom-1.4.0/program-ignored-progress":                              {"unknown_state", "verify_failed"},
+	"flashrom-1.4.0/program-ignored-progress-combined":                     {"unknown_state", "verify_failed"},
+	"flashrom-1.4.0/program-refused":                                       {"unknown_state", "bios_lock"},
+	"flashrom-1.4.0/program-refused-combined":                              {"unknown_state", "bios_lock"},
+	"flashrom-1.4.0/program-refused-progress":                              {"unknown_state", "bios_lock"},
+	"flashrom-1.4.0/program-refused-progress-combined":                     {"unknown_state", "bios_lock"},
+	"flashrom-1.4.0/read":                                                  {"success", "-"},
+	"flashrom-1.4.0/read-progress":                                         {"success", "-"},
+	"flashrom-1.4.0/slow-write":                                            {"success", "-"},
+	"flashrom-1.4.0/slow-write-progress":                                   {"success", "-"},
+	"flashrom-1.4.0/verify-mismatch":                                       {"failed", "verify_failed"},
+	"flashrom-1.4.0/verify-mismatch-combined":                              {"failed", "verify_failed"},
+	"flashrom-1.4.0/verify-mismatch-progress":                              {"failed", "verify_failed"},
+	"flashrom-1.4.0/verify-mismatch-progress-combined":                     {"failed", "verify_failed"},
+	"flashrom-1.4.0/verify-ok":                                             {"success", "-"},
+	"flashrom-1.4.0/verify-ok-progress":                                    {"success", "-"},
+	"flashrom-1.4.0/version":                                               {"success", "-"},
+	"flashrom-1.4.0/write-changed":                                         {"success", "-"},
+	"flashrom-1.4.0/write-changed-combined":                                {"success", "-"},
+	"flashrom-1.4.0/write-changed-progress":                                {"success", "-"},
+	"flashrom-1.4.0/write-changed-progress-combined":                       {"success", "-"},
+	"flashrom-1.4.0/write-flash-contents":                                  {"success", "-"},
+	"flashrom-1.4.0/write-flash-contents-progress":                         {"success", "-"},
+	"flashrom-1.4.0/write-flash-contents-stale":                            {"success", "-"},
+	"flashrom-1.4.0/write-flash-contents-stale-progress":                   {"success", "-"},
+	"flashrom-1.4.0/write-identical":                                       {"success", "-"},
+	"flashrom-1.4.0/write-identical-progress":                              {"success", "-"},
+	"flashrom-1.4.0/write-noverify":                                        {"success", "-"},
+	"flashrom-1.4.0/write-noverify-progress":                               {"success", "-"},
+	"flashrom-1.4.0/write-small-change":                                    {"success", "-"},
+	"flashrom-1.4.0/write-small-change-progress":                           {"success", "-"},
 	"flashrom-1.7.0/bad-programmer-param":                                  {"failed", "usage_error"},
 	"flashrom-1.7.0/bad-programmer-param-progress":                         {"failed", "usage_error"},
 	"flashrom-1.7.0/chip-not-found":                                        {"failed", "chip_not_found"},
@@ -195,12 +372,15 @@ func TestFlasherTranscripts(t *testing.T) {
 	}
 	seen := map[string]bool{}
 	for _, set := range sets {
+		if name := filepath.Base(set); !strings.HasPrefix(name, "flashrom-") && !strings.HasPrefix(name, "flashprog-") {
+			continue // another tool's runs (dell-flash-unlock)
+		}
 		cmds, _ := filepath.Glob(filepath.Join(set, "*.cmd"))
 		for _, c := range cmds {
 			base := strings.TrimSuffix(c, ".cmd")
 			key := filepath.Base(set) + "/" + filepath.Base(base)
 			t.Run(key, func(t *testing.T) {
-				log, code, cmd := readTranscript(t, base)
+				log, errFirst, code, cmd := readTranscript(t, base)
 				exp, known := transcriptWants[key]
 				seen[key] = true
 				r := DiagnoseRun(log, code, Facts{})
@@ -224,6 +404,11 @@ func TestFlasherTranscripts(t *testing.T) {
 				}
 				w := want{outcome: exp[0], cause: exp[1]}
 				check(t, "captured", w, r)
+				if errFirst != nil {
+					// stderr ahead of stdout, as a flasher whose stdout
+					// is buffered in a pipe prints them: the same run.
+					check(t, "stderr first", w, DiagnoseRun(errFirst, code, Facts{}))
+				}
 				if cmd == "" || Diagnose(log, Facts{}).Outcome == Incomplete {
 					return // only the exit status says how it ended (--help, --version)
 				}
@@ -248,8 +433,9 @@ func TestFlasherTranscripts(t *testing.T) {
 }
 
 // readTranscript returns a recorded run's output (stdout then stderr, or
-// both as captured together), its exit status and its command line.
-func readTranscript(t *testing.T, base string) (log []byte, code int, cmd string) {
+// both as captured together), stderr then stdout where they were captured
+// apart, its exit status and its command line.
+func readTranscript(t *testing.T, base string) (log, errFirst []byte, code int, cmd string) {
 	t.Helper()
 	if b, err := os.ReadFile(base + ".combined"); err == nil {
 		log = b
@@ -259,7 +445,8 @@ func readTranscript(t *testing.T, base string) (log []byte, code int, cmd string
 		if err1 != nil && err2 != nil {
 			t.Fatalf("no output: %v", err1)
 		}
-		log = append(out, errb...)
+		log = append(append([]byte{}, out...), errb...)
+		errFirst = append(append([]byte{}, errb...), out...)
 	}
 	e, err := os.ReadFile(base + ".exit")
 	if err != nil {
@@ -276,11 +463,11 @@ func readTranscript(t *testing.T, base string) (log []byte, code int, cmd string
 		for _, p := range []string{"$ ", "command: "} {
 			if rest, ok := strings.CutPrefix(l, p); ok {
 				cmd, _, _ = strings.Cut(rest, "  (")
-				return log, code, strings.TrimSpace(cmd)
+				return log, errFirst, code, strings.TrimSpace(cmd)
 			}
 		}
 	}
-	return log, code, ""
+	return log, errFirst, code, ""
 }
 
 // cmdOperation is the operation a flasher command line asks for.
