@@ -117,6 +117,21 @@ func (r Result) NeedsFacts() bool {
 	return false
 }
 
+// For returns the findings with each fix for outcome instead: what the
+// caller learnt after the log ended (libreflash's install reads the chip
+// back, or rolls it back) decides which branch of the catalog's fix
+// applies. Info findings from other runs keep theirs.
+func (r Result) For(outcome string, f Facts) []Finding {
+	out := make([]Finding, len(r.Findings))
+	for i, fd := range r.Findings {
+		if fd.Severity != Info {
+			fd.Fix = Fix(fd.ID, outcome, f)
+		}
+		out[i] = fd
+	}
+	return out
+}
+
 // OK reports whether the log shows a successful run.
 func (r Result) OK() bool { return r.Outcome == Success }
 
@@ -253,8 +268,8 @@ type state struct {
 	open, eraseOnly                 bool
 	lastSuccess, lastFail           int // hit counters, 0 = never
 	unchanged, unknownState         bool
-	eraseTrouble, writeDone         bool // erase failures and recovery; "Erase/write done"
-	verifyStage                     bool // "Verifying flash..." seen
+	eraseTrouble                    bool // an erase failed (the flasher may recover)
+	verified                        bool // "VERIFIED." seen
 	failLine, failStage             int
 	failText                        string
 	details, detailLine             int
@@ -386,7 +401,7 @@ func (st *state) resetRun() {
 	st.stage, st.open, st.eraseOnly = stageNone, false, false
 	st.lastSuccess, st.lastFail = 0, 0
 	st.unchanged, st.unknownState = false, false
-	st.eraseTrouble, st.writeDone, st.verifyStage = false, false, false
+	st.eraseTrouble, st.verified = false, false
 	st.failLine, st.failStage, st.failText, st.details, st.detailLine = 0, 0, "", 0, 0
 	st.probeLine, st.probeDetails, st.probeText = 0, 0, ""
 	st.namePrinted = false
@@ -450,9 +465,6 @@ func (st *state) hit(s *sig, start, end int) {
 		if s.arg == stageErase {
 			st.stage, st.eraseOnly = stageWrite, true
 		}
-		if s.arg == stageVerify {
-			st.verifyStage = true
-		}
 		return
 	case kStageDone:
 		st.open = true
@@ -479,6 +491,9 @@ func (st *state) hit(s *sig, start, end int) {
 		}
 		st.open = false
 		st.lastSuccess = st.hits
+		if s.arg == argVerified {
+			st.verified = true
+		}
 		return
 	case kFail:
 		st.fail(line, st.c.lineText(li))
@@ -549,7 +564,9 @@ func (st *state) hit(s *sig, start, end int) {
 			st.earlyCheck = append(st.earlyCheck, lineNote{line, st.c.lineText(li)})
 			return
 		}
-		if st.stage != stageVerify && st.writing() && erasedExpected(st.c.from(end)) {
+		if (st.stage != stageVerify || st.verified) && st.writing() && erasedExpected(st.c.from(end)) {
+			// (After VERIFIED., such a line is the erase check's stderr
+			// arriving late: the verification came last.)
 			// The erase check inside a write (flashrom ≥1.4 prints it,
 			// often before its own "Erasing and writing" line): bytes that
 			// did not read back as erased. A failure to erase, decided at
@@ -834,7 +851,7 @@ func (st *state) finishRun(last bool) {
 		}
 		st.items = append(early, st.items[:before]...)
 	}
-	if st.eraseFailHit > 0 && st.lastFail == 0 && st.lastSuccess < st.eraseFailHit {
+	if st.eraseFailHit > 0 && st.lastFail == 0 && st.lastSuccess < st.eraseFailHit && !st.verified {
 		// An erase failed and nothing after it succeeded.
 		it := st.eraseCheck[0]
 		st.fail(it.Line, it.Evidence)

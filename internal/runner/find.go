@@ -15,10 +15,10 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"time"
 
 	"libreflash/internal/exitcode"
+	"libreflash/internal/safepath"
 )
 
 // Caps are what the flasher's --help says it supports. The version string is
@@ -314,87 +314,24 @@ func (e *InsecureError) Hint() string {
 		"or install the flasher in a root-owned directory such as /usr/local/sbin", e.Offender, e.Offender)
 }
 
-// maxSymlinks bounds symlink resolution, as the kernel does (ELOOP).
-const maxSymlinks = 40
-
 // CheckOwnership makes sure only root can change what path runs: the file
 // and every directory on the way to it, following symlinks, must be owned by
-// root and not writable by group or others. A root-owned directory writable
-// by all but sticky (/tmp) is accepted: the sticky bit keeps others from
-// replacing the root-owned entries in it, which are checked in turn.
+// root and not writable by group or others (internal/safepath). A root-owned
+// directory writable by all but sticky (/tmp) is accepted: the sticky bit
+// keeps others from replacing the root-owned entries in it, which are
+// checked in turn.
 func CheckOwnership(path string) error {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return err
 	}
-	return checkWalk(abs, abs, 0)
-}
-
-func checkWalk(orig, path string, hops int) error {
-	if err := checkNode(orig, "/", true); err != nil {
-		return err
+	err = safepath.Check(abs, safepath.Rule{StickyOK: true})
+	var ie *safepath.InsecureError
+	if errors.As(err, &ie) {
+		return &InsecureError{Path: abs, Offender: ie.Path, Reason: ie.Reason}
 	}
-	parts := strings.Split(strings.TrimPrefix(filepath.Clean(path), "/"), "/")
-	cur := "/"
-	for i, p := range parts {
-		if p == "" {
-			continue
-		}
-		next := filepath.Join(cur, p)
-		fi, err := os.Lstat(next)
-		if err != nil {
-			return &NotFoundError{Explicit: orig, Err: err}
-		}
-		if fi.Mode()&os.ModeSymlink != 0 {
-			if hops++; hops > maxSymlinks {
-				return &NotFoundError{Explicit: orig, Err: syscall.ELOOP}
-			}
-			target, err := os.Readlink(next)
-			if err != nil {
-				return &NotFoundError{Explicit: orig, Err: err}
-			}
-			if !filepath.IsAbs(target) {
-				target = filepath.Join(cur, target)
-			}
-			rest := filepath.Join(append([]string{target}, parts[i+1:]...)...)
-			return checkWalk(orig, rest, hops)
-		}
-		last := i == len(parts)-1
-		if !last && !fi.IsDir() {
-			return &NotFoundError{Explicit: orig, Err: fmt.Errorf("%s: %w", next, syscall.ENOTDIR)}
-		}
-		if err := checkNode(orig, next, fi.IsDir()); err != nil {
-			return err
-		}
-		cur = next
-	}
-	return nil
-}
-
-// checkNode checks one resolved file or directory.
-func checkNode(orig, path string, dir bool) error {
-	fi, err := os.Lstat(path)
 	if err != nil {
-		return &NotFoundError{Explicit: orig, Err: err}
-	}
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok {
-		return &InsecureError{Path: orig, Offender: path, Reason: "of unknown ownership"}
-	}
-	if st.Uid != 0 {
-		return &InsecureError{Path: orig, Offender: path, Reason: fmt.Sprintf("owned by uid %d, not root", st.Uid)}
-	}
-	m := fi.Mode()
-	if dir && m&os.ModeSticky != 0 && m.Perm()&0o002 != 0 {
-		return nil
-	}
-	switch m.Perm() & 0o022 {
-	case 0o022:
-		return &InsecureError{Path: orig, Offender: path, Reason: "writable by group and others"}
-	case 0o020:
-		return &InsecureError{Path: orig, Offender: path, Reason: fmt.Sprintf("writable by group %d", st.Gid)}
-	case 0o002:
-		return &InsecureError{Path: orig, Offender: path, Reason: "writable by others"}
+		return &NotFoundError{Explicit: abs, Err: err}
 	}
 	return nil
 }
