@@ -180,7 +180,12 @@ func TestRenderTranscripts(t *testing.T) {
 						t.Fatalf("fed in %d-byte chunks, the output differs from the whole:\n%s", size, testutil.LineDiff(whole, got))
 					}
 				}
-				testutil.Golden(t, filepath.Join("testdata", "render", "flashers", name+".golden"), whole, *update)
+				golden := filepath.Join("testdata", "render", "flashers", name+".golden")
+				if _, err := os.Stat(golden); err != nil && !*update {
+					t.Fatalf("no golden for this recorded run: after adding transcripts, run\n"+
+						"  go test ./cmd/libreflash -run TestRenderTranscripts -args -update\nand review %s", golden)
+				}
+				testutil.Golden(t, golden, whole, *update)
 			})
 			n++
 		}
