@@ -146,6 +146,9 @@ func (in *installer) install(ctx context.Context) (*written, error) {
 	if o.RehearseFrom != "" && !o.Rehearse {
 		return nil, exitcode.New(exitcode.Usage, "add --rehearse", "--rehearse-from needs --rehearse")
 	}
+	if o.Env == nil {
+		in.o.Env = preflight.HostEnv()
+	}
 	img, err := rom.Open(o.ROM)
 	if err != nil {
 		return nil, err
@@ -183,6 +186,22 @@ func (in *installer) install(ctx context.Context) (*written, error) {
 		in.previous = &p
 	}
 
+	if found != nil {
+		// The checks look at the flasher this run found: not a second
+		// --help run of the same binary.
+		env := *in.o.Env
+		find := env.FindFlasher
+		if find == nil {
+			find = runner.Find
+		}
+		env.FindFlasher = func(ctx context.Context, fo runner.FindOptions) (*runner.Flasher, error) {
+			if fo.Explicit == o.FlasherPath {
+				return found, nil
+			}
+			return find(ctx, fo)
+		}
+		in.o.Env = &env
+	}
 	if err := in.check(ctx); err != nil {
 		return nil, err
 	}
