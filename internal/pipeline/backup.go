@@ -177,6 +177,12 @@ func (b *backupRun) run(ctx context.Context, sum *Summary) error {
 		return err
 	}
 	defer unlock()
+	chip, err := lockChip(b.o.Root, b.o.Programmer, false)
+	if err != nil {
+		b.stage(StageLock, StatusFail)
+		return err
+	}
+	defer chip.Unlock()
 	if b.rec, err = newRecord(b.o.StateDir, "backup", b.o.Now(), ""); err != nil {
 		b.stage(StageLock, StatusFail)
 		return err

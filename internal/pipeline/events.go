@@ -309,6 +309,10 @@ type Plan struct {
 	// Previous is the unfinished earlier run whose backup is this run's
 	// way back, when there is one (the chip may be half-written).
 	Previous *PreviousRun `json:"previous,omitempty"`
+	// Inhibitor is "held" while logind holds off sleep, shutdown and idle
+	// for the run (from the first chip access to the end), else why not;
+	// absent for a rehearsal or a backup.
+	Inhibitor string `json:"inhibitor,omitempty"`
 }
 
 // EventType implements Payload.

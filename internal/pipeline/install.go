@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"libreflash/internal/exitcode"
+	"libreflash/internal/inhibit"
 	"libreflash/internal/preflight"
 	"libreflash/internal/restore"
 	"libreflash/internal/rom"
@@ -100,6 +101,10 @@ type installer struct {
 	previous *statedir.Run
 	unlock   func()   // releases $STATE/lock
 	cleanups []func() // run when the install ends (a rehearsal's comma-free chip path)
+	// chipLock and inhibitor are held while the chip may be touched
+	// (chipaccess.go).
+	chipLock  *statedir.Held
+	inhibitor *inhibit.Lock
 }
 
 // protections is the restore.Manager for this run's state directory.
@@ -130,6 +135,8 @@ func Install(ctx context.Context, o InstallOptions) (*Summary, error) {
 	if in.unlock != nil {
 		in.unlock()
 	}
+	in.chipLock.Unlock()
+	in.inhibitor.Release()
 	for _, f := range in.cleanups {
 		f()
 	}
@@ -172,6 +179,10 @@ func (in *installer) install(ctx context.Context) (*written, error) {
 		in.stage(StageLock, StatusFail)
 		return nil, err
 	}
+	if in.chipLock, err = lockChip(o.Env.Root, o.Programmer, o.Rehearse); err != nil {
+		in.stage(StageLock, StatusFail)
+		return nil, err
+	}
 	in.stage(StageLock, StatusOK)
 	if in.rec, err = newRecord(in.stateDir, "install", in.start, img.Path); err != nil {
 		return nil, err
@@ -204,6 +215,10 @@ func (in *installer) install(ctx context.Context) (*written, error) {
 	}
 	if err := in.check(ctx); err != nil {
 		return nil, err
+	}
+	if !o.Rehearse {
+		// From the first chip access (the plan's probe) to the end.
+		in.inhibitor = takeInhibitor(ctx, o.Env)
 	}
 	pl, err := in.plan(ctx, img, found, prev)
 	if err != nil {

@@ -157,6 +157,9 @@ func (in *installer) plan(ctx context.Context, img *rom.Image, found *runner.Fla
 		Rehearsal:     rehearsal,
 		Previous:      pl.previous,
 	}
+	if in.inhibitor != nil {
+		p.Inhibitor = inhibitorState(in.inhibitor)
+	}
 	if pl.region {
 		p.Region = RegionBIOS
 	}
