@@ -29,6 +29,7 @@ type installOptions struct {
 	rehearseParams []string
 	forceBoard     bool
 	forceRoute     bool
+	unlockTool     string
 	noRestore      bool
 	stateDir       string
 }
@@ -83,6 +84,7 @@ run again), 130 cancelled before any write.`,
 	_ = f.MarkHidden("rehearse-params")
 	f.BoolVar(&o.forceBoard, "force-board", false, "write an image built for another board than this machine's DMI says")
 	f.BoolVar(&o.forceRoute, "force-route", false, "write internally even where the board's documented route is external flashing or a jumper (experts)")
+	f.StringVar(&o.unlockTool, "unlock-tool", "", "dell_flash_unlock binary for the Dell Latitude route (default: search $PATH and the sbin directories)")
 	f.BoolVar(&o.noRestore, "no-restore", false, "leave the protections 'prepare' lowered as they are")
 	f.StringVar(&o.stateDir, "state-dir", "", "state directory (default $LIBREFLASH_STATE_DIR or "+pipeline.DefaultStateDir+")")
 	return cmd
@@ -115,6 +117,7 @@ func (a *app) runInstall(ctx context.Context, o *installOptions, romPath string)
 		Region:         o.region,
 		ForceBoard:     o.forceBoard,
 		ForceRoute:     o.forceRoute,
+		UnlockTool:     o.unlockTool,
 		NoRestore:      o.noRestore,
 		StateDir:       statedir.Resolve(o.stateDir, a.getenv),
 		Rehearse:       o.rehearse,
@@ -151,6 +154,9 @@ func retryCommand(o *installOptions, romPath string) string {
 	}
 	if o.forceRoute {
 		argv = append(argv, "--force-route")
+	}
+	if o.unlockTool != "" {
+		argv = append(argv, "--unlock-tool", o.unlockTool)
 	}
 	if o.forceBoard {
 		argv = append(argv, "--force-board")

@@ -17,6 +17,7 @@ var stageNames = map[string]string{
 	pipeline.StageCheck: "checks", pipeline.StagePrepare: "prepare", pipeline.StagePlan: "plan",
 	pipeline.StageLock: "lock", pipeline.StageBackup: "backup", pipeline.StageWrite: "write",
 	pipeline.StageVerify: "verify", pipeline.StageRollback: "rollback", pipeline.StageRestore: "restore",
+	pipeline.StageUnlock: "unlock",
 }
 
 var skipReasons = map[string]string{

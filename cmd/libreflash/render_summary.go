@@ -67,6 +67,9 @@ func (r *renderer) summary(s *pipeline.Summary) {
 	if s.Rehearsal {
 		res += " (rehearsal: emulated chip)"
 	}
+	if s.Result == pipeline.ResultPrepared && len(s.Next) > 0 && s.Next[0].ID == pipeline.NextShutDown {
+		res = "prepared: shut down (do not reboot), power on, then run the same command again"
+	}
 	fmt.Fprintf(w, "\nresult:  %s\n", res)
 	if s.Backup != nil {
 		fmt.Fprintf(w, "backup:  %s\n", s.Backup.Path)
@@ -149,6 +152,8 @@ func (r *renderer) nextTexts(s *pipeline.Summary) []string {
 			if s.Result == pipeline.ResultPrepared {
 				t = "reboot, so that the changes take effect"
 			}
+		case pipeline.NextShutDown:
+			t = "shut down (do not reboot), then power on again (some models power on by themselves)"
 		case pipeline.NextKeepBackup:
 			t = "keep the backup (" + n.Path + ") somewhere off this machine: it is the way back to the factory firmware"
 		case pipeline.NextOldSettings:

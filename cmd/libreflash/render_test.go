@@ -155,3 +155,19 @@ func TestPhaseNames(t *testing.T) {
 		}
 	}
 }
+
+// Every next step and stage the pipeline can name has words on the screen.
+func TestNextAndStageWords(t *testing.T) {
+	dir := filepath.Join("..", "..", "internal", "pipeline")
+	r := &renderer{command: "install"}
+	for _, id := range constValues(t, dir, "Next") {
+		if got := r.nextTexts(&pipeline.Summary{Next: []pipeline.Next{{ID: id}}}); len(got) != 1 || got[0] == id {
+			t.Errorf("next step %q has no words: %q", id, got)
+		}
+	}
+	for _, st := range constValues(t, dir, "Stage") {
+		if stageNames[st] == "" {
+			t.Errorf("stage %q has no name", st)
+		}
+	}
+}
