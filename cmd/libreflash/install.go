@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"os/signal"
 	"strings"
 	"syscall"
@@ -138,6 +139,7 @@ func (a *app) runInstall(ctx context.Context, o *installOptions, romPath string)
 		RehearseFrom:   o.rehearseFrom,
 		RehearseParams: o.rehearseParams,
 		Env:            a.preflightEnv(),
+		RunDir:         filepath.Join(hostRoot, statedir.RunDir),
 		Protections:    a.restoreManager,
 		Confirm:        confirm,
 		Emit:           sink,
