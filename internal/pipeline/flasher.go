@@ -37,6 +37,11 @@ type IO struct {
 	OnSignal func(os.Signal)
 	// Shield: signals and cancellation do not stop the run (writes).
 	Shield bool
+	// Inherit are the locks the flasher inherits, so that they stay held
+	// for as long as it runs, even if libreflash dies; OnStart is told its
+	// pid (runner.Spec).
+	Inherit []*os.File
+	OnStart func(pid int)
 }
 
 // WriteOp is one write of the chip.
@@ -83,7 +88,8 @@ func (r *realFlasher) spec(args []string, o IO) runner.Spec {
 		// Each run's command line heads its output in flasher.log.
 		fmt.Fprintf(o.Log, "# libreflash: %s\n", runner.QuoteArgv(append([]string{r.f.Path, "-p", r.prog}, args...)))
 	}
-	return runner.Spec{Programmer: r.prog, Args: args, Log: o.Log, Shield: o.Shield, OnEvent: o.OnEvent, OnSignal: o.OnSignal}
+	return runner.Spec{Programmer: r.prog, Args: args, Log: o.Log, Shield: o.Shield, OnEvent: o.OnEvent, OnSignal: o.OnSignal,
+		Inherit: o.Inherit, OnStart: o.OnStart}
 }
 
 func (r *realFlasher) Probe(ctx context.Context, o IO) (*Probe, error) {

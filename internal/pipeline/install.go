@@ -171,14 +171,17 @@ func (in *installer) install(ctx context.Context) (*written, error) {
 		in.stateDir = statedir.Rehearsals(o.StateDir)
 	}
 	in.stage(StageLock, StatusStart)
-	if in.unlock, err = statedir.Lock(in.stateDir); err != nil {
+	held, err := statedir.Acquire(in.stateDir)
+	if err != nil {
 		in.stage(StageLock, StatusFail)
 		return nil, err
 	}
+	in.unlock = held.Unlock
 	if in.chipLock, err = lockChip(o.Env.Root, o.Programmer, o.Rehearse); err != nil {
 		in.stage(StageLock, StatusFail)
 		return nil, err
 	}
+	in.s.locks = []*statedir.Held{held, in.chipLock}
 	in.stage(StageLock, StatusOK)
 	if in.rec, err = newRecord(in.stateDir, "install", in.start, img.Path); err != nil {
 		return nil, err

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"libreflash/internal/runner"
+	"libreflash/internal/statedir"
 )
 
 // session is one run's use of the flasher: every flasher operation goes
@@ -22,8 +23,39 @@ type session struct {
 	said seen
 	runs runCounter
 
+	// locks (the state directory's, the chip's) are inherited by every
+	// flasher run and record its pid while it runs (issue 13 item 3).
+	locks []*statedir.Held
+
 	mu    sync.Mutex
 	reads int
+}
+
+// withLocks gives o the session's locks: inherited by the flasher, its pid
+// recorded in them until it has exited.
+func (s *session) withLocks(o IO) IO {
+	for _, h := range s.locks {
+		if h != nil {
+			o.Inherit = append(o.Inherit, h.File())
+		}
+	}
+	o.OnStart = func(pid int) {
+		for _, h := range s.locks {
+			if h != nil {
+				_ = h.SetFlasher(pid)
+			}
+		}
+	}
+	return o
+}
+
+// flasherDone clears the flasher's pid from the locks: it has exited.
+func (s *session) flasherDone() {
+	for _, h := range s.locks {
+		if h != nil {
+			_ = h.SetFlasher(0)
+		}
+	}
 }
 
 func (s *session) addReads(n int) {
@@ -70,12 +102,13 @@ func (s *session) logWriter(buf *capped) io.Writer {
 func (s *session) probe(ctx context.Context, stage string) (*Probe, []byte, error) {
 	buf := &capped{max: maxDiagLog}
 	var p *Probe
-	_, err := runOp(s.emit, s.tick, flasherOp{Stage: stage, Op: PhaseProbe, IO: IO{Log: s.logWriter(buf)}}, &s.said, nil,
+	_, err := runOp(s.emit, s.tick, flasherOp{Stage: stage, Op: PhaseProbe, IO: s.withLocks(IO{Log: s.logWriter(buf)})}, &s.said, nil,
 		func(o IO) (*runner.Result, error) {
 			var err error
 			p, err = s.fl.Probe(ctx, o)
 			return nil, err
 		})
+	s.flasherDone()
 	if p != nil {
 		s.runs.add(p.Runs...)
 	}
@@ -86,8 +119,9 @@ func (s *session) probe(ctx context.Context, stage string) (*Probe, []byte, erro
 func (s *session) read(ctx context.Context, stage string, pass, passes int, file string, shield bool) (*runner.Result, []byte, error) {
 	buf := &capped{max: maxDiagLog}
 	res, err := runOp(s.emit, s.tick, flasherOp{Stage: stage, Op: PhaseRead, Pass: pass, Passes: passes,
-		IO: IO{Log: s.logWriter(buf), Shield: shield}}, &s.said, s.addReads,
+		IO: s.withLocks(IO{Log: s.logWriter(buf), Shield: shield})}, &s.said, s.addReads,
 		func(o IO) (*runner.Result, error) { return s.fl.Read(ctx, file, o) })
+	s.flasherDone()
 	if res != nil {
 		s.runs.add(res.Argv)
 	}
@@ -141,8 +175,9 @@ func (s *session) write(ctx context.Context, stage string, w WriteOp) *flashRun 
 		}
 	}
 	fr.res, fr.err = runOp(s.emit, s.tick, flasherOp{Stage: stage,
-		IO: IO{Log: s.logWriter(buf), Shield: true, OnEvent: onEvent}}, &s.said, s.addReads,
+		IO: s.withLocks(IO{Log: s.logWriter(buf), Shield: true, OnEvent: onEvent})}, &s.said, s.addReads,
 		func(o IO) (*runner.Result, error) { return s.fl.Write(ctx, w, o) })
+	s.flasherDone()
 	if fr.res != nil {
 		s.runs.add(fr.res.Argv)
 	}
