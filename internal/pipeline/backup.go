@@ -171,19 +171,19 @@ func (b *backupRun) run(ctx context.Context, sum *Summary) error {
 		b.stage(StageLock, StatusFail)
 		return err
 	}
-	held, err := statedir.Acquire(b.o.StateDir)
+	lock, err := statedir.Acquire(b.o.StateDir)
 	if err != nil {
 		b.stage(StageLock, StatusFail)
 		return err
 	}
-	defer held.Unlock()
+	defer lock.Unlock()
 	chip, err := lockChip(b.o.Root, b.o.Programmer, false)
 	if err != nil {
 		b.stage(StageLock, StatusFail)
 		return err
 	}
 	defer chip.Unlock()
-	b.s.locks = []*statedir.Held{held, chip}
+	b.s.locks = []*statedir.Held{lock, chip}
 	if b.rec, err = newRecord(b.o.StateDir, "backup", b.o.Now(), ""); err != nil {
 		b.stage(StageLock, StatusFail)
 		return err

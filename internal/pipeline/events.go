@@ -175,6 +175,7 @@ const (
 	StageVerify   = "verify"
 	StageRollback = "rollback"
 	StageRestore  = "restore"
+	StageUnlock   = "unlock" // the Dell unlock cycle's step (internal/unlock)
 )
 
 // Why a stage was skipped or failed (Stage.Reason).
@@ -556,6 +557,7 @@ const (
 	NextProtectionsStay = "protections_stay" // the lowered protections stay lowered for recovery
 	NextRetryBackup     = "retry_backup"     // Command writes the backup back
 	NextExternal        = "external"         // an external programmer, Docs
+	NextShutDown        = "shut_down"        // shut down (do not reboot), power on again
 )
 
 // Next is one step the user should take, in the order given.

@@ -37,9 +37,8 @@ type IO struct {
 	OnSignal func(os.Signal)
 	// Shield: signals and cancellation do not stop the run (writes).
 	Shield bool
-	// Inherit are the locks the flasher inherits, so that they stay held
-	// for as long as it runs, even if libreflash dies; OnStart is told its
-	// pid (runner.Spec).
+	// Inherit are the locks the flasher holds with libreflash, and keeps
+	// after libreflash dies (issue 13 item 3); OnStart is told its pid.
 	Inherit []*os.File
 	OnStart func(pid int)
 }

@@ -30,8 +30,12 @@ type InstallOptions struct {
 	Region      string // auto (""), full or bios
 	ForceBoard  bool   // accept an image for another board
 	ForceRoute  bool   // go on where the board's route says external/jumper/unlock first
-	NoRestore   bool   // leave the lowered protections in place
-	StateDir    string // $STATE
+	// UnlockTool is --unlock-tool (dell_flash_unlock), "" to search for
+	// it; UnlockTimeout bounds each of its runs (0: unlock.DefaultTimeout).
+	UnlockTool    string
+	UnlockTimeout time.Duration
+	NoRestore     bool   // leave the lowered protections in place
+	StateDir      string // $STATE
 
 	// Rehearse runs the whole pipeline on an emulated chip (the dummy
 	// programmer) seeded from RehearseFrom, or from FactoryImage.
@@ -96,10 +100,14 @@ type installer struct {
 	stateDir   string // $STATE, or $STATE/rehearsals for a rehearsal
 	report     *preflight.Report
 	wouldBlock []string // a rehearsal's failing checks that stop a real run
+
+	smisDisabled bool // the Dell unlock cycle disabled SMIs in this run
+	shutDown     bool // the Dell unlock cycle armed the override: shut down next
+
 	// previous is an earlier run that did not finish: resolved once this
 	// run leaves the chip in a known state.
 	previous *statedir.Run
-	unlock   func() // releases $STATE/lock
+	lock     *statedir.Held // $STATE/lock
 	// chipLock and inhibitor are held while the chip may be touched
 	// (chipaccess.go).
 	chipLock  *statedir.Held
@@ -108,10 +116,14 @@ type installer struct {
 
 // protections is the restore.Manager for this run's state directory.
 func (in *installer) protections() *restore.Manager {
+	var m *restore.Manager
 	if in.o.Protections != nil {
-		return in.o.Protections(in.o.StateDir)
+		m = in.o.Protections(in.o.StateDir)
+	} else {
+		m = restore.New(in.o.Env.Root, in.o.StateDir)
 	}
-	return restore.New(in.o.Env.Root, in.o.StateDir)
+	in.dellUndoer(m)
+	return m
 }
 
 // Install runs check, plan, lock, backup, write, verify and restore, as
@@ -131,9 +143,7 @@ func Install(ctx context.Context, o InstallOptions) (*Summary, error) {
 	s := in.finish(w, err)
 	// The lock outlives the summary: the next run must not find this one's
 	// record unfinished.
-	if in.unlock != nil {
-		in.unlock()
-	}
+	in.lock.Unlock()
 	in.chipLock.Unlock()
 	in.inhibitor.Release()
 	return s, err
@@ -171,17 +181,15 @@ func (in *installer) install(ctx context.Context) (*written, error) {
 		in.stateDir = statedir.Rehearsals(o.StateDir)
 	}
 	in.stage(StageLock, StatusStart)
-	held, err := statedir.Acquire(in.stateDir)
-	if err != nil {
+	if in.lock, err = statedir.Acquire(in.stateDir); err != nil {
 		in.stage(StageLock, StatusFail)
 		return nil, err
 	}
-	in.unlock = held.Unlock
 	if in.chipLock, err = lockChip(o.Env.Root, o.Programmer, o.Rehearse); err != nil {
 		in.stage(StageLock, StatusFail)
 		return nil, err
 	}
-	in.s.locks = []*statedir.Held{held, in.chipLock}
+	in.s.locks = []*statedir.Held{in.lock, in.chipLock}
 	in.stage(StageLock, StatusOK)
 	if in.rec, err = newRecord(in.stateDir, "install", in.start, img.Path); err != nil {
 		return nil, err
@@ -219,21 +227,28 @@ func (in *installer) install(ctx context.Context) (*written, error) {
 		// From the first chip access (the plan's probe) to the end.
 		in.inhibitor = takeInhibitor(ctx, o.Env)
 	}
+	// Until the first write the chip is untouched: a failure or a ^C
+	// enables the SMIs the Dell unlock disabled.
 	pl, err := in.plan(ctx, img, found, prev)
 	if err != nil {
+		in.reenableSMIs(ctx)
 		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
+		in.reenableSMIs(ctx)
 		return nil, installCancelled("before the backup")
 	}
 	bk, err := in.backup(ctx, pl)
 	if err != nil {
+		in.reenableSMIs(ctx)
 		return nil, err
 	}
 	if err := in.checkLayout(pl, bk); err != nil {
+		in.reenableSMIs(ctx)
 		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
+		in.reenableSMIs(ctx)
 		return nil, installCancelled("after the backup, before any write")
 	}
 	// From the first write on, nothing stops half-way: the user's ^C is
@@ -326,6 +341,9 @@ func (in *installer) nextSteps(s *Summary, w *written) []Next {
 	case ResultUnknownState:
 		return in.recoverySteps(w)
 	case ResultPrepared:
+		if in.shutDown {
+			return []Next{{ID: NextShutDown}, {ID: NextRunAgain, Command: retry}}
+		}
 		return []Next{{ID: NextReboot}, {ID: NextRunAgain, Command: retry}}
 	case ResultBlocked:
 		return []Next{{ID: NextFixAndRetry, Command: retry}}

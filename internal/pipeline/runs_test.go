@@ -67,3 +67,33 @@ func TestInstallChipRunsFromArgv(t *testing.T) {
 		t.Errorf("%d writes, %d flasher verifies (want 1, and libreflash's own verify read): %q", writes, verifies+1, lines)
 	}
 }
+
+// Issue 13 item 3: the flasher inherits the locks libreflash holds (the
+// state directory's and the chip's), so they stay held if libreflash is
+// killed while it writes, and its pid is recorded in them while it runs.
+func TestFlasherInheritsTheLocks(t *testing.T) {
+	factory := mkrom(t, "factory", size4M)
+	rom := x200ROM(t, size4M)
+	r := newRun(t, "SST25VF032B", rom, factory)
+	out := t.TempDir()
+	r.opts.FlasherPath = oddWrapper(t, `ls -l /proc/$$/fd > `+out+`/fds; cat `+r.opts.StateDir+`/lock > `+out+`/record; echo $$ > `+out+`/pid`)
+	if _, err := r.install(t); err != nil {
+		t.Fatal(err)
+	}
+	fds, err := os.ReadFile(filepath.Join(out, "fds"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, lock := range []string{"-> " + filepath.Join(r.opts.StateDir, "lock"), "/run/libreflash/chip-dummy-"} {
+		if !strings.Contains(string(fds), lock) {
+			t.Errorf("the flasher does not hold %s:\n%s", lock, fds)
+		}
+	}
+	pid := strings.TrimSpace(string(mustRead(t, filepath.Join(out, "pid"))))
+	if rec := string(mustRead(t, filepath.Join(out, "record"))); !strings.Contains(rec, "flasher "+pid+" ") {
+		t.Errorf("the lock does not record the running flasher (pid %s):\n%s", pid, rec)
+	}
+	if rec := string(mustRead(t, filepath.Join(r.opts.StateDir, "lock"))); strings.Contains(rec, "flasher") {
+		t.Errorf("the lock still names a flasher after the run:\n%s", rec)
+	}
+}

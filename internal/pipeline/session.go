@@ -22,40 +22,13 @@ type session struct {
 	tick time.Duration
 	said seen
 	runs runCounter
-
-	// locks (the state directory's, the chip's) are inherited by every
-	// flasher run and record its pid while it runs (issue 13 item 3).
+	// locks are held while the flasher runs: each flasher run inherits
+	// them, so they stay held if libreflash is killed while it runs, and
+	// records its pid in them, so a later run refuses to start beside it.
 	locks []*statedir.Held
 
 	mu    sync.Mutex
 	reads int
-}
-
-// withLocks gives o the session's locks: inherited by the flasher, its pid
-// recorded in them until it has exited.
-func (s *session) withLocks(o IO) IO {
-	for _, h := range s.locks {
-		if h != nil {
-			o.Inherit = append(o.Inherit, h.File())
-		}
-	}
-	o.OnStart = func(pid int) {
-		for _, h := range s.locks {
-			if h != nil {
-				_ = h.SetFlasher(pid)
-			}
-		}
-	}
-	return o
-}
-
-// flasherDone clears the flasher's pid from the locks: it has exited.
-func (s *session) flasherDone() {
-	for _, h := range s.locks {
-		if h != nil {
-			_ = h.SetFlasher(0)
-		}
-	}
 }
 
 func (s *session) addReads(n int) {
@@ -91,6 +64,28 @@ func (c *capped) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// withLocks gives o the locks to inherit and records the flasher's pid in
+// them while it runs; done clears the pid again.
+func (s *session) withLocks(o IO) (IO, func()) {
+	var held []*statedir.Held
+	for _, l := range s.locks {
+		if l != nil && l.File() != nil {
+			held = append(held, l)
+			o.Inherit = append(o.Inherit, l.File())
+		}
+	}
+	o.OnStart = func(pid int) {
+		for _, l := range held {
+			_ = l.SetFlasher(pid)
+		}
+	}
+	return o, func() {
+		for _, l := range held {
+			_ = l.SetFlasher(0)
+		}
+	}
+}
+
 func (s *session) logWriter(buf *capped) io.Writer {
 	if s.log == nil {
 		return buf
@@ -102,13 +97,14 @@ func (s *session) logWriter(buf *capped) io.Writer {
 func (s *session) probe(ctx context.Context, stage string) (*Probe, []byte, error) {
 	buf := &capped{max: maxDiagLog}
 	var p *Probe
-	_, err := runOp(s.emit, s.tick, flasherOp{Stage: stage, Op: PhaseProbe, IO: s.withLocks(IO{Log: s.logWriter(buf)})}, &s.said, nil,
+	_, err := runOp(s.emit, s.tick, flasherOp{Stage: stage, Op: PhaseProbe, IO: IO{Log: s.logWriter(buf)}}, &s.said, nil,
 		func(o IO) (*runner.Result, error) {
+			o, done := s.withLocks(o)
+			defer done()
 			var err error
 			p, err = s.fl.Probe(ctx, o)
 			return nil, err
 		})
-	s.flasherDone()
 	if p != nil {
 		s.runs.add(p.Runs...)
 	}
@@ -119,9 +115,12 @@ func (s *session) probe(ctx context.Context, stage string) (*Probe, []byte, erro
 func (s *session) read(ctx context.Context, stage string, pass, passes int, file string, shield bool) (*runner.Result, []byte, error) {
 	buf := &capped{max: maxDiagLog}
 	res, err := runOp(s.emit, s.tick, flasherOp{Stage: stage, Op: PhaseRead, Pass: pass, Passes: passes,
-		IO: s.withLocks(IO{Log: s.logWriter(buf), Shield: shield})}, &s.said, s.addReads,
-		func(o IO) (*runner.Result, error) { return s.fl.Read(ctx, file, o) })
-	s.flasherDone()
+		IO: IO{Log: s.logWriter(buf), Shield: shield}}, &s.said, s.addReads,
+		func(o IO) (*runner.Result, error) {
+			o, done := s.withLocks(o)
+			defer done()
+			return s.fl.Read(ctx, file, o)
+		})
 	if res != nil {
 		s.runs.add(res.Argv)
 	}
@@ -175,9 +174,12 @@ func (s *session) write(ctx context.Context, stage string, w WriteOp) *flashRun 
 		}
 	}
 	fr.res, fr.err = runOp(s.emit, s.tick, flasherOp{Stage: stage,
-		IO: s.withLocks(IO{Log: s.logWriter(buf), Shield: true, OnEvent: onEvent})}, &s.said, s.addReads,
-		func(o IO) (*runner.Result, error) { return s.fl.Write(ctx, w, o) })
-	s.flasherDone()
+		IO: IO{Log: s.logWriter(buf), Shield: true, OnEvent: onEvent}}, &s.said, s.addReads,
+		func(o IO) (*runner.Result, error) {
+			o, done := s.withLocks(o)
+			defer done()
+			return s.fl.Write(ctx, w, o)
+		})
 	if fr.res != nil {
 		s.runs.add(fr.res.Argv)
 	}
