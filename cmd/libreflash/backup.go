@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"os/signal"
 	"syscall"
 
@@ -58,7 +59,7 @@ func (a *app) runBackup(ctx context.Context, o *backupOptions) error {
 	// nothing is kept. The second ^C is caught too, until cleanup is done.
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
-	r := a.newRenderer(o.json)
+	r := a.newRenderer("backup", o.json)
 	defer r.Close()
 	env := a.preflightEnv()
 	var facts diagnose.Facts // what the checks saw, to tell causes apart
@@ -67,13 +68,14 @@ func (a *app) runBackup(ctx context.Context, o *backupOptions) error {
 		FlasherPath: o.flasher,
 		StateDir:    statedir.Resolve(o.stateDir, a.getenv),
 		Root:        env.Path("/"),
+		RunDir:      filepath.Join(hostRoot, statedir.RunDir),
 		Check:       a.backupChecks(env, &facts),
 		Diagnose: func(log []byte, exit int) []diagnose.Finding {
 			return diagnose.DiagnoseRun(log, exit, facts).Findings
 		},
 		Sink: r.Event,
 	})
-	return err
+	return r.result(err)
 }
 
 // backupChecks runs the same checks as 'libreflash check' for the

@@ -48,6 +48,9 @@ type InstallOptions struct {
 	// Env is the machine the checks look at; its Root is also where DMI
 	// is read.
 	Env *preflight.Env
+	// RunDir is where the chip locks live; "" means /run/libreflash below
+	// Env.Root. The command passes the one below the root it changes.
+	RunDir string
 	// Flasher, when set, is the flasher to run (tests: a fake);
 	// FlasherPath is then not searched and a rehearsal is not possible.
 	Flasher Flasher
@@ -108,6 +111,7 @@ type installer struct {
 	// run leaves the chip in a known state.
 	previous *statedir.Run
 	lock     *statedir.Held // $STATE/lock
+	cleanups []func()       // run when the install ends (a rehearsal's comma-free chip path)
 	// chipLock and inhibitor are held while the chip may be touched
 	// (chipaccess.go).
 	chipLock  *statedir.Held
@@ -146,6 +150,9 @@ func Install(ctx context.Context, o InstallOptions) (*Summary, error) {
 	in.lock.Unlock()
 	in.chipLock.Unlock()
 	in.inhibitor.Release()
+	for _, f := range in.cleanups {
+		f()
+	}
 	return s, err
 }
 
@@ -185,7 +192,7 @@ func (in *installer) install(ctx context.Context) (*written, error) {
 		in.stage(StageLock, StatusFail)
 		return nil, err
 	}
-	if in.chipLock, err = lockChip(o.Env.Root, o.Programmer, o.Rehearse); err != nil {
+	if in.chipLock, err = lockChip(o.Env.Root, o.RunDir, o.Programmer, o.Rehearse); err != nil {
 		in.stage(StageLock, StatusFail)
 		return nil, err
 	}
