@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -104,6 +105,12 @@ func (r *renderer) Event(e pipeline.Event) {
 		}
 	case *pipeline.ChipState:
 		r.chipState(d)
+	case *pipeline.MACEvent:
+		if d.Changed {
+			r.line("MAC address: %s → %s (%s); the image written has sha256 %s", d.From, d.To, macSource[d.Source], d.SHA256)
+		} else {
+			r.line("MAC address: %s, unchanged: %s", d.From, d.Why)
+		}
 	case *pipeline.Prepare:
 		r.prepare(d)
 	case *pipeline.Restore:
@@ -169,6 +176,20 @@ func (r *renderer) plan(p *pipeline.Plan) {
 		fmt.Sprintf("image: %s (%s, sha256 %s)", p.Image.Path, pipeline.HumanSize(p.Image.Size), p.Image.SHA256),
 		fmt.Sprintf("chip: %s, %s, via -p %s", strings.TrimSpace(p.Chip.Vendor+" "+p.Chip.Name), pipeline.HumanSize(p.Chip.Size), p.Programmer),
 	}
+	if ar := p.Archive; ar != nil {
+		lines = append(lines, "archive: "+archiveLine(ar))
+	}
+	switch p.MAC {
+	case "":
+	case "auto":
+		lines = append(lines, "MAC address: this machine's own, read from the backup, goes into the written copy")
+	case "keep":
+		lines = append(lines, "MAC address: kept as in the image (--mac keep)")
+	case "random":
+		lines = append(lines, "MAC address: a random, locally administered one (--mac random)")
+	default:
+		lines = append(lines, "MAC address: "+p.MAC+" (--mac)")
+	}
 	if h := p.Rehearsal; h != nil {
 		from := "a generated factory-like image"
 		if h.SeededFrom != "" {
@@ -195,6 +216,31 @@ func (r *renderer) plan(p *pipeline.Plan) {
 	}
 	lines = append(lines, fmt.Sprintf("expected chip passes: %d reads, %d write; %d flasher runs", p.ChipReads, p.ChipWrites, p.FlasherRuns))
 	r.line("plan:\n  %s", strings.Join(lines, "\n  "))
+}
+
+var macSource = map[string]string{"backup": "this machine's own, from the backup", "user": "--mac", "random": "random"}
+
+// archiveLine says which image came from which release, and what was
+// checked of it.
+func archiveLine(ar *pipeline.ArchiveRef) string {
+	v := ar.Verified
+	var checked []string
+	if len(v.Checksums) > 0 {
+		checked = append(checked, strings.Join(v.Checksums, ", ")+" match")
+	}
+	switch {
+	case v.Signature == "skipped":
+		checked = append(checked, "signature NOT checked (--no-verify-signature)")
+	case v.ReleaseKey:
+		checked = append(checked, "good signature by Libreboot's release key "+v.Signer+" (since "+v.SignerSince+")")
+	default:
+		checked = append(checked, "good signature by "+v.Signer+", NOT one of Libreboot's published release keys")
+	}
+	s := fmt.Sprintf("%s; image %s (%s)", filepath.Base(ar.Path), ar.ROM, ar.Label)
+	if ar.Choices > 1 {
+		s += fmt.Sprintf(", chosen of %d that fit", ar.Choices)
+	}
+	return s + "; " + strings.Join(checked, "; ")
 }
 
 func (r *renderer) previousRun(p *pipeline.PreviousRun) {

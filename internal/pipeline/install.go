@@ -8,7 +8,6 @@ import (
 	"libreflash/internal/exitcode"
 	"libreflash/internal/preflight"
 	"libreflash/internal/restore"
-	"libreflash/internal/rom"
 	"libreflash/internal/runner"
 	"libreflash/internal/statedir"
 )
@@ -28,6 +27,17 @@ type InstallOptions struct {
 	FlasherPath string // --flasher; "" searches $PATH
 	Region      string // auto (""), full or bios
 	ForceBoard  bool   // accept an image for another board
+	// Archive options, when ROM is a release archive: the key to check its
+	// signature with, skipping that check, and the image to take from it.
+	Keyring           string
+	NoVerifySignature bool
+	ROMName           string
+	// MAC is --mac: "" (this machine's own, from the backup), keep, random
+	// or an address (rom.MAC*).
+	MAC string
+	// AllowNonCoreboot writes an image that is not coreboot and no known
+	// backup (--allow-non-coreboot).
+	AllowNonCoreboot bool
 	ForceRoute  bool   // go on where the board's route says external/jumper/unlock first
 	NoRestore   bool   // leave the lowered protections in place
 	StateDir    string // $STATE
@@ -54,6 +64,11 @@ type InstallOptions struct {
 	// Confirm asks the user a yes/no question (the plan, or a prepare
 	// action); nil means yes (--yes).
 	Confirm func(question string) bool
+	// Choose asks the user to pick one of several options (the image of a
+	// release archive) and returns its index, or false when the user gave
+	// none. nil: no one to ask (--yes, no terminal): the run stops and
+	// says how to name one (--rom).
+	Choose func(question string, options []string) (int, bool)
 	// Emit receives every event, the summary last. May be nil.
 	Emit Sink
 	// Command is the command line to tell the user to run again (after a
@@ -142,10 +157,11 @@ func (in *installer) install(ctx context.Context) (*written, error) {
 	if o.RehearseFrom != "" && !o.Rehearse {
 		return nil, exitcode.New(exitcode.Usage, "add --rehearse", "--rehearse-from needs --rehearse")
 	}
-	img, err := rom.Open(o.ROM)
+	src, err := openSource(o)
 	if err != nil {
 		return nil, err
 	}
+	in.sum.SignatureSkipped = src.rel != nil && src.rel.Verified.Signature == "skipped"
 	var found *runner.Flasher
 	if o.Flasher == nil {
 		if found, err = runner.Find(ctx, runner.FindOptions{Explicit: o.FlasherPath}); err != nil {
@@ -166,7 +182,7 @@ func (in *installer) install(ctx context.Context) (*written, error) {
 		return nil, err
 	}
 	in.stage(StageLock, StatusOK)
-	if in.rec, err = newRecord(in.stateDir, "install", in.start, img.Path); err != nil {
+	if in.rec, err = newRecord(in.stateDir, "install", in.start, o.ROM); err != nil {
 		return nil, err
 	}
 	in.out.attach(in.rec)
@@ -182,7 +198,7 @@ func (in *installer) install(ctx context.Context) (*written, error) {
 	if err := in.check(ctx); err != nil {
 		return nil, err
 	}
-	pl, err := in.plan(ctx, img, found, prev)
+	pl, err := in.plan(ctx, src, found, prev)
 	if err != nil {
 		return nil, err
 	}
@@ -194,6 +210,9 @@ func (in *installer) install(ctx context.Context) (*written, error) {
 		return nil, err
 	}
 	if err := in.checkLayout(pl, bk); err != nil {
+		return nil, err
+	}
+	if err := in.carryMAC(pl, bk); err != nil {
 		return nil, err
 	}
 	if err := ctx.Err(); err != nil {

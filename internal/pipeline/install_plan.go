@@ -29,14 +29,23 @@ type installPlan struct {
 
 // plan learns the chip from the flasher, checks the image against it and
 // the machine, chooses the region mode, shows the plan and asks to go on.
-func (in *installer) plan(ctx context.Context, img *rom.Image, found *runner.Flasher, prev *PreviousRun) (*installPlan, error) {
+func (in *installer) plan(ctx context.Context, src *source, found *runner.Flasher, prev *PreviousRun) (*installPlan, error) {
 	in.stage(StagePlan, StatusStart)
 	fail := func(err error) (*installPlan, error) {
 		in.stage(StagePlan, StatusFail)
 		return nil, err
 	}
-	pl := &installPlan{img: img, prog: in.o.Programmer}
+	pl := &installPlan{prog: in.o.Programmer}
+	machine := rom.ReadMachine(in.o.Env.Root)
+	img := src.img
 	var rehearsal *Rehearsal
+	if in.o.Rehearse && img == nil {
+		// The emulated chip takes the image's size: choose by board alone.
+		var err error
+		if img, err = in.chooseROM(src, 0, machine); err != nil {
+			return fail(err)
+		}
+	}
 	if in.o.Rehearse {
 		if found == nil {
 			return fail(exitcode.New(exitcode.Usage, "rehearse with a real flasher", "a rehearsal needs flashrom or flashprog"))
@@ -68,9 +77,16 @@ func (in *installer) plan(ctx context.Context, img *rom.Image, found *runner.Fla
 		return fail(in.blockedByFlasher("the flasher cannot reach the chip", plog, err))
 	}
 	pl.chip, pl.locked = probe.Chip, probe.Locked
+	if img == nil {
+		if img, err = in.chooseROM(src, pl.chip.Size, machine); err != nil {
+			return fail(err)
+		}
+	}
+	pl.img = img
 
-	rep := rom.Check(img, rom.CheckOptions{ChipSize: pl.chip.Size, Machine: rom.ReadMachine(in.o.Env.Root),
-		ForceBoard: in.o.ForceBoard, Region: in.o.Region})
+	rep := rom.Check(img, rom.CheckOptions{ChipSize: pl.chip.Size, Machine: machine,
+		ForceBoard: in.o.ForceBoard, Region: in.o.Region,
+		KnownBackup: KnownBackup(in.o.StateDir, img.SHA256()), AllowNonCoreboot: in.o.AllowNonCoreboot})
 	if in.o.Rehearse {
 		// The board is the one fact of this machine that a rehearsal may
 		// legitimately not share (practising on another computer): say what
@@ -107,6 +123,10 @@ func (in *installer) plan(ctx context.Context, img *rom.Image, found *runner.Fla
 				"the chip's descriptor locks %s, so only its BIOS region can be written, but the image has no BIOS region", strings.Join(pl.locked, ", ")))
 		}
 		pl.region, reason = true, RegionLockedRegions
+	}
+	mac, err := in.macMode(img, pl.region)
+	if err != nil {
+		return fail(err)
 	}
 
 	// The checked bytes are what gets written: a private copy, so that the
@@ -146,6 +166,8 @@ func (in *installer) plan(ctx context.Context, img *rom.Image, found *runner.Fla
 		Restore:       !in.o.Rehearse && !in.o.NoRestore,
 		Rehearsal:     rehearsal,
 		Previous:      pl.previous,
+		Archive:       src.ref(img),
+		MAC:           mac,
 	}
 	if pl.region {
 		p.Region = RegionBIOS
