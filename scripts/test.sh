@@ -33,7 +33,7 @@ stage() {
 
 echo "==> installing what the tests need (Go, flashrom, coreboot-utils, QEMU, busybox, OVMF, staticcheck)"
 ensure_go
-ensure_pkgs flashrom coreboot-utils qemu-system-x86 busybox-static cpio ovmf
+ensure_pkgs flashrom coreboot-utils qemu-system-x86 busybox-static cpio ovmf dbus
 command -v staticcheck >/dev/null 2>&1 || go install honnef.co/go/tools/cmd/staticcheck@v0.8.2
 echo "$(go version), $(flashrom --version 2>/dev/null | head -n1), $(nproc) CPUs"
 
@@ -58,7 +58,7 @@ cross_builds() {
 }
 
 go_tests() {
-  echo "(a line per package as it finishes; cmd/libreflash and internal/pipeline take a few minutes)"
+  echo "(one line per package, in order; the first, cmd/libreflash, takes a few minutes)"
   LIBREFLASH_VMTEST=0 go test -count=1 -timeout 60m ./...
 }
 

@@ -13,7 +13,7 @@
 #   -v             run the tests with -test.v (OUT/<pkg>/test.out lists skips)
 #   --out DIR      where results go (default: a temp dir, removed at the end
 #                  unless the run failed)
-#   --timeout S    bound for the guest (default 600 under TCG, 300 under KVM)
+#   --timeout S    bound for the guest (default 1500 under TCG, 300 under KVM)
 #   PKG...         packages to test (default ./...; those without tests are
 #                  left out)
 #
@@ -45,8 +45,8 @@ ensure_pkgs qemu-system-x86 busybox-static cpio flashrom coreboot-utils
 t0=$SECONDS
 vm_kernel
 vm_accel
-[ -n "$timeout_s" ] || { [ "$accel" = kvm ] && timeout_s=300 || timeout_s=600; }
-vm_tcg_scale=2 # a KVM boot that falls back to TCG (scripts/vmlib.sh vm_qemu)
+[ -n "$timeout_s" ] || { [ "$accel" = kvm ] && timeout_s=300 || timeout_s=1500; }
+vm_tcg_scale=5 # a KVM boot that falls back to TCG (scripts/vmlib.sh vm_qemu)
 vm_log "kernel $rel, accel $accel, timeout ${timeout_s}s"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/libreflash-test386.XXXXXX")

@@ -11,7 +11,7 @@
 #   --capture      also refresh internal/preflight/testdata/qemu-q35-*/ (root/
 #                  tree, probes.json, flashrom.log and .exit) from the guests
 #   --boots LIST   only these boots: bios, lockdown, relaxed, uefi, secureboot
-#   --timeout S    bound for each boot (default 420 under TCG, 120 under KVM)
+#   --timeout S    bound for each boot (default 600 under TCG, 120 under KVM)
 #
 # The accelerator is KVM when it can run the guests' machine, CPU model and
 # kernel, else TCG (a KVM boot that fails before the guest sends anything is
@@ -58,8 +58,8 @@ esac
 
 # --- accelerator: KVM when it really works, else TCG (scripts/vmlib.sh).
 vm_accel
-[ -n "$timeout_s" ] || { [ "$accel" = kvm ] && timeout_s=120 || timeout_s=420; }
-vm_tcg_scale=4 # a KVM boot that falls back to TCG (scripts/vmlib.sh vm_qemu)
+[ -n "$timeout_s" ] || { [ "$accel" = kvm ] && timeout_s=120 || timeout_s=600; }
+vm_tcg_scale=5 # a KVM boot that falls back to TCG (scripts/vmlib.sh vm_qemu)
 log "kernel $rel, accel $accel, timeout ${timeout_s}s per boot"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/libreflash-vmtest.XXXXXX")

@@ -62,6 +62,15 @@ It changes nothing.`,
 					fmt.Fprintf(w, "      files: %s\n", strings.Join(p.Files, ", "))
 				}
 			}
+			if st.JournalNote != "" {
+				fmt.Fprintf(w, "Journal not read: %s\n", st.JournalNote)
+			}
+			if len(st.Orphans) > 0 {
+				fmt.Fprintln(w, "Changes of libreflash's without a journal entry (undo with 'libreflash restore'):")
+			}
+			for _, o := range st.Orphans {
+				fmt.Fprintf(w, "  %s: %s\n", o.Path, o.Summary)
+			}
 			k := st.Kernel
 			fmt.Fprintf(w, "Running kernel: iomem=relaxed %s", map[bool]string{true: "on", false: "off"}[k.IomemRelaxed])
 			if len(k.Drivers) > 0 {

@@ -123,3 +123,19 @@ func TestFixBranches(t *testing.T) {
 		t.Error("Fix of an unknown cause")
 	}
 }
+
+// TestResultFor: the findings of a write that left the chip in an unknown
+// state, once libreflash has rolled it back, carry the rolled-back fix.
+func TestResultFor(t *testing.T) {
+	r := Diagnose(readFixture(t, "fr-verify-mismatch").body, Facts{})
+	if p, ok := r.Primary(); !ok || p.ID != "verify_failed" {
+		t.Fatalf("primary %+v", r.Findings)
+	}
+	got := r.For(RolledBack, Facts{})
+	if got[0].Fix != Fix("verify_failed", RolledBack, Facts{}) || strings.Contains(got[0].Fix, "DO NOT REBOOT") {
+		t.Errorf("fix %q", got[0].Fix)
+	}
+	if r.Findings[0].Fix == got[0].Fix {
+		t.Error("For changed nothing, or changed the result itself")
+	}
+}

@@ -117,6 +117,21 @@ func (r Result) NeedsFacts() bool {
 	return false
 }
 
+// For returns the findings with each fix for outcome instead: what the
+// caller learnt after the log ended (libreflash's install reads the chip
+// back, or rolls it back) decides which branch of the catalog's fix
+// applies. Info findings from other runs keep theirs.
+func (r Result) For(outcome string, f Facts) []Finding {
+	out := make([]Finding, len(r.Findings))
+	for i, fd := range r.Findings {
+		if fd.Severity != Info {
+			fd.Fix = Fix(fd.ID, outcome, f)
+		}
+		out[i] = fd
+	}
+	return out
+}
+
 // OK reports whether the log shows a successful run.
 func (r Result) OK() bool { return r.Outcome == Success }
 
@@ -247,13 +262,14 @@ type state struct {
 	containerLine                   int    // line of the last container or toolbox prompt
 	kernel                          string // Linux version the last banner names
 	eraseCheck                      []*item
-	eraseFailHit                    int // hit counter of the first "ERASE FAILED"
+	earlyCheck                      []lineNote // "FAILED at … Expected=0xff" before the banner
+	eraseFailHit                    int        // hit counter of the first "ERASE FAILED"
 	stage                           int
 	open, eraseOnly                 bool
 	lastSuccess, lastFail           int // hit counters, 0 = never
 	unchanged, unknownState         bool
-	eraseTrouble, writeDone         bool // erase failures and recovery; "Erase/write done"
-	verifyStage                     bool // "Verifying flash..." seen
+	eraseTrouble                    bool // an erase failed (the flasher may recover)
+	verified                        bool // "VERIFIED." seen
 	failLine, failStage             int
 	failText                        string
 	details, detailLine             int
@@ -381,11 +397,11 @@ func (st *state) resetRun() {
 	st.run = Run{}
 	st.runFile, st.cmdOp = "", ""
 	st.started, st.content, st.sawBanner, st.stages = false, false, false, 0
-	st.eraseCheck, st.eraseFailHit = nil, 0
+	st.eraseCheck, st.eraseFailHit, st.earlyCheck = nil, 0, nil
 	st.stage, st.open, st.eraseOnly = stageNone, false, false
 	st.lastSuccess, st.lastFail = 0, 0
 	st.unchanged, st.unknownState = false, false
-	st.eraseTrouble, st.writeDone, st.verifyStage = false, false, false
+	st.eraseTrouble, st.verified = false, false
 	st.failLine, st.failStage, st.failText, st.details, st.detailLine = 0, 0, "", 0, 0
 	st.probeLine, st.probeDetails, st.probeText = 0, 0, ""
 	st.namePrinted = false
@@ -449,14 +465,14 @@ func (st *state) hit(s *sig, start, end int) {
 		if s.arg == stageErase {
 			st.stage, st.eraseOnly = stageWrite, true
 		}
-		if s.arg == stageVerify {
-			st.verifyStage = true
-		}
 		return
 	case kStageDone:
 		st.open = true
-		if s.arg != 0 {
+		if s.arg == stageReadOld {
+			// The old contents are in: erasing and writing come next,
+			// whether or not the flasher says so (flashrom 1.4 does not).
 			st.stages |= 1 << s.arg
+			st.stage = stageWrite
 		}
 		return
 	case kStageFail:
@@ -475,6 +491,9 @@ func (st *state) hit(s *sig, start, end int) {
 		}
 		st.open = false
 		st.lastSuccess = st.hits
+		if s.arg == argVerified {
+			st.verified = true
+		}
 		return
 	case kFail:
 		st.fail(line, st.c.lineText(li))
@@ -538,15 +557,22 @@ func (st *state) hit(s *sig, start, end int) {
 		}
 		return
 	case kVerify:
-		if st.stage != stageVerify && st.writing() && erasedExpected(st.c.from(end)) {
+		if st.stage != stageVerify && !st.writing() && !st.sawBanner && erasedExpected(st.c.from(end)) {
+			// Before the banner: stderr ahead of stdout. Whether it is
+			// a write's erase check or a verify mismatch, the rest of the
+			// run tells (finishRun).
+			st.earlyCheck = append(st.earlyCheck, lineNote{line, st.c.lineText(li)})
+			return
+		}
+		if (st.stage != stageVerify || st.verified) && st.writing() && erasedExpected(st.c.from(end)) {
+			// (After VERIFIED., such a line is the erase check's stderr
+			// arriving late: the verification came last.)
 			// The erase check inside a write (flashrom ≥1.4 prints it,
 			// often before its own "Erasing and writing" line): bytes that
 			// did not read back as erased. A failure to erase, decided at
 			// the end of the run: fatal if the write failed, harmless if
 			// the flasher recovered.
-			it := st.add("write_failed", Warning, "the erase check found bytes that did not read back as erased (Expected=0xff): erasing failed", line, st.c.lineText(li))
-			st.eraseCheck = append(st.eraseCheck, it)
-			st.eraseTrouble = true
+			st.eraseChecked(line, st.c.lineText(li))
 			return
 		}
 		if st.stage == stageWrite {
@@ -582,6 +608,19 @@ func (st *state) hit(s *sig, start, end int) {
 	}
 }
 
+// eraseChecked records a failed erase check at line.
+func (st *state) eraseChecked(line int, text string) {
+	it := st.add("write_failed", Warning, "the erase check found bytes that did not read back as erased (Expected=0xff): erasing failed", line, text)
+	st.eraseCheck = append(st.eraseCheck, it)
+	st.eraseTrouble = true
+}
+
+// lineNote is a line kept for a decision the rest of the run makes.
+type lineNote struct {
+	line int
+	text string
+}
+
 // writing reports whether the current run writes or erases the chip, as
 // far as its command line and stages tell.
 func (st *state) writing() bool {
@@ -599,11 +638,13 @@ func erasedExpected(rest []byte) bool {
 	return i >= 0 && i+13 <= len(rest) && bytes.EqualFold(rest[i+11:i+13], []byte("ff"))
 }
 
-// banner handles the flasher's second banner line: a new run starts unless
-// the current one has only its command line so far. The line before names
-// the flasher and its version ("flashrom v1.4.0 on Linux …").
+// banner handles the flasher's second banner line: a new run starts when
+// the current one has its banner already. What came before this banner
+// since the last command line is this run's: a flasher's stderr often
+// arrives ahead of its buffered stdout, banner included. The line before
+// names the flasher and its version ("flashrom v1.4.0 on Linux …").
 func (st *state) banner(li int) {
-	if st.content || st.sawBanner {
+	if st.sawBanner {
 		st.newRun()
 	}
 	name, _, _ := strings.Cut(st.c.lineText(li), " ")
@@ -793,7 +834,24 @@ func (st *state) finishRun(last bool) {
 		}
 		st.resolvePending(cls)
 	}
-	if st.eraseFailHit > 0 && st.lastFail == 0 && st.lastSuccess < st.eraseFailHit {
+	if len(st.earlyCheck) > 0 {
+		// They came first: they go first.
+		before := len(st.items)
+		for _, n := range st.earlyCheck {
+			if st.writing() {
+				st.eraseChecked(n.line, n.text)
+			} else {
+				st.add("verify_failed", Fatal, "", n.line, n.text)
+				st.fail(n.line, n.text)
+			}
+		}
+		early := append([]*item(nil), st.items[before:]...)
+		for i, it := range early {
+			it.order = i - len(early)
+		}
+		st.items = append(early, st.items[:before]...)
+	}
+	if st.eraseFailHit > 0 && st.lastFail == 0 && st.lastSuccess < st.eraseFailHit && !st.verified {
 		// An erase failed and nothing after it succeeded.
 		it := st.eraseCheck[0]
 		st.fail(it.Line, it.Evidence)

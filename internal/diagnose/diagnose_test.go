@@ -697,3 +697,31 @@ func TestStreamedWindow(t *testing.T) {
 		t.Errorf("%d runs, %d omitted, outcome %s", len(r.Runs), r.RunsOmitted, r.Outcome)
 	}
 }
+
+// TestEPERMFromTheLog: offline, "Operation not permitted" getting I/O
+// privileges is ranked by what the log shows — a root prompt, sudo, a user
+// prompt, a toolbox — and the check that tells the candidates apart is one
+// command, with the kernel the banner names.
+func TestEPERMFromTheLog(t *testing.T) {
+	body := readFixture(t, "vm-not-root").body
+	for _, tc := range []struct {
+		prompt, cause, candidate string
+	}{
+		{"root@x200:~# flashrom -p internal -r x.rom\n", "kernel_lockdown", "not_root"},
+		{"user@x200:~$ sudo flashrom -p internal -r x.rom\n", "kernel_lockdown", "not_root"},
+		{"user@x200:~$ flashrom -p internal -r x.rom\n", "not_root", "kernel_lockdown"},
+		{"\u2b22[user@toolbox ~]$ flashrom -p internal -r x.rom\n", "not_root", ""},
+		{"", "not_root", "kernel_lockdown"},
+	} {
+		r := Diagnose(append([]byte(tc.prompt), body...), Facts{})
+		var cands []string
+		if tc.candidate != "" {
+			cands = []string{tc.candidate}
+		}
+		check(t, tc.prompt, want{outcome: Failed, cause: tc.cause, candidates: cands}, r)
+		p, _ := r.Primary()
+		if tc.candidate != "" && (!strings.Contains(p.Check, "cat /sys/kernel/security/lockdown") || !strings.Contains(p.Check, "6.1.0-56-amd64")) {
+			t.Errorf("%q: check %q", tc.prompt, p.Check)
+		}
+	}
+}

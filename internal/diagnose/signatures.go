@@ -37,9 +37,13 @@ const (
 	kEraseTrouble             // an erase function failed; the flasher may find another
 )
 
-// argWriteDone marks the success lines that flashrom ≥1.4 prints even after
-// a failed write.
-const argWriteDone = 1
+// Arguments of kSuccess: argWriteDone marks the success lines that flashrom
+// ≥1.4 prints even after a failed write; argVerified the verification that
+// settles a write.
+const (
+	argWriteDone = 1
+	argVerified  = 2
+)
 
 const (
 	osLinux = 1
@@ -93,10 +97,10 @@ var signatures = []sig{
 	{text: "Updating flash chip contents...", kind: kStage, arg: stageWrite},
 	{text: "Erasing flash chip...", kind: kStage, arg: stageErase},
 	{text: "Verifying flash...", kind: kStage, arg: stageVerify},
-	{text: "Reading old flash chip contents... done.", kind: kStageDone},
+	{text: "Reading old flash chip contents... done.", kind: kStageDone, arg: stageReadOld},
 	{text: "Assuming old flash chip contents as ref-file", kind: kStageDone, arg: stageReadOld},
 	{text: "Reading flash... done.", kind: kSuccess},
-	{text: "VERIFIED.", kind: kSuccess},
+	{text: "VERIFIED.", kind: kSuccess, arg: argVerified},
 	{text: "Erase/write done.", kind: kSuccess, arg: argWriteDone},
 	{text: "Erase/write done from", kind: kSuccess, arg: argWriteDone},
 	{text: "Erase done.", kind: kSuccess},

@@ -58,7 +58,7 @@ func (in *installer) offerPrepare(ctx context.Context, blocking []preflight.Chec
 		}
 	}
 	m := in.protections()
-	d := m.Derive(restoreChecks(in.report))
+	d := restore.WithFacts(m.Derive(restoreChecks(in.report)), in.report.Facts)
 	blocked := func() error {
 		return &InstallError{Result: ResultBlocked, Code: exitcode.Blocked,
 			Err: fmt.Errorf("blocked before any write by: %s; nothing was touched", strings.Join(ids, ", ")),

@@ -12,6 +12,7 @@ import (
 	"libreflash/internal/exitcode"
 	"libreflash/internal/rom"
 	"libreflash/internal/runner"
+	"libreflash/internal/statedir"
 )
 
 // written is what the write stage works from and leaves behind.
@@ -31,6 +32,13 @@ func (w *written) writeOp(file, contents string) WriteOp {
 // on any failure decides the chip's state and acts on it (docs/design.md).
 func (in *installer) writeAndVerify(ctx context.Context, w *written) error {
 	in.stage(StageWrite, StatusStart)
+	// The flasher writes the copy in the run directory: it must still be
+	// the image that was checked (issue 13: a swapped runs/<ts>/image.rom).
+	if err := statedir.VerifyPath(w.plan.image, w.plan.img.SHA256()); err != nil {
+		in.stage(StageWrite, StatusFail)
+		return &InstallError{Result: ResultBlocked, Code: exitcode.Blocked, Err: fmt.Errorf("not writing: %w", err),
+			Tip: "nothing was written; something other than libreflash writes in its state directory: find out what, then run again"}
+	}
 	fr := in.s.write(ctx, StageWrite, w.writeOp(w.plan.image, w.backup.current.Path))
 	if fr.err != nil {
 		in.stage(StageWrite, StatusFail)

@@ -3,6 +3,9 @@ package preflight
 import (
 	"fmt"
 	"os"
+	"strings"
+
+	"libreflash/internal/diagnose"
 )
 
 var secureBootCheck = definition{id: "secureboot", run: checkSecureBoot, informational: internalOnly}
@@ -81,7 +84,7 @@ func checkSecureBoot(s *state) Check {
 	case b.err != "":
 		return Check{Status: Warn, Summary: "UEFI boot, Secure Boot state unreadable", Detail: b.err}
 	case b.enforcing():
-		return Check{
+		c := Check{
 			Status:  Fail,
 			Summary: "Secure Boot is enabled",
 			Detail: "With Secure Boot on, most distribution kernels lock themselves down, which " +
@@ -91,6 +94,14 @@ func checkSecureBoot(s *state) Check {
 				"3. Run libreflash check again.",
 			Docs: docsDevmem,
 		}
+		if k := s.lock.kind; k == diagnose.LockdownKconfig || k == diagnose.LockdownCmdline {
+			// The fix diagnose gives for the lockdown (its catalog):
+			// turning Secure Boot off alone changes nothing here.
+			c.Detail += " Here lockdown does not come from Secure Boot: " + s.lock.source + ", so disabling Secure Boot alone does not lift it."
+			c.Fix += "\n4. That alone does not lift kernel lockdown here (see the lockdown check): " +
+				strings.ReplaceAll(diagnose.Fix("kernel_lockdown", diagnose.Failed, diagnose.Facts{Available: true, LockdownSource: k}), "\n", " ")
+		}
+		return c
 	case b.enabled && b.setupMode:
 		return Check{Status: Pass, Summary: "UEFI boot, Secure Boot in setup mode (not enforcing)"}
 	}

@@ -1,6 +1,7 @@
 package preflight_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
@@ -102,4 +103,36 @@ func text(r *preflight.Report) string {
 		}
 	}
 	return b.String()
+}
+
+// TestSecureBootFixForcedLockdown: when the kernel build forces lockdown,
+// the Secure Boot check does not pretend that disabling Secure Boot is
+// enough: its fix names the kernel option, as diagnose's fix for the
+// lockdown does.
+func TestSecureBootFixForcedLockdown(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS(filepath.Join("testdata", "uefi-secureboot-lockdown-integrity"))); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "root", "boot", "config-6.1.0-56-amd64")
+	b, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = bytes.Replace(b, []byte("# CONFIG_LOCK_DOWN_KERNEL_FORCE_INTEGRITY is not set"), []byte("CONFIG_LOCK_DOWN_KERNEL_FORCE_INTEGRITY=y"), 1)
+	if err := os.WriteFile(cfg, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e, err := preflighttest.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := preflight.Run(context.Background(), e, preflight.Options{Programmer: "internal"})
+	sb, _ := r.Get("secureboot")
+	if sb.Status != preflight.Fail || !strings.Contains(sb.Fix, "CONFIG_LOCK_DOWN_KERNEL_FORCE") || !strings.Contains(sb.Detail, "does not lift") {
+		t.Errorf("secureboot check: %+v", sb)
+	}
+	if r.Facts.LockdownSource != diagnose.LockdownKconfig {
+		t.Errorf("facts: lockdown source %q", r.Facts.LockdownSource)
+	}
 }

@@ -52,7 +52,27 @@ func DeriveFromReport(r *preflight.Report) Derived {
 		checks = append(checks, Check{ID: c.ID, Status: string(c.Status)})
 	}
 	f := r.Facts
-	return derive(checks, f.IomemRelaxed == diagnose.Yes, !f.Available || len(f.Drivers) > 0)
+	return WithFacts(derive(checks, f.IomemRelaxed == diagnose.Yes, !f.Available || len(f.Drivers) > 0), f)
+}
+
+// WithFacts makes the Secure Boot and lockdown notes say what lifts
+// lockdown on this machine, as diagnose's catalog does (diagnose.Fix):
+// lockdown forced by the kernel build or set on the command line is not
+// lifted by turning Secure Boot off, whatever Secure Boot's state.
+func WithFacts(d Derived, f diagnose.Facts) Derived {
+	if !f.Available || f.LockdownSource == "" || f.LockdownSource == diagnose.LockdownSecureBoot {
+		return d
+	}
+	notes := make([]string, 0, len(d.Notes))
+	for _, n := range d.Notes {
+		if n == NoteSecureBoot || n == NoteLockdown {
+			n = "kernel lockdown is active, so /dev/mem and I/O ports are refused even to root, and turning Secure Boot off does not change that: " +
+				strings.ReplaceAll(diagnose.Fix("kernel_lockdown", diagnose.Failed, f), "\n", " ")
+		}
+		notes = append(notes, n)
+	}
+	d.Notes = notes
+	return d
 }
 
 // Derive is DeriveFromReport for check results alone, taking whether

@@ -1,9 +1,12 @@
 package restore
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"libreflash/internal/preflight"
@@ -46,5 +49,45 @@ func TestDeriveFromReport(t *testing.T) {
 				t.Errorf("lockdown %s, notes %q", lock.Status, d.Notes)
 			}
 		})
+	}
+}
+
+// TestDeriveForcedLockdown: with lockdown forced by the kernel build, the
+// notes of prepare (and a blocked install) do not tell the user to turn
+// Secure Boot off, which would change nothing; they name the kernel option,
+// as diagnose's fix does.
+func TestDeriveForcedLockdown(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS(filepath.Join("..", "preflight", "testdata", "uefi-secureboot-lockdown-integrity"))); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "root", "boot", "config-6.1.0-56-amd64")
+	b, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = bytes.Replace(b, []byte("CONFIG_LOCK_DOWN_KERNEL_FORCE_NONE=y"), []byte("# CONFIG_LOCK_DOWN_KERNEL_FORCE_NONE is not set"), 1)
+	b = bytes.Replace(b, []byte("# CONFIG_LOCK_DOWN_KERNEL_FORCE_INTEGRITY is not set"), []byte("CONFIG_LOCK_DOWN_KERNEL_FORCE_INTEGRITY=y"), 1)
+	if err := os.WriteFile(cfg, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, forced := range []bool{false, true} {
+		src := filepath.Join("..", "preflight", "testdata", "uefi-secureboot-lockdown-integrity")
+		if forced {
+			src = dir
+		}
+		e, err := preflighttest.Load(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := preflight.Run(context.Background(), e, preflight.Options{Programmer: "internal"})
+		notes := strings.Join(DeriveFromReport(r).Notes, "\n")
+		if notes == "" {
+			t.Fatalf("forced %v: no notes", forced)
+		}
+		says := strings.Contains(notes, "Turn SecureBoot off")
+		if says == forced || forced != strings.Contains(notes, "CONFIG_LOCK_DOWN_KERNEL_FORCE") {
+			t.Errorf("forced %v (facts %+v): notes %q", forced, r.Facts, notes)
+		}
 	}
 }

@@ -64,7 +64,7 @@ func (m *Manager) planDrivers(j *Journal) (*Step, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Entry{Action: ActionDrivers, Backend: "modprobe", BootID: m.bootID(), Modules: mods,
+	e := &Entry{Action: ActionDrivers, Backend: backendModprobe, BootID: m.bootID(), Modules: mods,
 		Apply:  []Command{{Tool: t, Args: append([]string{"-r"}, mods...)}},
 		Expect: "none of " + strings.Join(mods, ", ") + " in /proc/modules"}
 	return m.describe(s, e), nil

@@ -2,6 +2,7 @@ package restore
 
 import (
 	"bytes"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/google/renameio/v2"
+	"golang.org/x/sys/unix"
 )
 
 func sha(b []byte) string {
@@ -57,16 +59,79 @@ func (m *Manager) snapshot(host string, newContent []byte, fallback, remove stri
 	}
 	fc.Existed, fc.Orig, fc.OrigSHA256 = true, b, sha(b)
 	fc.Mode = uint32(fi.Mode().Perm())
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		fc.UID, fc.GID = int(st.Uid), int(st.Gid)
-	}
+	fc.UID, fc.GID = fileOwner(fi)
 	return fc, nil
 }
 
 // writeHost replaces a host file atomically with data, mode and owner, and
-// makes the rename durable.
+// makes the change durable. A symlinked file (a /etc/default/grub that
+// links elsewhere) stays a symlink: its target is written, after checking
+// that only root can change the directories on the way to it.
+//
+// The new content is written to an unnamed file (O_TMPFILE) in the target's
+// directory and only then given a name, so a crash at any point leaves no
+// temporary file where a boot loader reads every file (grub.d/*.cfg); a new
+// file gets its final name directly (linkat fails if it exists: O_EXCL).
+// Where the file system has no O_TMPFILE, a named temporary file is used.
 func (m *Manager) writeHost(host string, data []byte, mode os.FileMode, uid, gid int) error {
-	real := m.path(host)
+	real, err := m.resolve(host)
+	if errors.Is(err, os.ErrNotExist) {
+		// A new file: in its directory as the host resolves it.
+		var d string
+		if d, err = m.resolve(filepath.Dir(host)); err == nil {
+			real = filepath.Join(d, filepath.Base(host))
+		}
+	}
+	if err != nil {
+		return err
+	}
+	dir := filepath.Dir(real)
+	if err := m.checkOwnership(dir); err != nil {
+		return fmt.Errorf("%s: not writing there: %w", host, err)
+	}
+	fd, err := unix.Open(dir, unix.O_TMPFILE|unix.O_WRONLY|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return m.writeRenameio(real, data, mode, uid, gid)
+	}
+	f := os.NewFile(uintptr(fd), real)
+	defer f.Close()
+	if _, err := f.Write(data); err != nil {
+		return err
+	}
+	if err := f.Chown(uid, gid); err != nil && os.Geteuid() == 0 {
+		return err
+	}
+	if err := f.Chmod(mode); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	m.step("file-temp")
+	link := func(to string) error {
+		return unix.Linkat(unix.AT_FDCWD, fmt.Sprintf("/proc/self/fd/%d", fd), unix.AT_FDCWD, to, unix.AT_SYMLINK_FOLLOW)
+	}
+	if _, err := os.Lstat(real); errors.Is(err, os.ErrNotExist) {
+		if err := link(real); err != nil {
+			return err
+		}
+		return syncDir(dir)
+	}
+	var rnd [8]byte
+	_, _ = rand.Read(rnd[:])
+	tmp := filepath.Join(dir, fmt.Sprintf(".%s.libreflash-%x.tmp", filepath.Base(real), rnd))
+	if err := link(tmp); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, real); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return syncDir(dir)
+}
+
+// writeRenameio is writeHost for file systems without O_TMPFILE.
+func (m *Manager) writeRenameio(real string, data []byte, mode os.FileMode, uid, gid int) error {
 	pf, err := renameio.NewPendingFile(real, renameio.WithStaticPermissions(mode))
 	if err != nil {
 		return err
@@ -81,6 +146,7 @@ func (m *Manager) writeHost(host string, data []byte, mode os.FileMode, uid, gid
 	if err := pf.Chmod(mode); err != nil {
 		return err
 	}
+	m.step("file-temp")
 	if err := pf.CloseAtomicallyReplace(); err != nil {
 		return err
 	}
@@ -161,11 +227,11 @@ func (m *Manager) undoFile(fc *FileChange) (changed bool, err error) {
 		}
 		return true, m.removeDirs(fc)
 	case "grub-var":
-		out, err = removeGrubArg(cur, fc.Remove)
+		out, err = removeGrubArg(cur, fc.Orig, fc.Remove)
 	case "words":
-		out = removeWord(cur, fc.Remove)
+		out = removeWord(cur, fc.Orig, fc.Remove)
 	case "options":
-		out = removeOption(cur, fc.Remove)
+		out = removeOption(cur, fc.Orig, fc.Remove)
 	case "line":
 		out = removeLine(cur, fc.Remove)
 	default:
@@ -181,11 +247,16 @@ func (m *Manager) undoFile(fc *FileChange) (changed bool, err error) {
 	if err != nil {
 		return false, err
 	}
-	uid, gid := fc.UID, fc.GID
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		uid, gid = int(st.Uid), int(st.Gid)
-	}
+	uid, gid := fileOwner(fi)
 	return true, m.writeHost(fc.Path, out, fi.Mode().Perm(), uid, gid)
+}
+
+// fileOwner returns a file's owner and group (root's where unknown).
+func fileOwner(fi os.FileInfo) (uid, gid int) {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return int(st.Uid), int(st.Gid)
+	}
+	return 0, 0
 }
 
 func (m *Manager) fixMeta(fc *FileChange) error {

@@ -1,9 +1,13 @@
 package restore
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"os"
 	"path"
 	"path/filepath"
 	"sort"
@@ -262,18 +266,24 @@ func (m *Manager) planIomem(ctx context.Context, j *Journal) (*Step, error) {
 		if err == nil {
 			out, err = addGrubArg(src, iomemParam)
 		}
-		if err == nil {
+		var amb *AmbiguousGrubError
+		switch {
+		case errors.As(err, &amb) && m.grubReadsDropins():
+			// The drop-in is sourced after the file and appends to
+			// whatever value took effect in it.
+			e.Backend = BackendGrubDropin
+			err = m.planGrub(e, grubDropinPath, []byte(grubDropin), "delete")
+		case errors.As(err, &amb):
+			s.Status = "manual"
+			s.Summary = amb.Error() + "; libreflash leaves it alone"
+			s.Manual = []string{"add iomem=relaxed to the GRUB_CMDLINE_LINUX_DEFAULT that takes effect in /etc/default/grub, then run grub-mkconfig -o /boot/grub/grub.cfg",
+				manualIomemFallback}
+			return s, nil
+		case err == nil:
 			err = m.planGrub(e, defaultGrubPath, out, "grub-var")
 		}
-	case BackendGrubby:
-		err = m.planTool(e, []string{"grubby"}, []string{"--update-kernel=ALL", "--args=" + iomemParam},
-			[]string{"--update-kernel=ALL", "--remove-args=" + iomemParam})
-	case BackendKernelstub:
-		err = m.planTool(e, []string{"kernelstub"}, []string{"-a", iomemParam}, []string{"-d", iomemParam})
-	case BackendRpmOstree:
-		// The -if-missing/-if-present forms keep Apply and Undo idempotent.
-		err = m.planTool(e, []string{"rpm-ostree"}, []string{"kargs", "--append-if-missing=" + iomemParam},
-			[]string{"kargs", "--delete-if-present=" + iomemParam})
+	case BackendGrubby, BackendKernelstub, BackendRpmOstree:
+		err = m.planTool(e)
 	case BackendKernelCmd:
 		err = m.planKernelCmdline(e)
 	case BackendLoaderEntry:
@@ -291,6 +301,27 @@ func (m *Manager) planIomem(ctx context.Context, j *Journal) (*Step, error) {
 		return nil, err
 	}
 	return m.describe(s, e), nil
+}
+
+// grubReadsDropins says whether this system's grub-mkconfig sources
+// /etc/default/grub.d/*.cfg (Debian's does; upstream's may not), read from
+// the script itself.
+func (m *Manager) grubReadsDropins() bool {
+	t, err := m.findTool("grub-mkconfig", "grub2-mkconfig")
+	if err != nil {
+		return false
+	}
+	real, err := m.resolve(t)
+	if err != nil {
+		return false
+	}
+	f, err := os.Open(real)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	b, _ := io.ReadAll(io.LimitReader(f, 1<<20))
+	return bytes.Contains(b, []byte("/default/grub.d/"))
 }
 
 // describe fills a step from its entry: the exact files and commands.
@@ -327,14 +358,67 @@ func (m *Manager) planGrub(e *Entry, file string, content []byte, fallback strin
 	return nil
 }
 
-func (m *Manager) planTool(e *Entry, names, apply, undo []string) error {
-	t, err := m.findTool(names...)
+// cmdlineTools are the backends that change the kernel command line with
+// a tool of their own: its names, and its arguments to add and to remove
+// iomem=relaxed.
+var cmdlineTools = map[string]struct{ names, apply, undo []string }{
+	BackendGrubby: {[]string{"grubby"}, []string{"--update-kernel=ALL", "--args=" + iomemParam},
+		[]string{"--update-kernel=ALL", "--remove-args=" + iomemParam}},
+	BackendKernelstub: {[]string{"kernelstub"}, []string{"-a", iomemParam}, []string{"-d", iomemParam}},
+	// The -if-missing/-if-present forms keep Apply and Undo idempotent.
+	BackendRpmOstree: {[]string{"rpm-ostree"}, []string{"kargs", "--append-if-missing=" + iomemParam},
+		[]string{"kargs", "--delete-if-present=" + iomemParam}},
+}
+
+func (m *Manager) planTool(e *Entry) error {
+	ct := cmdlineTools[e.Backend]
+	t, err := m.findTool(ct.names...)
 	if err != nil {
 		return err
 	}
-	e.Apply = []Command{{Tool: t, Args: apply}}
-	e.Undo = []Command{{Tool: t, Args: undo}}
+	e.Apply = []Command{{Tool: t, Args: ct.apply}}
+	e.Undo = []Command{{Tool: t, Args: ct.undo}}
 	return nil
+}
+
+// undoCommands works out the commands that take e back, the way prepare
+// chose them: from the entry's action and backend, with each tool found
+// again in the system directories and checked (findTool). The journal
+// names an action; a program or argument it names is never run. Its Undo
+// list only says whether the backend's command is to run at all (an entry
+// journaled without one gets none).
+func (m *Manager) undoCommands(e *Entry) ([]Command, error) {
+	if len(e.Undo) == 0 && e.Backend != backendModprobe {
+		return nil, nil
+	}
+	switch e.Backend {
+	case BackendGrubDropin, BackendGrubEdit:
+		c, err := m.grubRegen()
+		if err != nil {
+			return nil, err
+		}
+		return []Command{c}, nil
+	case BackendGrubby, BackendKernelstub, BackendRpmOstree:
+		ct := cmdlineTools[e.Backend]
+		t, err := m.findTool(ct.names...)
+		if err != nil {
+			return nil, err
+		}
+		return []Command{{Tool: t, Args: ct.undo}}, nil
+	case BackendKernelCmd:
+		kver, err := kernelInstallRelease(e)
+		if err != nil {
+			return nil, err
+		}
+		t, err := m.findTool("kernel-install")
+		if err != nil {
+			return nil, err
+		}
+		return []Command{{Tool: t, Args: []string{"add", kver, kernelImage(kver)}}}, nil
+	case backendModprobe:
+		return m.reloadCommands(e), nil
+	}
+	return nil, nil
 }
 
 // planKernelCmdline edits /etc/kernel/cmdline, which kernel-install reads
@@ -352,8 +436,8 @@ func (m *Manager) planKernelCmdline(e *Entry) error {
 	}
 	e.Files = []*FileChange{fc}
 	kver := m.kernelRelease()
-	image := "/usr/lib/modules/" + kver + "/vmlinuz"
-	if t, err := m.findTool("kernel-install"); err == nil && kver != "" && m.existsHost(image) {
+	image := kernelImage(kver)
+	if t, err := m.findTool("kernel-install"); err == nil && kverRE.MatchString(kver) && m.existsHost(image) {
 		c := Command{Tool: t, Args: []string{"add", kver, image}}
 		e.Apply, e.Undo = []Command{c}, []Command{c}
 		return nil

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/google/renameio/v2"
+
+	"libreflash/internal/statedir"
 )
 
 // Entry states. An entry is written as "applying" before its change starts,
@@ -31,6 +33,9 @@ const journalVersion = 1
 type Journal struct {
 	Version int      `json:"version"`
 	Entries []*Entry `json:"entries"`
+
+	// Ignored says why the journal file was not read (a symlink).
+	Ignored string `json:"-"`
 }
 
 // Entry is one reversible change with everything its Undo needs.
@@ -53,7 +58,9 @@ type Entry struct {
 	Files []*FileChange `json:"files,omitempty"`
 	// Apply commands run after the files; Undo commands run after the files
 	// are restored. Both are idempotent, so re-running them after a crash
-	// is safe.
+	// is safe. They are recorded for people (status shows them); restore
+	// never runs a command read from the journal but works it out again
+	// from Action and Backend (Manager.undoCommands).
 	Apply []Command `json:"apply,omitempty"`
 	Undo  []Command `json:"undo,omitempty"`
 	// Expect says what the change should achieve, for status and humans.
@@ -93,10 +100,20 @@ type Command struct {
 // Argv is the command as the user would type it.
 func (c Command) Argv() []string { return append([]string{c.Tool}, c.Args...) }
 
+// MaxJournalSize bounds the journal read: it holds a few boot
+// configuration files, a few KiB each.
+const MaxJournalSize = 4 << 20
+
 // ParseJournal decodes and validates journal bytes. The journal is read by
 // root and drives file writes, so it is treated as untrusted: unknown
-// versions, states, actions, fallbacks and relative paths are refused.
+// versions, states and actions are refused, and so is every file, fallback,
+// module or argument that the entry's action and backend would not have
+// written (validEntry). Commands in it are never run: restore works them
+// out again from the action and backend, finding the tools as prepare did.
 func ParseJournal(b []byte) (*Journal, error) {
+	if len(b) > MaxJournalSize {
+		return nil, fmt.Errorf("journal: %d bytes, more than the %d libreflash ever writes", len(b), MaxJournalSize)
+	}
 	var j Journal
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
@@ -126,41 +143,39 @@ func ParseJournal(b []byte) (*Journal, error) {
 		if !knownAction(e.Action) {
 			return nil, fmt.Errorf("journal: entry %s: unknown action %q", e.ID, e.Action)
 		}
-		for _, f := range e.Files {
-			if f == nil || !filepath.IsAbs(f.Path) || filepath.Clean(f.Path) != f.Path {
-				return nil, fmt.Errorf("journal: entry %s: bad file path", e.ID)
-			}
-			for _, d := range f.Dirs {
-				if !filepath.IsAbs(d) || filepath.Clean(d) != d || d == "/" {
-					return nil, fmt.Errorf("journal: entry %s: bad directory", e.ID)
-				}
-			}
-			switch f.Fallback {
-			case "grub-var", "words", "options", "line", "delete", "":
-			default:
-				return nil, fmt.Errorf("journal: entry %s: unknown fallback %q", e.ID, f.Fallback)
-			}
-			if f.Existed && f.OrigSHA256 != sha(f.Orig) {
-				return nil, fmt.Errorf("journal: entry %s: %s: recorded bytes do not match their hash", e.ID, f.Path)
-			}
-		}
-		for _, c := range append(append([]Command(nil), e.Apply...), e.Undo...) {
-			if !filepath.IsAbs(c.Tool) || filepath.Clean(c.Tool) != c.Tool {
-				return nil, fmt.Errorf("journal: entry %s: tool %q is not an absolute path", e.ID, c.Tool)
-			}
+		if err := validEntry(e); err != nil {
+			return nil, fmt.Errorf("journal: entry %s: %w", e.ID, err)
 		}
 	}
 	return &j, nil
 }
 
-// loadJournal reads the journal; a missing file is an empty journal.
-func loadJournal(path string) (*Journal, error) {
-	b, err := os.ReadFile(path)
+// loadJournal reads the journal of stateDir after checking the directory
+// (statedir.Open): a state directory others could have prepared is refused
+// before anything is read from it. A missing directory or file is an empty
+// journal; so is a symlink, which is never followed (Journal.Ignored says
+// so, and the next save replaces it).
+func loadJournal(stateDir string) (*Journal, error) {
+	path := statedir.Journal(stateDir)
+	empty := &Journal{Version: journalVersion}
+	d, err := statedir.Open(stateDir, false)
 	if errors.Is(err, os.ErrNotExist) {
-		return &Journal{Version: journalVersion}, nil
+		return empty, nil
 	}
 	if err != nil {
 		return nil, err
+	}
+	defer d.Close()
+	b, err := d.ReadFile("journal.json", MaxJournalSize)
+	var se *statedir.SymlinkError
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return empty, nil
+	case errors.As(err, &se):
+		empty.Ignored = se.Error()
+		return empty, nil
+	case err != nil:
+		return nil, &JournalError{Path: path, Err: err}
 	}
 	j, err := ParseJournal(b)
 	if err != nil {

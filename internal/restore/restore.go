@@ -85,7 +85,7 @@ func (m *Manager) step(name string) {
 func (m *Manager) journalPath() string { return statedir.Journal(m.StateDir) }
 
 // Journal returns the pending entries.
-func (m *Manager) Journal() (*Journal, error) { return loadJournal(m.journalPath()) }
+func (m *Manager) Journal() (*Journal, error) { return loadJournal(m.StateDir) }
 
 // JournalError is a journal that cannot be read. Nothing is undone from a
 // journal libreflash does not understand.
@@ -352,9 +352,9 @@ func (m *Manager) undoEntry(ctx context.Context, j *Journal, e *Entry) error {
 	if len(errs) > 0 {
 		return errors.Join(errs...)
 	}
-	undo := e.Undo
-	if e.Action == ActionDrivers {
-		undo = m.reloadCommands(e)
+	undo, err := m.undoCommands(e)
+	if err != nil {
+		return err
 	}
 	for _, c := range undo {
 		if _, err := m.run(ctx, c); err != nil {
@@ -405,6 +405,18 @@ func (m *Manager) Restore(ctx context.Context) (*RestoreResult, error) {
 			errs = append(errs, fmt.Errorf("%s: %w", e.Action, err))
 		} else {
 			u.Reboot = m.stillInEffect(e)
+			res.Reboot = res.Reboot || u.Reboot
+		}
+		res.Undone = append(res.Undone, u)
+	}
+	// Then what libreflash marked as its own but no entry lists.
+	for _, o := range m.Orphans(j) {
+		u := Undone{ID: "orphan:" + o.Path, Action: o.Action, Backend: "found", Summary: "undid " + o.Summary}
+		if err := m.undoOrphan(ctx, o); err != nil {
+			u.Error = err.Error()
+			errs = append(errs, fmt.Errorf("%s: %w", o.Path, err))
+		} else {
+			u.Reboot = m.stillInEffect(&Entry{Action: o.Action})
 			res.Reboot = res.Reboot || u.Reboot
 		}
 		res.Undone = append(res.Undone, u)

@@ -159,7 +159,7 @@ func checkPrepared(t *testing.T, e *env) {
 			t.Errorf("update-grub not run: %s", calls)
 		}
 	case "arch":
-		want := strings.Replace(archGrub, `"loglevel=3 quiet"`, `"loglevel=3 quiet iomem=relaxed"`, 1)
+		want := strings.Replace(archGrub, `"loglevel=3 quiet"`, `"loglevel=3 quiet iomem=relaxed"`+"\n"+grubMarker, 1)
 		if got := e.cmd.read("/etc/default/grub"); got != want {
 			t.Errorf("/etc/default/grub:\n%s", got)
 		}
@@ -457,6 +457,7 @@ func TestMain(m *testing.M) {
 type crashSpec struct {
 	Family, Root, State, Op string
 	At                      int
+	Step                    string // crash at the first step of this name instead
 }
 
 // crashExit is the status of a simulated crash.
@@ -475,7 +476,7 @@ func crashHelper(spec string) int {
 	n := 0
 	e.m.hook = func(step string) {
 		n++
-		if n == s.At {
+		if n == s.At || step == s.Step {
 			fmt.Fprintf(os.Stderr, "crash at %s\n", step)
 			os.Exit(crashExit)
 		}

@@ -15,9 +15,14 @@ import (
 // Status is what `libreflash status` shows.
 type Status struct {
 	Pending []PendingEntry `json:"pending"`
-	Kernel  KernelState    `json:"kernel"`
-	Runs    []RunInfo      `json:"runs"`
-	Backups []BackupInfo   `json:"backups"`
+	// Orphans are libreflash's marked boot configuration changes with no
+	// journal entry; restore undoes them too.
+	Orphans []Orphan `json:"orphans"`
+	// JournalNote says why journal.json was not read (a symlink).
+	JournalNote string       `json:"journal_note,omitempty"`
+	Kernel      KernelState  `json:"kernel"`
+	Runs        []RunInfo    `json:"runs"`
+	Backups     []BackupInfo `json:"backups"`
 }
 
 // PendingEntry is one journal entry and whether it is in effect now.
@@ -70,8 +75,11 @@ func (m *Manager) Status() (*Status, error) {
 		return nil, err
 	}
 	on, known := m.iomemInEffect()
-	st := &Status{Pending: []PendingEntry{}, Runs: []RunInfo{}, Backups: []BackupInfo{},
+	st := &Status{Pending: []PendingEntry{}, Orphans: m.Orphans(j), JournalNote: j.Ignored, Runs: []RunInfo{}, Backups: []BackupInfo{},
 		Kernel: KernelState{IomemRelaxed: on, Cmdline: known, Drivers: m.ConflictingLoaded()}}
+	if st.Orphans == nil {
+		st.Orphans = []Orphan{}
+	}
 	if st.Kernel.Drivers == nil {
 		st.Kernel.Drivers = []string{}
 	}

@@ -1,7 +1,6 @@
 package restore
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"strings"
@@ -20,10 +19,9 @@ const (
 // order. A real parser, not a regexp, so that quoting, comments, line
 // continuations and "export" are understood.
 func grubAssigns(src []byte, names ...string) ([]*syntax.Assign, error) {
-	f, err := syntax.NewParser(syntax.KeepComments(true), syntax.Variant(syntax.LangBash)).
-		Parse(bytes.NewReader(src), "/etc/default/grub")
+	f, err := parseGrub(src)
 	if err != nil {
-		return nil, fmt.Errorf("cannot parse /etc/default/grub: %w", err)
+		return nil, err
 	}
 	want := map[string]bool{}
 	for _, n := range names {
@@ -80,28 +78,41 @@ func literal(w *syntax.Word) (string, bool) {
 	return b.String(), true
 }
 
-// grubHasArg says whether an assignment to GRUB_CMDLINE_LINUX or
-// GRUB_CMDLINE_LINUX_DEFAULT in src has param as a word.
+// grubHasArg says whether the GRUB_CMDLINE_LINUX or
+// GRUB_CMDLINE_LINUX_DEFAULT that takes effect in src has param as a word;
+// where that cannot be told (grubEffective), whether any assignment to
+// them has it.
 func grubHasArg(src []byte, param string) (bool, error) {
+	sure := true
+	for _, name := range []string{grubVarDefault, grubVarLinux} {
+		ok, err := grubEffectiveHas(src, name, param)
+		if ok {
+			return true, nil
+		}
+		if err != nil {
+			sure = false
+		}
+	}
+	if sure {
+		return false, nil
+	}
 	as, err := grubAssigns(src, grubVarDefault, grubVarLinux)
 	if err != nil {
 		return false, err
 	}
 	for _, a := range as {
-		if a.Value == nil {
-			continue
-		}
-		text := string(src[a.Value.Pos().Offset():a.Value.End().Offset()])
-		if hasToken(text, param) {
+		if hasToken(grubValue(src, a), param) {
 			return true, nil
 		}
 	}
 	return false, nil
 }
 
-// addGrubArg adds param to the last assignment of GRUB_CMDLINE_LINUX_DEFAULT
-// (the one that wins when the file is sourced), changing only the bytes of
-// that value. With no assignment, one is appended at the end of the file.
+// addGrubArg adds param to the assignment of GRUB_CMDLINE_LINUX_DEFAULT
+// that takes effect when the file is sourced (grubEffective), changing only
+// the bytes of that value, and puts grubMarker on the line after it. With
+// no assignment, one is appended at the end of the file. It refuses
+// (*AmbiguousGrubError) when it cannot tell which assignment takes effect.
 func addGrubArg(src []byte, param string) ([]byte, error) {
 	out, err := addGrubArgUnchecked(src, param)
 	if err != nil {
@@ -109,25 +120,28 @@ func addGrubArg(src []byte, param string) ([]byte, error) {
 	}
 	// Whatever the file looked like, the result must parse and have the
 	// argument where grub-mkconfig will see it; otherwise leave it alone.
-	if ok, err := grubHasArg(out, param); err != nil || !ok {
+	if ok, err := grubEffectiveHas(out, grubVarDefault, param); err != nil || !ok {
 		return nil, errors.New("cannot add iomem=relaxed to /etc/default/grub safely; add it by hand")
 	}
 	return out, nil
 }
 
 func addGrubArgUnchecked(src []byte, param string) ([]byte, error) {
-	as, err := grubAssigns(src, grubVarDefault)
+	f, err := parseGrub(src)
 	if err != nil {
 		return nil, err
 	}
-	if len(as) == 0 {
+	a, err := grubEffective(f, grubVarDefault)
+	if err != nil {
+		return nil, err
+	}
+	if a == nil {
 		out := append([]byte(nil), src...)
 		if len(out) > 0 && out[len(out)-1] != '\n' {
 			out = append(out, '\n')
 		}
-		return append(out, fmt.Sprintf("%s=%q\n", grubVarDefault, param)...), nil
+		return append(out, fmt.Sprintf("%s=%q\n%s\n", grubVarDefault, param, grubMarker)...), nil
 	}
-	a := as[len(as)-1]
 	if a.Append {
 		return nil, errors.New("GRUB_CMDLINE_LINUX_DEFAULT is set with +=, which libreflash does not edit")
 	}
@@ -162,32 +176,54 @@ func addGrubArgUnchecked(src []byte, param string) ([]byte, error) {
 	out := make([]byte, 0, len(src)+len(ins))
 	out = append(out, src[:at]...)
 	out = append(out, ins...)
-	return append(out, src[at:]...), nil
+	out = append(out, src[at:]...)
+	return insertMarker(out, int(a.End().Offset())+len(ins)), nil
 }
 
-// removeGrubArg takes param out of every GRUB_CMDLINE_LINUX(_DEFAULT)
-// assignment, leaving everything else as it is.
-func removeGrubArg(src []byte, param string) ([]byte, error) {
-	as, err := grubAssigns(src, grubVarDefault, grubVarLinux)
-	if err != nil {
+// removeGrubArg takes out of the GRUB_CMDLINE_LINUX(_DEFAULT) assignments
+// of cur the occurrences of param beyond those orig (the file before
+// libreflash changed it) had, last first, and libreflash's marker line,
+// leaving everything else as it is.
+func removeGrubArg(cur, orig []byte, param string) ([]byte, error) {
+	if _, err := parseGrub(cur); err != nil {
 		return nil, err
 	}
-	out := append([]byte(nil), src...)
-	// Edit from the end so earlier offsets stay valid.
+	count := func(b []byte) int {
+		as, _ := grubAssigns(b, grubVarDefault, grubVarLinux)
+		n := 0
+		for _, a := range as {
+			n += countTokens(grubValue(b, a), param)
+		}
+		return n
+	}
+	out := removeAdded(removeLine(cur, grubMarker), orig, count, func(b []byte) ([]byte, bool) {
+		return grubRemoveLast(b, param)
+	})
+	return out, nil
+}
+
+// grubRemoveLast removes the last occurrence of param in the last
+// GRUB_CMDLINE_LINUX(_DEFAULT) assignment that has it.
+func grubRemoveLast(src []byte, param string) ([]byte, bool) {
+	as, err := grubAssigns(src, grubVarDefault, grubVarLinux)
+	if err != nil {
+		return src, false
+	}
 	for i := len(as) - 1; i >= 0; i-- {
 		w := as[i].Value
 		if w == nil {
 			continue
 		}
 		s, e := int(w.Pos().Offset()), int(w.End().Offset())
-		text := string(out[s:e])
-		nt := removeToken(text, param)
-		if nt == text {
+		nt, ok := removeLastToken(string(src[s:e]), param)
+		if !ok {
 			continue
 		}
-		out = append(out[:s:s], append([]byte(nt), out[e:]...)...)
+		out := append([]byte(nil), src[:s]...)
+		out = append(out, nt...)
+		return append(out, src[e:]...), true
 	}
-	return out, nil
+	return src, false
 }
 
 func isSep(b byte) bool { return b == ' ' || b == '\t' || b == '\n' || b == '"' || b == '\'' }
@@ -210,25 +246,6 @@ func tokenIndex(s, tok string, from int) int {
 	}
 }
 
-// removeToken removes every whole-argument occurrence of tok from s together
-// with one adjoining blank (the one before it, else the one after), which is
-// exactly what adding " tok" or "tok " put there.
-func removeToken(s, tok string) string {
-	for {
-		j := tokenIndex(s, tok, 0)
-		if j < 0 {
-			return s
-		}
-		start, end := j, j+len(tok)
-		if start > 0 && (s[start-1] == ' ' || s[start-1] == '\t') {
-			start--
-		} else if end < len(s) && (s[end] == ' ' || s[end] == '\t') {
-			end++
-		}
-		s = s[:start] + s[end:]
-	}
-}
-
 // addWord appends param to a one-line command line file
 // (/etc/kernel/cmdline), before its final newline.
 func addWord(src []byte, param string) []byte {
@@ -241,9 +258,14 @@ func addWord(src []byte, param string) []byte {
 	return []byte(body + " " + param + nl)
 }
 
-// removeWord takes param out of a command line file.
-func removeWord(src []byte, param string) []byte {
-	return []byte(removeToken(string(src), param))
+// removeWord takes out of a command line file the occurrences of param
+// beyond those orig had.
+func removeWord(cur, orig []byte, param string) []byte {
+	return removeAdded(cur, orig, func(b []byte) int { return countTokens(string(b), param) },
+		func(b []byte) ([]byte, bool) {
+			s, ok := removeLastToken(string(b), param)
+			return []byte(s), ok
+		})
 }
 
 // addOption appends param to the "options" line of a boot loader entry
@@ -269,19 +291,39 @@ func addOption(src []byte, param string) []byte {
 	return []byte(strings.Join(lines, ""))
 }
 
-// removeOption takes param out of the "options" lines of an entry.
-func removeOption(src []byte, param string) []byte {
-	lines := strings.SplitAfter(string(src), "\n")
-	for i, l := range lines {
-		if f := strings.Fields(l); len(f) > 0 && f[0] == "options" {
+// removeOption takes out of the "options" lines of an entry the
+// occurrences of param beyond those orig had, last first; an options line
+// left empty was libreflash's and goes.
+func removeOption(cur, orig []byte, param string) []byte {
+	count := func(b []byte) int {
+		n := 0
+		for _, l := range strings.Split(string(b), "\n") {
+			if f := strings.Fields(l); len(f) > 0 && f[0] == "options" {
+				n += countTokens(l, param)
+			}
+		}
+		return n
+	}
+	return removeAdded(cur, orig, count, func(b []byte) ([]byte, bool) {
+		lines := strings.SplitAfter(string(b), "\n")
+		for i := len(lines) - 1; i >= 0; i-- {
+			l := lines[i]
+			if f := strings.Fields(l); len(f) == 0 || f[0] != "options" {
+				continue
+			}
 			body := strings.TrimRight(l, "\r\n")
-			lines[i] = "options" + removeToken(body[len("options"):], param) + l[len(body):]
+			rest, ok := removeLastToken(body[len("options"):], param)
+			if !ok {
+				continue
+			}
+			lines[i] = "options" + rest + l[len(body):]
 			if strings.TrimSpace(lines[i]) == "options" {
 				lines[i] = "" // the line libreflash added
 			}
+			return []byte(strings.Join(lines, "")), true
 		}
-	}
-	return []byte(strings.Join(lines, ""))
+		return b, false
+	})
 }
 
 // optionsHave says whether an entry's options line has param.
@@ -308,7 +350,7 @@ func removeLine(src []byte, line string) []byte {
 	lines := strings.SplitAfter(string(src), "\n")
 	out := lines[:0]
 	for _, l := range lines {
-		if strings.TrimRight(l, "\n") != line {
+		if strings.TrimRight(l, "\r\n") != line {
 			out = append(out, l)
 		}
 	}

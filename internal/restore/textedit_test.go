@@ -28,17 +28,22 @@ func TestAddGrubArg(t *testing.T) {
 		{"crlf kept", "GRUB_TIMEOUT=5\r\nGRUB_CMDLINE_LINUX_DEFAULT=\"quiet\"\r\n", "GRUB_TIMEOUT=5\r\nGRUB_CMDLINE_LINUX_DEFAULT=\"quiet iomem=relaxed\"\r\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := addGrubArg([]byte(tc.in), iomemParam)
+			marked, err := addGrubArg([]byte(tc.in), iomemParam)
 			if err != nil {
 				t.Fatal(err)
 			}
+			// The marker follows the edited assignment on a line of its own.
+			if !bytes.Contains(marked, []byte("\n"+grubMarker)) {
+				t.Errorf("no marker line in %q", marked)
+			}
+			got := removeLine(marked, grubMarker)
 			if string(got) != tc.want {
 				t.Errorf("got\n%q\nwant\n%q", got, tc.want)
 			}
 			if ok, _ := grubHasArg(got, iomemParam); !ok {
 				t.Errorf("grubHasArg false after add")
 			}
-			back, err := removeGrubArg(got, iomemParam)
+			back, err := removeGrubArg(marked, []byte(tc.in), iomemParam)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -85,7 +90,7 @@ func TestAddGrubArgRefusesAppend(t *testing.T) {
 
 func TestRemoveGrubArgOnlyWholeArgs(t *testing.T) {
 	in := "GRUB_CMDLINE_LINUX=\"iomem=relaxedx\"\nGRUB_CMDLINE_LINUX_DEFAULT=\"iomem=relaxed quiet\"\n# iomem=relaxed\n"
-	got, err := removeGrubArg([]byte(in), iomemParam)
+	got, err := removeGrubArg([]byte(in), nil, iomemParam)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,8 +106,8 @@ func TestOptionsAndWords(t *testing.T) {
 	if string(added) != "title Linux\noptions root=/dev/sda1 rw iomem=relaxed\n" || !optionsHave(added, iomemParam) {
 		t.Errorf("addOption: %q", added)
 	}
-	if string(removeOption(added, iomemParam)) != entry {
-		t.Errorf("removeOption: %q", removeOption(added, iomemParam))
+	if got := string(removeOption(added, []byte(entry), iomemParam)); got != entry {
+		t.Errorf("removeOption: %q", got)
 	}
 	none := addOption([]byte("title Linux\nlinux /vmlinuz"), iomemParam)
 	if string(none) != "title Linux\nlinux /vmlinuz\noptions iomem=relaxed\n" {
@@ -111,7 +116,7 @@ func TestOptionsAndWords(t *testing.T) {
 	if got := string(addWord([]byte("root=UUID=1 rw\n"), iomemParam)); got != "root=UUID=1 rw iomem=relaxed\n" {
 		t.Errorf("addWord: %q", got)
 	}
-	if got := string(removeWord([]byte("root=UUID=1 rw iomem=relaxed\n"), iomemParam)); got != "root=UUID=1 rw\n" {
+	if got := string(removeWord([]byte("root=UUID=1 rw iomem=relaxed\n"), nil, iomemParam)); got != "root=UUID=1 rw\n" {
 		t.Errorf("removeWord: %q", got)
 	}
 	if got := string(removeLine(appendLine([]byte("a\nb"), "x=1"), "x=1")); got != "a\nb\n" {
@@ -148,12 +153,16 @@ func FuzzGrubEdit(f *testing.F) {
 		if ok, err := grubHasArg(out, iomemParam); err != nil || !ok {
 			t.Fatalf("added but not found (%v):\n%q", err, out)
 		}
-		// Only an insertion: src with one contiguous run of bytes added.
-		p := commonPrefix(src, out)
-		if !bytes.HasSuffix(out, src[p:]) {
-			t.Fatalf("edit changed bytes other than the inserted ones:\n%q\n%q", src, out)
+		// Only insertions: without the marker line, src with one
+		// contiguous run of bytes added.
+		if bytes.HasSuffix(src, []byte("\n")) && !bytes.Contains(src, []byte(grubMarker)) {
+			bare := removeLine(out, grubMarker)
+			p := commonPrefix(src, bare)
+			if !bytes.HasSuffix(bare, src[p:]) {
+				t.Fatalf("edit changed bytes other than the inserted ones:\n%q\n%q", src, out)
+			}
 		}
-		back, err := removeGrubArg(out, iomemParam)
+		back, err := removeGrubArg(out, src, iomemParam)
 		if err != nil {
 			t.Fatalf("remove: %v", err)
 		}

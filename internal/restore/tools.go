@@ -10,10 +10,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 
 	"libreflash/internal/exitcode"
 	"libreflash/internal/runner"
+	"libreflash/internal/safepath"
 )
 
 // Commander runs an external tool. argv[0] is the path to execute (already
@@ -194,9 +194,9 @@ func (m *Manager) resolve(host string) (string, error) {
 
 // checkOwnership requires real and every directory from the root down to it
 // to be owned by the trusted user and not group- or world-writable: the rule
-// the flasher itself is found by. On the real system that is
-// runner.CheckOwnership itself; under a fake root the walk stops at the root
-// directory, so tests can keep their roots under /tmp.
+// the flasher itself is found by (internal/safepath). On the real system
+// that is runner.CheckOwnership itself; under a fake root the walk starts at
+// the root directory, so tests can keep their roots under /tmp.
 func (m *Manager) checkOwnership(real string) error {
 	root := m.Root
 	if root == "" {
@@ -205,36 +205,12 @@ func (m *Manager) checkOwnership(real string) error {
 	if root == "/" && m.TrustedUID == 0 {
 		return runner.CheckOwnership(real)
 	}
-	rel, err := filepath.Rel(root, real)
-	if err != nil || strings.HasPrefix(rel, "..") {
-		return fmt.Errorf("%s is outside %s", real, root)
+	err := safepath.Check(real, safepath.Rule{Owners: []int{m.TrustedUID}, Top: root})
+	var ie *safepath.InsecureError
+	if errors.As(err, &ie) {
+		return fmt.Errorf("%s is %s", m.host(ie.Path), ie.Reason)
 	}
-	p := root
-	check := []string{root}
-	for _, c := range strings.Split(rel, "/") {
-		if c == "." || c == "" {
-			continue
-		}
-		p = filepath.Join(p, c)
-		check = append(check, p)
-	}
-	for _, c := range check {
-		fi, err := os.Stat(c)
-		if err != nil {
-			return err
-		}
-		st, ok := fi.Sys().(*syscall.Stat_t)
-		if !ok {
-			return fmt.Errorf("%s: cannot read owner", c)
-		}
-		if int(st.Uid) != m.TrustedUID {
-			return fmt.Errorf("%s is owned by uid %d, not root", m.host(c), st.Uid)
-		}
-		if fi.Mode().Perm()&0o022 != 0 {
-			return fmt.Errorf("%s is writable by group or others (mode %v)", m.host(c), fi.Mode().Perm())
-		}
-	}
-	return nil
+	return err
 }
 
 // host turns a real path back into the host path, for messages.

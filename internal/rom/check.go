@@ -348,6 +348,9 @@ func checkCoreboot(img *Image, cb *Coreboot, o CheckOptions) Verdict {
 			Detail: also(issues),
 			Fix:    "download the release again and compare its checksum; do not flash a truncated image"}
 	}
+	if v, ok := checkResetVector(img, cb); ok {
+		return v
+	}
 	if c == nil {
 		switch {
 		case o.KnownBackup != "":
@@ -359,15 +362,6 @@ func checkCoreboot(img *Image, cb *Coreboot, o CheckOptions) Verdict {
 			Detail: "written to the chip, something that is not firmware leaves the machine unable to start",
 			Fix: "give a Libreboot image (or release archive) for this board; to restore your factory firmware give the backup libreflash made " +
 				"(it is recognised by its checksum); other firmware needs --allow-non-coreboot"}
-	}
-	// An x86 CPU starts 16 bytes below the top of the flash: there must be
-	// code (coreboot's bootblock) there, or the machine does not start.
-	if img.IFD != nil || c.Arch == "x86" {
-		if top := img.data[len(img.data)-16:]; uniform(top) {
-			return Verdict{ID: "coreboot", Status: Fail, Summary: "the image has no x86 reset vector: its last 16 bytes are blank, the bootblock is missing",
-				Detail: "the CPU executes its first instruction there; with nothing there the machine does not start",
-				Fix:    "this image was not built completely; use a release image or rebuild it"}
-		}
 	}
 	v := Verdict{ID: "coreboot", Status: Pass, Summary: fmt.Sprintf("coreboot image, CBFS with %d files", len(c.Files))}
 	if cb.Version != "" {

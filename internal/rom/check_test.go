@@ -463,19 +463,6 @@ func TestMatchBoard(t *testing.T) {
 	}
 }
 
-func TestResetVector(t *testing.T) {
-	t.Parallel()
-	r := Check(openT(t, build(t, spec{size: 4 << 20, ifd: true, config: x230Config, noReset: true})), CheckOptions{})
-	v := wantStatus(t, r, "coreboot", Fail)
-	if !strings.Contains(v.Summary, "no x86 reset vector") {
-		t.Errorf("summary %q", v.Summary)
-	}
-	// Without a descriptor or master header the architecture is unknown:
-	// no verdict on the top bytes.
-	r = Check(openT(t, build(t, spec{size: 4 << 20, config: x200Config, noReset: true})), CheckOptions{})
-	wantStatus(t, r, "coreboot", Pass)
-}
-
 func TestGbEMissing(t *testing.T) {
 	t.Parallel()
 	// The X230 config asks for a GbE region; without a descriptor there is none.

@@ -105,6 +105,7 @@ type Event struct {
 	FullRead bool
 	OK       bool // EvStageEnd: the flasher said the stage succeeded, and nothing said it failed
 	Percent  int  // EvProgress, 0..100
+	Pass     int  // EvProgress: the run of the phase's bar within the stage, from 1
 	ExitCode int  // EvExit
 
 	// EvRegionLocked: the descriptor region ("Management Engine") and

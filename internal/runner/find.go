@@ -5,20 +5,19 @@
 package runner
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
 	"libreflash/internal/exitcode"
+	"libreflash/internal/safepath"
 )
 
 // Caps are what the flasher's --help says it supports. The version string is
@@ -32,7 +31,7 @@ type Caps struct {
 	Layout        bool // -l/--layout FILE
 	FlashSize     bool // --flash-size
 	FlashName     bool // --flash-name
-	Noverify      bool // -n/--noverify and -N/--noverify-all
+	Noverify      bool // -n/--noverify and -N/--noverify-all: see Flasher.NoVerifyArgs
 	WPOptions     bool // --wp-status etc. (flashrom; flashprog has a "wp" command)
 }
 
@@ -42,6 +41,17 @@ type Flasher struct {
 	Kind    string // "flashprog" or "flashrom", from the banner
 	Version string // as the banner says: "p1.5-91-g79d5c66", "unknown", "v1.7.0" …
 	Caps    Caps
+}
+
+// NoVerifyArgs are the arguments that make a write (-w) skip the flasher's
+// own closing verify read, so that the caller verifies with a read of its
+// own (libreflash's verification, not the flasher's word); nil when the
+// flasher has no such option, and the caller must rely on its verify.
+func (f *Flasher) NoVerifyArgs() []string {
+	if !f.Caps.Noverify {
+		return nil
+	}
+	return []string{"--noverify"}
 }
 
 // FindOptions says where to look for the flasher.
@@ -62,7 +72,7 @@ var sbinDirs = []string{"/usr/local/sbin", "/usr/sbin", "/sbin", "/usr/local/bin
 
 // probeTimeout bounds "flasher --help". It touches no hardware and returns at
 // once; a flasher that hangs here is not one we want to run.
-const probeTimeout = 20 * time.Second
+var probeTimeout = 20 * time.Second
 
 // Find locates the flasher, checks that root may safely run it, and asks it
 // for its banner and capabilities.
@@ -150,50 +160,118 @@ func searchDirs(pathEnv string) []string {
 	return dirs
 }
 
-// probe runs "flasher --help" once: the banner comes first, then the usage.
+// helpMax bounds the --help text kept (a flasher's is a few KiB).
+const helpMax = 1 << 20
+
+// probe learns the flasher's banner and capabilities from "flasher --help",
+// run at most once per binary: the answer is cached under the file's
+// identity (device, inode, size, mtime, ctime), so a replaced or changed
+// binary is asked again. The run is Run's: its own process group, killed
+// whole (with anything it left behind) at probeTimeout.
 func probe(parent context.Context, path string) (*Flasher, error) {
+	key, keyOK := capsKeyOf(path)
+	if keyOK {
+		if f := capsCache.get(key); f != nil {
+			return f, nil
+		}
+	}
 	ctx, cancel := context.WithTimeout(parent, probeTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, path, "--help")
-	cmd.Env = flasherEnv()
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	if t := Trace; t != nil {
-		tout, terr := newTraceLines(t, cmd.Args, "stdout"), newTraceLines(t, cmd.Args, "stderr")
-		cmd.Stdout, cmd.Stderr = io.MultiWriter(&out, tout), io.MultiWriter(&errb, terr)
-		t.Start(cmd.Args)
-		start := time.Now()
-		defer func() {
-			tout.Close()
-			terr.Close()
-			code := -1
-			if cmd.ProcessState != nil {
-				code = cmd.ProcessState.ExitCode()
-			}
-			t.End(cmd.Args, code, time.Since(start))
-		}()
+	var out strings.Builder
+	onEvent := func(e Event) {
+		if e.Stream == "stdout" && e.Kind != EvExit && out.Len() < helpMax {
+			out.WriteString(e.Text)
+			out.WriteByte('\n')
+		}
 	}
-	runErr := cmd.Run()
+	argv := []string{path, "--help"}
+	res, runErr := (&Flasher{Path: path}).Run(ctx, Spec{Args: argv[1:], OnEvent: onEvent})
 	if err := parent.Err(); err != nil {
 		// The user stopped libreflash (^C during the checks): the flasher
 		// is not at fault.
-		return nil, &CancelledError{Argv: cmd.Args, Err: err}
+		return nil, &CancelledError{Argv: argv, Err: err}
+	}
+	if ctx.Err() == context.DeadlineExceeded {
+		return nil, &exitcode.E{Code: exitcode.Blocked,
+			Err: fmt.Errorf("%s --help did not finish within %s: it (or something it started) hung, and was killed", path, probeTimeout),
+			Tip: "reinstall the flasher, or pass --flasher with another one"}
+	}
+	if IsCancelled(runErr) {
+		return nil, runErr // a signal to libreflash
+	}
+	stderr := ""
+	if res != nil {
+		stderr = res.StderrTail
+	}
+	var exitNote error
+	if re := (*RunError)(nil); errors.As(runErr, &re) {
+		exitNote = re.Err
+		if re.ExitCode >= 0 {
+			exitNote = fmt.Errorf("exit status %d", re.ExitCode)
+		}
 	}
 	kind, version, ok := parseBanner(out.String())
 	if !ok {
 		msg := fmt.Sprintf("%s does not look like flashprog or flashrom: its --help printed no flashprog/flashrom banner", path)
 		if runErr != nil {
-			msg += fmt.Sprintf(" (%v%s)", runErr, tailNote(errb.String()))
+			msg += fmt.Sprintf(" (%v%s)", exitNote, tailNote(stderr))
 		}
 		return nil, &exitcode.E{Code: exitcode.Blocked, Err: errors.New(msg),
 			Tip: "pass --flasher with the path of a flashprog or flashrom binary"}
 	}
 	if runErr != nil {
 		return nil, &exitcode.E{Code: exitcode.Blocked,
-			Err: fmt.Errorf("%s --help failed: %v%s", path, runErr, tailNote(errb.String())),
+			Err: fmt.Errorf("%s --help failed: %v%s", path, exitNote, tailNote(stderr)),
 			Tip: "reinstall the flasher, or pass --flasher with another one"}
 	}
-	return &Flasher{Path: path, Kind: kind, Version: version, Caps: parseCaps(out.String())}, nil
+	f := &Flasher{Path: path, Kind: kind, Version: version, Caps: parseCaps(out.String())}
+	if keyOK {
+		capsCache.put(key, f)
+	}
+	return f, nil
+}
+
+// capsKey identifies one version of a flasher binary.
+type capsKey struct {
+	path         string
+	dev, ino     uint64
+	size         int64
+	mtime, ctime int64 // ns
+}
+
+func capsKeyOf(path string) (capsKey, bool) {
+	var st syscall.Stat_t
+	if err := syscall.Stat(path, &st); err != nil {
+		return capsKey{}, false
+	}
+	return capsKey{path: path, dev: st.Dev, ino: st.Ino, size: st.Size,
+		mtime: st.Mtim.Nano(), ctime: st.Ctim.Nano()}, true
+}
+
+// capsCache remembers what each flasher binary's --help said, for the life
+// of the process: preflight and the pipeline both Find the flasher.
+var capsCache = &flasherCache{m: map[capsKey]Flasher{}}
+
+type flasherCache struct {
+	mu sync.Mutex
+	m  map[capsKey]Flasher
+}
+
+// get returns a copy of the cached Flasher, or nil.
+func (c *flasherCache) get(k capsKey) *Flasher {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	f, ok := c.m[k]
+	if !ok {
+		return nil
+	}
+	return &f
+}
+
+func (c *flasherCache) put(k capsKey, f *Flasher) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.m[k] = *f
 }
 
 func tailNote(stderr string) string {
@@ -314,87 +392,24 @@ func (e *InsecureError) Hint() string {
 		"or install the flasher in a root-owned directory such as /usr/local/sbin", e.Offender, e.Offender)
 }
 
-// maxSymlinks bounds symlink resolution, as the kernel does (ELOOP).
-const maxSymlinks = 40
-
 // CheckOwnership makes sure only root can change what path runs: the file
 // and every directory on the way to it, following symlinks, must be owned by
-// root and not writable by group or others. A root-owned directory writable
-// by all but sticky (/tmp) is accepted: the sticky bit keeps others from
-// replacing the root-owned entries in it, which are checked in turn.
+// root and not writable by group or others (internal/safepath). A root-owned
+// directory writable by all but sticky (/tmp) is accepted: the sticky bit
+// keeps others from replacing the root-owned entries in it, which are
+// checked in turn.
 func CheckOwnership(path string) error {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return err
 	}
-	return checkWalk(abs, abs, 0)
-}
-
-func checkWalk(orig, path string, hops int) error {
-	if err := checkNode(orig, "/", true); err != nil {
-		return err
+	err = safepath.Check(abs, safepath.Rule{StickyOK: true})
+	var ie *safepath.InsecureError
+	if errors.As(err, &ie) {
+		return &InsecureError{Path: abs, Offender: ie.Path, Reason: ie.Reason}
 	}
-	parts := strings.Split(strings.TrimPrefix(filepath.Clean(path), "/"), "/")
-	cur := "/"
-	for i, p := range parts {
-		if p == "" {
-			continue
-		}
-		next := filepath.Join(cur, p)
-		fi, err := os.Lstat(next)
-		if err != nil {
-			return &NotFoundError{Explicit: orig, Err: err}
-		}
-		if fi.Mode()&os.ModeSymlink != 0 {
-			if hops++; hops > maxSymlinks {
-				return &NotFoundError{Explicit: orig, Err: syscall.ELOOP}
-			}
-			target, err := os.Readlink(next)
-			if err != nil {
-				return &NotFoundError{Explicit: orig, Err: err}
-			}
-			if !filepath.IsAbs(target) {
-				target = filepath.Join(cur, target)
-			}
-			rest := filepath.Join(append([]string{target}, parts[i+1:]...)...)
-			return checkWalk(orig, rest, hops)
-		}
-		last := i == len(parts)-1
-		if !last && !fi.IsDir() {
-			return &NotFoundError{Explicit: orig, Err: fmt.Errorf("%s: %w", next, syscall.ENOTDIR)}
-		}
-		if err := checkNode(orig, next, fi.IsDir()); err != nil {
-			return err
-		}
-		cur = next
-	}
-	return nil
-}
-
-// checkNode checks one resolved file or directory.
-func checkNode(orig, path string, dir bool) error {
-	fi, err := os.Lstat(path)
 	if err != nil {
-		return &NotFoundError{Explicit: orig, Err: err}
-	}
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok {
-		return &InsecureError{Path: orig, Offender: path, Reason: "of unknown ownership"}
-	}
-	if st.Uid != 0 {
-		return &InsecureError{Path: orig, Offender: path, Reason: fmt.Sprintf("owned by uid %d, not root", st.Uid)}
-	}
-	m := fi.Mode()
-	if dir && m&os.ModeSticky != 0 && m.Perm()&0o002 != 0 {
-		return nil
-	}
-	switch m.Perm() & 0o022 {
-	case 0o022:
-		return &InsecureError{Path: orig, Offender: path, Reason: "writable by group and others"}
-	case 0o020:
-		return &InsecureError{Path: orig, Offender: path, Reason: fmt.Sprintf("writable by group %d", st.Gid)}
-	case 0o002:
-		return &InsecureError{Path: orig, Offender: path, Reason: "writable by others"}
+		return &NotFoundError{Explicit: abs, Err: err}
 	}
 	return nil
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"libreflash/internal/testutil"
+
 	"libreflash/internal/exitcode"
 )
 
@@ -258,6 +260,21 @@ func TestParseCaps(t *testing.T) {
 		if got := parseCaps(string(b)); got != tt.want {
 			t.Errorf("%s: got %+v\nwant %+v", tt.fixture, got, tt.want)
 		}
+	}
+	b, err := os.ReadFile(filepath.Join(testutil.Flashers(t, "flashrom-1.7.0"), "help.stdout"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := parseCaps(string(b))
+	if want := (Caps{Progress: true, FlashContents: true, IFD: true, Include: true, IncludeFile: true,
+		Layout: true, FlashSize: true, FlashName: true, Noverify: true, WPOptions: true}); c != want {
+		t.Errorf("flashrom v1.7.0: got %+v\nwant %+v", c, want)
+	}
+	if a := (&Flasher{Caps: c}).NoVerifyArgs(); len(a) != 1 || a[0] != "--noverify" {
+		t.Errorf("NoVerifyArgs %q", a)
+	}
+	if a := (&Flasher{}).NoVerifyArgs(); a != nil {
+		t.Errorf("NoVerifyArgs without the option: %q", a)
 	}
 	// The version does not decide: a banner alone gives no capabilities.
 	if got := parseCaps("flashprog v1.5 on Linux 6.1 (x86_64)\n"); got != (Caps{}) {

@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"unicode/utf8"
 )
 
 // MaxLineBytes caps one output line. Longer lines are cut (Text ends in "…")
@@ -46,12 +45,21 @@ const MaxLineBytes = 4096
 // never said it finished). flashrom 1.3 reports "-E" as a write stage.
 // StageProbe is reserved; an EvChip event is the probe's success.
 //
-// Progress: EvProgress.Stage is the kind of work the bar measures — read,
-// erase or write, and verify for reading inside a verify stage — so one write
-// stage carries erase progress and then write progress. Percent is 0..100
-// and never decreases within one bar run (a run is one output line);
-// flashprog starts a new line when it restarts a bar, so a new run may start
-// lower again.
+// Phases and progress: Event.Phase is the kind of work under way — read,
+// erase, erase_check (erased blocks read back), write (program) and verify
+// (reading inside a verify stage) — so one write stage carries erase
+// progress and then write progress, each with its own EvPhase. EvProgress
+// has the Percent (0..100) of the phase's bar and its Pass: 1 for the
+// first run of that bar in the stage, one more each time the flasher starts
+// it again (a percentage lower than the last); within a pass, Percent only
+// grows.
+//
+// Failures: flashrom ≥1.4 prints "Erase/write done from 0 to …" after a
+// failed write too; that line is no verdict, the stage ends failed if a
+// failure was reported in it (before or after, on either pipe) and ok only
+// at the next stage or at Close with exit status 0. flashrom 1.4 prints no
+// line before erasing and writing: that stage opens implicitly (Implicit)
+// once the old contents are read (or at its first bar).
 type Parser struct {
 	mu      sync.Mutex
 	emit    func(Event)
@@ -70,7 +78,11 @@ type Parser struct {
 	failed      bool   // a failure was reported inside the open stage
 	doneText    string // flashrom ≥1.4's "Erase/write done from …": not yet a verdict
 	writeNext   bool   // the old contents are read (or assumed): a write follows
+	bars        [6]bar // per phase (stageIndex) of the open stage
 }
+
+// bar is the progress of one phase: which run of its bar, at what percent.
+type bar struct{ pass, pct int }
 
 // NewParser returns a parser that calls emit for every event, in order, with
 // the parser's mutex held: emit must be quick and must not call the parser.
@@ -113,7 +125,6 @@ func (p *Parser) stream(name string) *stream {
 	s := p.streams[name]
 	if s == nil {
 		s = &stream{p: p, name: name, lineStart: true, buf: make([]byte, 0, 256)}
-		s.resetRun()
 		p.streams[name] = s
 		p.order = append(p.order, s)
 	}
@@ -164,8 +175,6 @@ type stream struct {
 	head      []byte // consumed stage prefixes of this line
 	truncated bool
 	esc       int
-
-	run [5]int // last percent per stage (stageIndex) in this line, -1 = none
 }
 
 // bar kinds
@@ -175,12 +184,6 @@ const (
 	barWrite
 	barOther
 )
-
-func (s *stream) resetRun() {
-	for i := range s.run {
-		s.run[i] = -1
-	}
-}
 
 func (s *stream) Write(b []byte) (int, error) {
 	p := s.p
@@ -198,7 +201,6 @@ func (s *stream) Write(b []byte) (int, error) {
 		if s.lineStart {
 			s.lineStart = false
 			s.lineNo = p.nl + 1
-			s.resetRun()
 		}
 		c := b[i]
 		if s.esc != escNone && c != '\n' { // a broken sequence never swallows a line end
@@ -292,7 +294,9 @@ func (s *stream) escape(c byte) {
 		case ']':
 			s.esc = escOSC
 		default:
-			s.esc = escNone
+			if c < 0x20 || c > 0x2f { // intermediate bytes ("ESC ( B") come before the final one
+				s.esc = escNone
+			}
 		}
 	case escCSI:
 		if c >= 0x40 && c <= 0x7e {
@@ -454,15 +458,20 @@ func (s *stream) progress(kind, pct int) {
 			return
 		}
 	}
-	i := stageIndex(ph)
-	if pct <= s.run[i] {
-		return
+	b := &p.bars[stageIndex(ph)]
+	switch {
+	case b.pass == 0 || pct < b.pct:
+		// a bar starts, or starts again (flashrom 1.4 restarts its
+		// percentage for each block it checks or writes)
+		b.pass++
+	case pct == b.pct:
+		return // redrawn, not advanced
 	}
-	s.run[i] = pct
+	b.pct = pct
 	if p.op != "" {
 		p.setPhase(s, ph, false)
 	}
-	p.emit(Event{Kind: EvProgress, Stream: s.name, Line: s.lineNo, Stage: p.op, Phase: ph, Percent: pct})
+	p.emit(Event{Kind: EvProgress, Stream: s.name, Line: s.lineNo, Stage: p.op, Phase: ph, Percent: pct, Pass: b.pass})
 }
 
 func stageIndex(st Stage) int {
@@ -552,6 +561,7 @@ func (p *Parser) startOp(s *stream, st Stage, text string) {
 		p.endOp(s, p.doneText != "" && !p.failed, "")
 	}
 	p.op, p.opText, p.sub, p.failed, p.doneText, p.writeNext = st, text, "", false, "", false
+	p.bars = [6]bar{}
 	p.phase = st
 	p.emit(Event{Kind: EvStageStart, Stream: s.name, Line: s.lineNo, Stage: st, Phase: st,
 		Text: strings.TrimSpace(text), Implicit: text == "", FullRead: text != "" && (st == StageRead || st == StageVerify)})
@@ -876,12 +886,15 @@ func isIdent(s string) bool {
 	return true
 }
 
-// cleanText makes text valid UTF-8, replacing invalid bytes.
+// cleanText makes a line's bytes (ASCII control bytes and escape sequences
+// already dropped) safe to show: see Sanitize.
 func cleanText(b []byte) string {
-	if utf8.Valid(b) {
-		return string(b)
+	for _, c := range b {
+		if c >= 0x80 {
+			return Sanitize(string(b))
+		}
 	}
-	return strings.ToValidUTF8(string(b), "\uFFFD")
+	return string(b)
 }
 
 func hasPrefix(b []byte, s string) bool { return len(b) >= len(s) && string(b[:len(s)]) == s }

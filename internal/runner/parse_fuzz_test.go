@@ -64,12 +64,7 @@ func FuzzParse(f *testing.F) {
 		}
 		text := 0
 		open := Stage("")
-		type runKey struct {
-			stream string
-			line   int
-			stage  Stage
-		}
-		last := map[runKey]int{}
+		last := map[Stage]bar{} // per phase, within the open stage
 		lastLine := map[string]int{}
 		for i, e := range evs {
 			text += len(e.Text)
@@ -77,7 +72,7 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("event %d: invalid UTF-8 %q", i, e.Text)
 			}
 			for _, r := range e.Text {
-				if r < 0x20 && r != '\t' || r == 0x7f {
+				if r < 0x20 && r != '\t' || r >= 0x7f && r <= 0x9f || isBidiControl(r) {
 					t.Fatalf("event %d: control character in %q", i, e.Text)
 				}
 			}
@@ -99,6 +94,7 @@ func FuzzParse(f *testing.F) {
 					t.Fatalf("event %d: stage %s starts while %s is open", i, e.Stage, open)
 				}
 				open = e.Stage
+				clear(last)
 			case EvStageEnd:
 				if open != e.Stage {
 					t.Fatalf("event %d: stage %s ends while %q is open", i, e.Stage, open)
@@ -108,14 +104,18 @@ func FuzzParse(f *testing.F) {
 				if e.Percent < 0 || e.Percent > 100 {
 					t.Fatalf("event %d: percent %d", i, e.Percent)
 				}
-				k := runKey{e.Stream, e.Line, e.Phase}
-				if prev, ok := last[k]; ok && e.Percent <= prev {
-					t.Fatalf("event %d: %s progress %d after %d on one line", i, e.Phase, e.Percent, prev)
+				prev, ok := last[e.Phase]
+				switch {
+				case !ok && e.Pass != 1,
+					ok && e.Pass == prev.pass && e.Percent <= prev.pct,
+					ok && e.Pass == prev.pass+1 && e.Percent >= prev.pct,
+					ok && e.Pass != prev.pass && e.Pass != prev.pass+1:
+					t.Fatalf("event %d: %s progress %d pass %d after %+v", i, e.Phase, e.Percent, e.Pass, prev)
 				}
 				if e.Phase == "" || e.Stage != open {
 					t.Fatalf("event %d: progress in phase %q of stage %q while %q is open", i, e.Phase, e.Stage, open)
 				}
-				last[k] = e.Percent
+				last[e.Phase] = bar{e.Pass, e.Percent}
 			case EvPhase:
 				if open == "" || e.Stage != open || e.Phase == "" {
 					t.Fatalf("event %d: phase %q of stage %q while %q is open", i, e.Phase, e.Stage, open)
@@ -183,7 +183,7 @@ func TestParseCloseOpenStage(t *testing.T) {
 	}
 	got := marshalEvents(evs)
 	want := `{"kind":"stage_start","stream":"stdout","line":1,"stage":"read","phase":"read","full_read":true,"text":"Reading flash..."}
-{"kind":"progress","stream":"stdout","line":2,"stage":"read","phase":"read","percent":10}
+{"kind":"progress","stream":"stdout","line":2,"stage":"read","phase":"read","percent":10,"pass":1}
 {"kind":"stage_end","stage":"read","ok":false}
 {"kind":"exit","exit":-1}
 `

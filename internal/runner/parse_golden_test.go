@@ -25,6 +25,8 @@ func transcriptSets(t testing.TB) []struct{ name, dir string } {
 		{"flashrom", testutil.Flashers(t, "flashrom-1.3.0-debian")},
 		{"catalog/flashrom-1.3", testutil.Flashers(t, "flashrom-1.3.0-debian-dummy")},
 		{"catalog/flashprog-HEAD", testutil.Flashers(t, "flashprog-HEAD-79d5c66-dummy")},
+		{"flashrom-1.4.0", testutil.Flashers(t, "flashrom-1.4.0")},
+		{"flashrom-1.7.0", testutil.Flashers(t, "flashrom-1.7.0")},
 		{"constructed", filepath.Join("testdata", "parse", "constructed")},
 	}
 }
@@ -140,6 +142,7 @@ type goldenEvent struct {
 	Access   string `json:"access,omitempty"`
 	OK       *bool  `json:"ok,omitempty"`
 	Percent  *int   `json:"percent,omitempty"`
+	Pass     int    `json:"pass,omitempty"`
 	Flasher  string `json:"flasher,omitempty"`
 	Version  string `json:"version,omitempty"`
 	Chip     *Chip  `json:"chip,omitempty"`
@@ -157,7 +160,7 @@ func marshalEvents(evs []Event) []byte {
 		case EvStageEnd:
 			g.OK = &e.OK
 		case EvProgress:
-			g.Percent = &e.Percent
+			g.Percent, g.Pass = &e.Percent, e.Pass
 		case EvExit:
 			g.ExitCode = &e.ExitCode
 		}

@@ -30,6 +30,9 @@ func stageTrace(evs []Event) string {
 			s = "~" + string(e.Phase)
 		case EvProgress:
 			s = fmt.Sprintf("%s/%s%%", e.Stage, e.Phase)
+			if e.Pass > 1 {
+				s += fmt.Sprintf("#%d", e.Pass)
+			}
 			if s == last {
 				continue
 			}
@@ -82,7 +85,12 @@ func TestParsePhases(t *testing.T) {
 				bars14("READ", 0, 100, 0, 100) + bars14("WRITE", 0, 40, 100) +
 				"Erase/write done from 0 to ffffff\n" +
 				"Verifying flash... " + bars14("READ", 0, 100) + "VERIFIED.\n"}}, 0,
-			"read+ read/read% read:ok write+? ~erase_check write/erase_check% ~write write/write% write:ok verify+ verify/verify% verify:ok"},
+			"read+ read/read% read:ok write+? ~erase_check write/erase_check% write/erase_check%#2 ~write write/write% write:ok verify+ verify/verify% verify:ok"},
+		{"flashrom-1.4-bar-restarts-per-block", []write{
+			{"stdout", fr14 + "Reading old flash chip contents... done.\n" +
+				bars14("READ", 0, 50, 100, 0, 100, 0) + bars14("WRITE", 0, 100, 0, 100) +
+				"Erase/write done from 0 to ffffff\n"}}, 0,
+			"read+ read:ok write+? ~erase_check write/erase_check% write/erase_check%#2 write/erase_check%#3 ~write write/write% write/write%#2 write:ok"},
 		{"flashrom-1.4-bars-without-banner", []write{
 			{"stdout", oldRead + bars14("WRITE", 0, 100) + "Erase/write done from 0 to ffffff\n"}}, 0,
 			"read+ read/read% read:ok write+? write/write% write:ok"},

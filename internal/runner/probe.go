@@ -75,7 +75,7 @@ func (f *Flasher) Probe(ctx context.Context, programmer string, log io.Writer) (
 	if f.Caps.FlashName {
 		args = []string{"--flash-name"}
 	}
-	out := &tailBuffer{max: 64 << 10}
+	out := NewExcerpt(0, 64<<10)
 	w := io.Writer(out)
 	if log != nil {
 		w = io.MultiWriter(out, log)
@@ -114,7 +114,7 @@ func (f *Flasher) Probe(ctx context.Context, programmer string, log io.Writer) (
 	if !f.Caps.FlashSize {
 		return p, fmt.Errorf("%s: the chip's size is not in its output, and it has no --flash-size", f.Path)
 	}
-	out = &tailBuffer{max: 64 << 10}
+	out = NewExcerpt(0, 64<<10)
 	w = io.Writer(out)
 	if log != nil {
 		w = io.MultiWriter(out, log)

@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -8,10 +9,13 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"libreflash/internal/exitcode"
 )
@@ -37,18 +41,33 @@ type Spec struct {
 	// OnSignal is told about each signal received while shielded, so the
 	// user can hear that libreflash will stop once the chip is safe.
 	OnSignal func(os.Signal)
+	// Inherit are open files the flasher inherits as descriptors 3, 4, …
+	// (exec.Cmd.ExtraFiles). Pass the locked state-directory lock here and
+	// the lock stays held for as long as the flasher lives, even if
+	// libreflash dies first (a flock belongs to the open file, which the
+	// child shares).
+	Inherit []*os.File
+	// OnStart, when set, is told the flasher's pid as soon as it runs (and
+	// before Run returns), e.g. to record it in the run's state. Its
+	// process group has the same id.
+	OnStart func(pid int)
 }
 
 // Result is what a flasher run did.
 type Result struct {
 	Argv       []string
+	Pid        int           // the flasher's pid (and process group), once started
 	ExitCode   int           // -1 when killed by a signal
 	Signalled  []os.Signal   // received by libreflash while the flasher ran
 	Cancelled  bool          // the user asked to stop (signal or context)
 	Killed     bool          // libreflash stopped the flasher (never when shielded)
-	StderrTail string        // last lines of stderr, for error messages
+	StderrTail string        // last lines of stderr (sanitised), for error messages
 	Duration   time.Duration // wall time
 	CPU        time.Duration // the flasher's user+system CPU time
+	// Strays is set when something the flasher started was still running
+	// (or still held its output open) after it exited; runner killed it.
+	// The flasher's own exit status and output still decide the result.
+	Strays bool
 }
 
 // killGrace is how long a stopped flasher gets between SIGTERM and SIGKILL.
@@ -56,6 +75,11 @@ const killGrace = 2 * time.Second
 
 // stderrTailBytes bounds the stderr kept for error messages.
 const stderrTailBytes = 4096
+
+// pipeGrace is how long Run waits, after the flasher and everything left
+// in its process group are gone, for its output pipes to drain before it
+// closes them: only a process that left the group can still hold them.
+var pipeGrace = 2 * time.Second
 
 // stopSignals are the signals that mean "stop" to libreflash. While the
 // flasher runs they are caught, so that libreflash outlives it and cleans
@@ -87,6 +111,7 @@ func (f *Flasher) Run(ctx context.Context, s Spec) (*Result, error) {
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = flasherEnv()
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.ExtraFiles = s.Inherit
 
 	parser := NewParser(func(e Event) {
 		if s.OnEvent != nil {
@@ -97,13 +122,13 @@ func (f *Flasher) Run(ctx context.Context, s Spec) (*Result, error) {
 	if s.Log != nil {
 		logw = &lockedWriter{w: s.Log}
 	}
-	tailw := &tailBuffer{max: stderrTailBytes}
-	cmd.Stdout = io.MultiWriter(logw, parser.Stream("stdout"))
-	cmd.Stderr = io.MultiWriter(logw, tailw, parser.Stream("stderr"))
+	tailw := NewExcerpt(0, stderrTailBytes)
+	stdout := io.MultiWriter(logw, parser.Stream("stdout"))
+	stderr := io.MultiWriter(logw, tailw, parser.Stream("stderr"))
 	if t := Trace; t != nil {
 		tout, terr := newTraceLines(t, argv, "stdout"), newTraceLines(t, argv, "stderr")
-		cmd.Stdout = io.MultiWriter(cmd.Stdout, tout)
-		cmd.Stderr = io.MultiWriter(cmd.Stderr, terr)
+		stdout = io.MultiWriter(stdout, tout)
+		stderr = io.MultiWriter(stderr, terr)
 		t.Start(argv)
 		start := time.Now()
 		defer func() {
@@ -112,9 +137,20 @@ func (f *Flasher) Run(ctx context.Context, s Spec) (*Result, error) {
 			t.End(argv, res.ExitCode, time.Since(start))
 		}()
 	}
-	// The copying goroutines end when the flasher's process group closes
-	// the pipes; don't wait forever for a stray child that keeps them open.
-	cmd.WaitDelay = 5 * time.Second
+	// Our own pipes, not exec's: Run decides when the output is complete
+	// (the flasher exited and its process group is gone), not a stray
+	// child that keeps a pipe open.
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		return nil, &RunError{Argv: argv, ExitCode: -1, Err: err}
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		outR.Close()
+		outW.Close()
+		return nil, &RunError{Argv: argv, ExitCode: -1, Err: err}
+	}
+	cmd.Stdout, cmd.Stderr = outW, errW
 
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, stopSignals...)
@@ -128,17 +164,39 @@ func (f *Flasher) Run(ctx context.Context, s Spec) (*Result, error) {
 		signal.Ignore(syscall.SIGPIPE)
 	}
 	start := time.Now()
-	err := cmd.Start()
+	err = cmd.Start()
 	if s.Shield {
 		restoreSigpipe()
 	}
+	outW.Close()
+	errW.Close()
 	if err != nil {
+		outR.Close()
+		errR.Close()
 		return nil, &RunError{Argv: argv, ExitCode: -1, Err: err}
 	}
 	pgid := cmd.Process.Pid
+	res.Pid = pgid
+	if s.OnStart != nil {
+		s.OnStart(pgid)
+	}
+	var copying sync.WaitGroup
+	copying.Add(2)
+	go copyOutput(&copying, stdout, outR)
+	go copyOutput(&copying, stderr, errR)
 
 	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	strays := false
+	go func() {
+		// Wait for the flasher to exit without reaping it: while it is a
+		// zombie its pid, and so its process group id, cannot be reused,
+		// and whatever it left behind in the group can be killed safely.
+		if exitedNoReap(pgid) {
+			strays = groupHasOthers(pgid)
+			_ = syscall.Kill(-pgid, syscall.SIGKILL)
+		}
+		done <- cmd.Wait()
+	}()
 
 	var (
 		waitErr error
@@ -182,13 +240,28 @@ loop:
 			killT = nil
 		}
 	}
+	// The flasher and its group are gone: the output ends when the pipes
+	// drain, or after pipeGrace if something outside the group holds them.
+	drained := make(chan struct{})
+	go func() { copying.Wait(); close(drained) }()
+	select {
+	case <-drained:
+	case <-time.After(pipeGrace):
+		strays = true
+		outR.Close()
+		errR.Close()
+		<-drained
+	}
+	outR.Close()
+	errR.Close()
+	res.Strays = strays
 	res.Duration = time.Since(start)
 	if ps := cmd.ProcessState; ps != nil {
 		res.ExitCode = ps.ExitCode()
 		res.CPU = ps.UserTime() + ps.SystemTime()
 	}
 	parser.Close(res.ExitCode)
-	res.StderrTail = tail(tailw.String(), 8)
+	res.StderrTail = Sanitize(tail(tailw.String(), 8))
 
 	if res.Killed {
 		var sig os.Signal
@@ -361,33 +434,6 @@ func (l *lockedWriter) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-// tailBuffer keeps the last max bytes written to it.
-type tailBuffer struct {
-	mu  sync.Mutex
-	max int
-	b   []byte
-}
-
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.b = append(t.b, p...)
-	if len(t.b) > 2*t.max {
-		t.b = append(t.b[:0:0], t.b[len(t.b)-t.max:]...)
-	}
-	return len(p), nil
-}
-
-func (t *tailBuffer) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	b := t.b
-	if len(b) > t.max {
-		b = b[len(b)-t.max:]
-	}
-	return strings.ToValidUTF8(string(b), "\uFFFD")
-}
-
 // parseFlashName finds the `vendor="V" name="N"` line.
 func parseFlashName(out string) (vendor, name string, ok bool) {
 	for _, l := range strings.Split(out, "\n") {
@@ -429,4 +475,56 @@ func parseFlashSize(out string) (int64, bool) {
 func IsCancelled(err error) bool {
 	var c *CancelledError
 	return errors.As(err, &c)
+}
+
+// copyOutput copies one of the flasher's pipes to w until it ends or is
+// closed. w never fails (see Parser, lockedWriter).
+func copyOutput(wg *sync.WaitGroup, w io.Writer, r *os.File) {
+	defer wg.Done()
+	buf := make([]byte, 32<<10)
+	_, _ = io.CopyBuffer(w, r, buf)
+}
+
+// exitedNoReap waits until process pid has exited, leaving it a zombie for
+// exec.Cmd.Wait to reap.
+func exitedNoReap(pid int) bool {
+	for {
+		var info unix.Siginfo
+		err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		return err == nil
+	}
+}
+
+// groupHasOthers reports whether a process other than pgid itself is in
+// process group pgid (from /proc).
+func groupHasOthers(pgid int) bool {
+	d, err := os.Open("/proc")
+	if err != nil {
+		return false
+	}
+	defer d.Close()
+	names, _ := d.Readdirnames(-1)
+	for _, n := range names {
+		pid, err := strconv.Atoi(n)
+		if err != nil || pid == pgid {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + n + "/stat")
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid pgrp …; comm may hold spaces and ')'
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(b[i+1:]))
+		if len(f) > 2 && f[2] == strconv.Itoa(pgid) {
+			return true
+		}
+	}
+	return false
 }

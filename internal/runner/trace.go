@@ -4,7 +4,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode"
 )
 
 // Tracer hears about every flasher process libreflash starts: its command
@@ -77,27 +76,8 @@ func (w *traceLines) flush() {
 	}
 }
 
-// traceClean drops escape sequences and control characters and makes the
-// text valid UTF-8.
+// traceClean makes one output line safe to show (see Sanitize), tabs as
+// spaces.
 func traceClean(b []byte) string {
-	s := cleanText(b)
-	var out strings.Builder
-	esc := false
-	for _, r := range s {
-		switch {
-		case esc:
-			// CSI and similar: skip up to the final letter.
-			if r != '[' && (r >= 0x40 && r <= 0x7e) {
-				esc = false
-			}
-		case r == 0x1b:
-			esc = true
-		case r == '\t':
-			out.WriteRune(' ')
-		case unicode.IsControl(r):
-		default:
-			out.WriteRune(r)
-		}
-	}
-	return out.String()
+	return strings.ReplaceAll(Sanitize(string(b)), "\t", " ")
 }

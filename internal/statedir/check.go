@@ -1,0 +1,191 @@
+package statedir
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"golang.org/x/sys/unix"
+
+	"libreflash/internal/exitcode"
+	"libreflash/internal/safepath"
+)
+
+// UnsafeError is a state directory that someone other than root (or the
+// user running libreflash) owns or could change: a path component, the
+// directory itself or something in it. Nothing was read from it.
+type UnsafeError struct {
+	Dir      string // the state directory
+	Offender string // the component or entry at fault
+	Reason   string // "owned by uid 1000, not root", "a FIFO", ...
+}
+
+func (e *UnsafeError) Error() string {
+	return fmt.Sprintf("refusing state directory %s: %s is %s", e.Dir, e.Offender, e.Reason)
+}
+
+// ExitCode implements exitcode.Coder: nothing was touched.
+func (e *UnsafeError) ExitCode() int { return exitcode.Blocked }
+
+// Hint implements exitcode.Hinter.
+func (e *UnsafeError) Hint() string {
+	return "root trusts what it finds in the state directory (the journal, backups, the image to write), so it must be root's alone;\n" +
+		"use one only root can write, such as the default " + Default + " (or: sudo mkdir -m 700 /root/libreflash, then --state-dir /root/libreflash),\n" +
+		"and do not chown a directory another user could have prepared: look at what is in " + e.Offender + " first"
+}
+
+// owners are the uids trusted to own state: root, and the user running
+// libreflash (for the commands an unprivileged user may run on their own
+// directory, such as status or a backup through an external programmer).
+func owners() []int {
+	if u := os.Geteuid(); u != 0 {
+		return []int{0, u}
+	}
+	return []int{0}
+}
+
+// maxEntries bounds the walk of the state directory's contents.
+const maxEntries = 100000
+
+// maxDepth bounds how deep the walk goes; libreflash's own layout is
+// rehearsals/runs/<ts>/file at most.
+const maxDepth = 8
+
+// Check refuses, with *UnsafeError, a state directory that others could
+// have prepared: every component of its path must be owned by root (or the
+// user running libreflash) and writable by no one else (a sticky, world-
+// writable directory such as /tmp is accepted on the way, never as the
+// state directory or inside it), and so must every entry in it, which may
+// only be a directory, a regular file or a symlink (never followed). A
+// directory that does not exist yet is fine when its nearest existing
+// ancestor is. Check reads no file.
+func Check(dir string) error {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
+	rule := safepath.Rule{Owners: owners(), StickyOK: true}
+	exist := abs
+	for {
+		if _, err := os.Lstat(exist); err == nil {
+			break
+		} else if !errors.Is(err, os.ErrNotExist) {
+			return permHint(err)
+		}
+		parent := filepath.Dir(exist)
+		if parent == exist {
+			break
+		}
+		exist, rule.StickyLast = parent, true
+	}
+	if err := safepath.Check(exist, rule); err != nil {
+		var ie *safepath.InsecureError
+		if errors.As(err, &ie) {
+			return &UnsafeError{Dir: abs, Offender: ie.Path, Reason: ie.Reason}
+		}
+		return permHint(fmt.Errorf("state directory %s: %w", abs, err))
+	}
+	if exist != abs {
+		return nil
+	}
+	real, err := filepath.EvalSymlinks(abs)
+	if err != nil {
+		return permHint(err)
+	}
+	fd, err := unix.Open(real, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return permHint(fmt.Errorf("state directory %s: %w", abs, &os.PathError{Op: "open", Path: real, Err: err}))
+	}
+	n := 0
+	return walk(abs, fd, abs, 0, &n)
+}
+
+// walk checks the entries of the open directory fd (named name), closing fd.
+func walk(dir string, fd int, name string, depth int, n *int) error {
+	d := os.NewFile(uintptr(fd), name)
+	defer d.Close()
+	names, err := d.Readdirnames(-1)
+	if err != nil {
+		return permHint(fmt.Errorf("read %s: %w", name, err))
+	}
+	rule := safepath.Rule{Owners: owners()}
+	for _, e := range names {
+		if *n++; *n > maxEntries {
+			return &UnsafeError{Dir: dir, Offender: dir, Reason: fmt.Sprintf("holding more than %d entries", maxEntries)}
+		}
+		p := filepath.Join(name, e)
+		var st unix.Stat_t
+		if err := unix.Fstatat(fd, e, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			if errors.Is(err, unix.ENOENT) {
+				continue // removed meanwhile
+			}
+			return permHint(&os.PathError{Op: "lstat", Path: p, Err: err})
+		}
+		fi, err := os.Lstat(p)
+		if err != nil {
+			continue
+		}
+		if err := rule.Info(p, fi, false); err != nil {
+			var ie *safepath.InsecureError
+			if errors.As(err, &ie) {
+				return &UnsafeError{Dir: dir, Offender: ie.Path, Reason: ie.Reason}
+			}
+			return err
+		}
+		switch st.Mode & unix.S_IFMT {
+		case unix.S_IFREG, unix.S_IFLNK:
+		case unix.S_IFDIR:
+			if depth+1 >= maxDepth {
+				return &UnsafeError{Dir: dir, Offender: p, Reason: "nested deeper than libreflash ever writes"}
+			}
+			sub, err := unix.Openat(fd, e, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+			if err != nil {
+				return permHint(&os.PathError{Op: "open", Path: p, Err: err})
+			}
+			if err := walk(dir, sub, p, depth+1, n); err != nil {
+				return err
+			}
+		default:
+			return &UnsafeError{Dir: dir, Offender: p, Reason: "neither a file nor a directory (" + fi.Mode().Type().String() + ")"}
+		}
+	}
+	return nil
+}
+
+// Ensure checks dir (Check) and creates it and its missing parents with
+// mode 0700: backups and the journal hold the machine's firmware and its
+// boot configuration.
+func Ensure(dir string) error {
+	if fi, err := os.Stat(dir); err == nil && !fi.IsDir() {
+		return permHint(fmt.Errorf("create state directory: %s is not a directory", dir))
+	}
+	if err := Check(dir); err != nil {
+		return err
+	}
+	err := os.MkdirAll(dir, 0o700)
+	if err == nil {
+		var fi os.FileInfo
+		if fi, err = os.Stat(dir); err == nil && !fi.IsDir() {
+			err = fmt.Errorf("%s is not a directory", dir)
+		}
+	}
+	if err != nil {
+		return permHint(fmt.Errorf("create state directory: %w", err))
+	}
+	// What existed was checked; check what was just made (and anything
+	// that raced it).
+	return Check(dir)
+}
+
+// permHint gives a state-directory error the hint most users need.
+func permHint(err error) error {
+	var ue *UnsafeError
+	if errors.As(err, &ue) {
+		return err
+	}
+	if errors.Is(err, os.ErrPermission) {
+		return exitcode.Wrap(exitcode.Error, "run it as root (sudo), or choose another --state-dir", err)
+	}
+	return exitcode.Wrap(exitcode.Error, "choose another --state-dir, or make sure its path is a writable directory", err)
+}

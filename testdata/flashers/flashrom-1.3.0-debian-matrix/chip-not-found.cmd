@@ -1,0 +1,5 @@
+# read; ID opcodes refused, chip not found (spi_blacklist=9f90ab)
+$ flashrom -p dummy:emulate=W25Q128FV,image=chip.bin,spi_blacklist=9f90ab -r readback.bin
+# ran: 2026-12-02 00:13 UTC on Linux 6.18.44-fc-v1045 x86_64 (Debian GNU/Linux 12 (bookworm)), as root, stdin /dev/null, stdout and stderr to separate files, elapsed 0.8 s
+# chip before: chip.bin = copy of rom16.bin before the run
+# chip after: unchanged

@@ -1,0 +1,5 @@
+# write; the chip silently ignores page program 0x02 (spi_ignorelist=02), stdout and stderr in one file
+$ flashrom -p dummy:emulate=W25Q128FV,image=chip.bin,spi_ignorelist=02 -w rom16b.bin
+# ran: 2026-12-02 00:19 UTC on Linux 6.18.44-fc-v1045 x86_64 (Debian GNU/Linux 12 (bookworm)), as root, stdin /dev/null, stdout and stderr to one file (2>&1), elapsed 7.8 s
+# chip before: chip.bin = copy of rom16.bin before the run
+# chip after: erased (all 0xff)

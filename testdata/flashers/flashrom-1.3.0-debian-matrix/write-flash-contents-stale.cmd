@@ -1,0 +1,5 @@
+# write with --flash-contents naming a file that is NOT the chip's contents
+$ flashrom -p dummy:emulate=W25Q128FV,image=chip.bin --flash-contents rom16c.bin -w rom16b.bin
+# ran: 2026-12-02 00:05 UTC on Linux 6.18.44-fc-v1045 x86_64 (Debian GNU/Linux 12 (bookworm)), as root, stdin /dev/null, stdout and stderr to separate files, elapsed 11.7 s
+# chip before: chip.bin = copy of rom16.bin before the run
+# chip after: written (equals rom16b.bin)
