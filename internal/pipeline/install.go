@@ -38,9 +38,9 @@ type InstallOptions struct {
 	// AllowNonCoreboot writes an image that is not coreboot and no known
 	// backup (--allow-non-coreboot).
 	AllowNonCoreboot bool
-	ForceRoute  bool   // go on where the board's route says external/jumper/unlock first
-	NoRestore   bool   // leave the lowered protections in place
-	StateDir    string // $STATE
+	ForceRoute       bool   // go on where the board's route says external/jumper/unlock first
+	NoRestore        bool   // leave the lowered protections in place
+	StateDir         string // $STATE
 
 	// Rehearse runs the whole pipeline on an emulated chip (the dummy
 	// programmer) seeded from RehearseFrom, or from FactoryImage.
