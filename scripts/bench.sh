@@ -36,8 +36,9 @@ bench_install() {
   t1=$(date +%s.%N)
   local naive_reads; naive_reads=$(reads "$tmp/naive.log")
 
-  # by hand: exactly the flasher commands install runs (chip name and size,
-  # two reads, the write reusing the first read as --flash-contents), and
+  # by hand: exactly the flasher commands install runs (the probe, two
+  # reads, the write without the flasher's verify reusing the first read as
+  # --flash-contents, one read to verify, compared), and
   # libreflash's whole pipeline (checks, ROM checks, backup with hashes and
   # fsyncs, write, verify, run records) on the same emulated chip. They
   # alternate, $BENCH_ROUNDS times, so that a busy machine slows both alike;
@@ -47,11 +48,12 @@ bench_install() {
     cp "$tmp/factory.rom" "$tmp/chip.bin"
     t2=$(date +%s.%N)
     "$fr" -p "$p" --flash-name > "$tmp/hand.log" 2>&1
-    "$fr" -p "$p" --flash-size >> "$tmp/hand.log" 2>&1
     "$fr" -p "$p" -r "$tmp/h1" >> "$tmp/hand.log" 2>&1
     "$fr" -p "$p" -r "$tmp/h2" >> "$tmp/hand.log" 2>&1
     cmp -s "$tmp/h1" "$tmp/h2"
-    "$fr" -p "$p" -w "$tmp/rom" --flash-contents "$tmp/h1" >> "$tmp/hand.log" 2>&1
+    "$fr" -p "$p" -w "$tmp/rom" -n --flash-contents "$tmp/h1" >> "$tmp/hand.log" 2>&1
+    "$fr" -p "$p" -r "$tmp/h3" >> "$tmp/hand.log" 2>&1
+    cmp -s "$tmp/h3" "$tmp/rom"
     t3=$(date +%s.%N)
     hand_reads=$(reads "$tmp/hand.log")
 
@@ -98,6 +100,13 @@ echo "==> wrapper CPU vs flasher CPU (16 MiB dummy chip, real flashrom)"
 go test -run '^$' -bench 'RunRead16M' -benchtime 5x ./internal/runner "$@"
 go test -run '^$' -bench 'Backup16M' -benchtime 3x ./internal/pipeline "$@"
 
+# Chip-touching flasher runs per install (target <= 5, from argv) and the
+# wall time of backup and install against the same flasher commands run
+# bare, side by side in each iteration, on a 16 MiB emulated chip (target
+# ratio <= 1.10).
+echo "==> backup and install against the same flasher commands run bare (16 MiB chip)"
+go test -run '^$' -bench 'VsBare16M' -benchtime 3x ./internal/pipeline "$@"
+
 bench_install
 
 # Alone in its process, so that its peak RSS is its own. MB/s is wall time
@@ -106,4 +115,4 @@ echo "==> diagnose: a 500 MB log streamed from a file (targets: >= 100 MB/s, pea
 go test -run '^$' -bench 'DiagnoseStream500MB' -benchtime 2x ./internal/diagnose "$@"
 
 echo "==> other benchmarks"
-go test -run '^$' -bench . -skip 'RunRead16M|Backup16M|DiagnoseStream500MB' -benchtime 1s ./... "$@"
+go test -run '^$' -bench . -skip 'RunRead16M|Backup16M|VsBare16M|DiagnoseStream500MB' -benchtime 1s ./... "$@"

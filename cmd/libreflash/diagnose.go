@@ -69,7 +69,7 @@ input is not flasher output.`,
 			if len(args) == 1 {
 				name = args[0]
 			}
-			log, err := a.openLog(name)
+			log, err := a.openLog(name, !o.offline)
 			if err != nil {
 				return err
 			}
@@ -119,20 +119,24 @@ func logName(name string) string {
 
 // flasherLog is a log to diagnose, streamed: a file is read again when
 // machine facts are needed; standard input is kept in a temporary file as
-// it goes by, for the same reason.
+// it goes by, for the same reason (not with --offline: no second look).
 type flasherLog struct {
 	name  string
-	file  *os.File // the named file, or the spool of standard input
+	file  *os.File // the named file, or the spool of standard input; nil when not kept
 	in    io.Reader
 	spool bool
 	read  bool // read once already
 }
 
-func (a *app) openLog(name string) (*flasherLog, error) {
+func (a *app) openLog(name string, again bool) (*flasherLog, error) {
 	l := &flasherLog{name: name}
 	if name == "-" {
 		if a.stdinTTY {
 			return nil, usageError(errors.New("no log given: name a file, or pipe the flasher's output in"))
+		}
+		if !again {
+			l.in = a.stdin
+			return l, nil
 		}
 		f, err := os.CreateTemp("", "libreflash-diagnose-*.log")
 		if err != nil {
@@ -156,13 +160,20 @@ func (a *app) openLog(name string) (*flasherLog, error) {
 	return l, nil
 }
 
-func (l *flasherLog) Close() error { return l.file.Close() }
+func (l *flasherLog) Close() error {
+	if l.file == nil {
+		return nil
+	}
+	return l.file.Close()
+}
 
 // diagnose streams the log through diagnose; the second time it reads it
 // from the start again.
 func (l *flasherLog) diagnose(facts diagnose.Facts) (diagnose.Result, error) {
 	in := l.in
 	switch {
+	case l.read && l.file == nil:
+		return diagnose.Result{}, errors.New("diagnose: standard input was not kept for a second look")
 	case l.read:
 		if _, err := l.file.Seek(0, io.SeekStart); err != nil {
 			return diagnose.Result{}, fmt.Errorf("reading the log again: %w", err)

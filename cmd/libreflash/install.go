@@ -30,6 +30,7 @@ type installOptions struct {
 	rehearseParams []string
 	forceBoard     bool
 	forceRoute     bool
+	unlockTool     string
 	noRestore      bool
 	stateDir       string
 	// release archives and the MAC address (issue 16)
@@ -103,6 +104,7 @@ run again), 130 cancelled before any write.`,
 	_ = f.MarkHidden("rehearse-params")
 	f.BoolVar(&o.forceBoard, "force-board", false, "write an image built for another board than this machine's DMI says")
 	f.BoolVar(&o.forceRoute, "force-route", false, "write internally even where the board's documented route is external flashing or a jumper (experts)")
+	f.StringVar(&o.unlockTool, "unlock-tool", "", "dell_flash_unlock binary for the Dell Latitude route (default: search $PATH and the sbin directories)")
 	f.BoolVar(&o.noRestore, "no-restore", false, "leave the protections 'prepare' lowered as they are")
 	f.StringVar(&o.stateDir, "state-dir", "", "state directory (default $LIBREFLASH_STATE_DIR or "+pipeline.DefaultStateDir+")")
 	f.StringVar(&o.keyring, "keyring", "", "OpenPGP public key file to check a release archive's signature with")
@@ -158,6 +160,7 @@ func (a *app) runInstall(ctx context.Context, o *installOptions, romPath string)
 		Region:            o.region,
 		ForceBoard:        o.forceBoard,
 		ForceRoute:        o.forceRoute,
+		UnlockTool:        o.unlockTool,
 		NoRestore:         o.noRestore,
 		StateDir:          statedir.Resolve(o.stateDir, a.getenv),
 		Rehearse:          o.rehearse,
@@ -200,6 +203,9 @@ func retryCommand(o *installOptions, romPath string) string {
 	}
 	if o.forceRoute {
 		argv = append(argv, "--force-route")
+	}
+	if o.unlockTool != "" {
+		argv = append(argv, "--unlock-tool", o.unlockTool)
 	}
 	if o.forceBoard {
 		argv = append(argv, "--force-board")
@@ -263,6 +269,9 @@ func printInstallSummary(w interface{ Write([]byte) (int, error) }, s *pipeline.
 	if s.Rehearsal {
 		res += " (rehearsal: emulated chip)"
 	}
+	if s.Result == pipeline.ResultPrepared && len(s.Next) > 0 && s.Next[0].ID == pipeline.NextShutDown {
+		res = "prepared: shut down (do not reboot), power on, then run the same command again"
+	}
 	fmt.Fprintf(w, "\nresult:  %s\n", res)
 	if s.Backup != nil {
 		fmt.Fprintf(w, "backup:  %s\n", s.Backup.Path)
@@ -313,6 +322,8 @@ func nextText(n pipeline.Next) string {
 		return "the protections libreflash lowered stay lowered (not restored): the flasher needs them to recover"
 	case pipeline.NextRetryBackup:
 		return "retry writing the backup: " + n.Command
+	case pipeline.NextShutDown:
+		return "shut down (do not reboot), then power on again (some models power on by themselves)"
 	case pipeline.NextExternal:
 		return "if nothing verifies, write the backup with an external programmer from another computer: " + n.Docs
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"libreflash/internal/preflight"
 	"libreflash/internal/restore"
 	"libreflash/internal/statedir"
+	"libreflash/internal/unlock"
 )
 
 // The host root and the owner required of system tools. Only the test
@@ -25,6 +27,12 @@ var (
 func (a *app) restoreManager(stateDir string) *restore.Manager {
 	m := restore.New(hostRoot, statedir.Resolve(stateDir, a.getenv))
 	m.TrustedUID = trustedUID
+	// The Dell unlock cycle's SMIs entry is undone by running the tool
+	// again, after reading GBL_SMI_EN on this machine.
+	// (The machine is looked at only when there is such an entry.)
+	m.Undoers = map[string]restore.Undoer{restore.ActionDellSMIs: func(ctx context.Context, e *restore.Entry) error {
+		return unlock.Undoer(a.preflightEnv(), 0, nil)(ctx, e)
+	}}
 	return m
 }
 

@@ -305,7 +305,7 @@ func (r *renderer) Close() {
 
 var stageNames = map[string]string{
 	"check": "checks", "plan": "plan", "lock": "lock", "backup": "backup",
-	"write": "write", "verify": "verify", "restore": "restore",
+	"write": "write", "verify": "verify", "restore": "restore", "unlock": "unlock",
 }
 
 func (r *renderer) stage(e *pipeline.Stage) {

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/renameio/v2"
@@ -170,12 +171,19 @@ func (b *backupRun) run(ctx context.Context, sum *Summary) error {
 		b.stage(StageLock, StatusFail)
 		return err
 	}
-	unlock, err := statedir.Lock(b.o.StateDir)
+	lock, err := statedir.Acquire(b.o.StateDir)
 	if err != nil {
 		b.stage(StageLock, StatusFail)
 		return err
 	}
-	defer unlock()
+	defer lock.Unlock()
+	chip, err := lockChip(b.o.Root, b.o.Programmer, false)
+	if err != nil {
+		b.stage(StageLock, StatusFail)
+		return err
+	}
+	defer chip.Unlock()
+	b.s.locks = []*statedir.Held{lock, chip}
 	if b.rec, err = newRecord(b.o.StateDir, "backup", b.o.Now(), ""); err != nil {
 		b.stage(StageLock, StatusFail)
 		return err
@@ -325,7 +333,15 @@ func readTwice(ctx context.Context, s *session, r readSpec) (*VerifiedBackup, er
 	// stopped backup leaves nothing behind (but its log, in runs/).
 	keep := false
 	var made []string
+	// Each read is hashed and synced while the next one runs.
+	var hashing sync.WaitGroup
+	sums := make([]struct {
+		sum  string
+		size int64
+		err  error
+	}, readPasses)
 	defer func() {
+		hashing.Wait()
 		if keep {
 			return
 		}
@@ -356,21 +372,30 @@ func readTwice(ctx context.Context, s *session, r readSpec) (*VerifiedBackup, er
 			}
 			return nil, r.failed(log, err, fmt.Sprintf("read %d of %d failed", pass, readPasses))
 		}
-		sum, size, err := hashFile(p)
-		if err == nil && size != r.chip.Size {
-			err = fmt.Errorf("read %d of %d: %s has %d bytes, the chip %d", pass, readPasses, p, size, r.chip.Size)
-		}
-		if err == nil {
-			err = os.Chmod(p, 0o600)
-		}
-		if err != nil {
-			return nil, err
-		}
-		rec := ReadRecord{SHA256: sum, Size: size}
+		hashing.Add(1)
+		go func(i int, p string) {
+			defer hashing.Done()
+			h := &sums[i]
+			h.sum, h.size, h.err = hashFile(p)
+			if h.err == nil && h.size != r.chip.Size {
+				h.err = fmt.Errorf("read %d of %d: %s has %d bytes, the chip %d", i+1, readPasses, p, h.size, r.chip.Size)
+			}
+			if h.err == nil {
+				h.err = os.Chmod(p, 0o600)
+			}
+		}(pass-1, p)
+		rec := ReadRecord{}
 		if res != nil {
 			rec.Argv, rec.Command, rec.Seconds = res.Argv, runner.QuoteArgv(res.Argv), res.Duration.Seconds()
 		}
 		m.Reads = append(m.Reads, rec)
+	}
+	hashing.Wait()
+	for i, h := range sums {
+		if h.err != nil {
+			return nil, h.err
+		}
+		m.Reads[i].SHA256, m.Reads[i].Size = h.sum, h.size
 	}
 
 	names := []string{"backup.rom", "read-2.rom"}

@@ -285,7 +285,7 @@ func interrupted(t *testing.T, stateDir string, factory []byte) *BackupRef {
 		t.Fatal(err)
 	}
 	if err := statedir.WriteRun(rdir, statedir.RunState{Command: "install", Started: time.Now().Add(-time.Hour), PID: 1,
-		Stage: StageWrite, Status: StatusStart, Backup: runBackup(ref)}); err != nil {
+		Stage: StageWrite, Status: StatusStart, Backup: runBackup(ref)}, true); err != nil {
 		t.Fatal(err)
 	}
 	return ref

@@ -180,6 +180,7 @@ const (
 	StageVerify   = "verify"
 	StageRollback = "rollback"
 	StageRestore  = "restore"
+	StageUnlock   = "unlock" // the Dell unlock cycle's step (internal/unlock)
 )
 
 // Why a stage was skipped or failed (Stage.Reason).
@@ -321,6 +322,10 @@ type Plan struct {
 	// the address given; "" when the image has no GbE region or only the
 	// BIOS region is written.
 	MAC string `json:"mac,omitempty"`
+	// Inhibitor is "held" while logind holds off sleep, shutdown and idle
+	// for the run (from the first chip access to the end), else why not;
+	// absent for a rehearsal or a backup.
+	Inhibitor string `json:"inhibitor,omitempty"`
 }
 
 // EventType implements Payload.
@@ -591,6 +596,7 @@ const (
 	NextProtectionsStay = "protections_stay" // the lowered protections stay lowered for recovery
 	NextRetryBackup     = "retry_backup"     // Command writes the backup back
 	NextExternal        = "external"         // an external programmer, Docs
+	NextShutDown        = "shut_down"        // shut down (do not reboot), power on again
 )
 
 // Next is one step the user should take, in the order given.

@@ -37,6 +37,10 @@ type IO struct {
 	OnSignal func(os.Signal)
 	// Shield: signals and cancellation do not stop the run (writes).
 	Shield bool
+	// Inherit are the locks the flasher holds with libreflash, and keeps
+	// after libreflash dies (issue 13 item 3); OnStart is told its pid.
+	Inherit []*os.File
+	OnStart func(pid int)
 }
 
 // WriteOp is one write of the chip.
@@ -83,7 +87,8 @@ func (r *realFlasher) spec(args []string, o IO) runner.Spec {
 		// Each run's command line heads its output in flasher.log.
 		fmt.Fprintf(o.Log, "# libreflash: %s\n", runner.QuoteArgv(append([]string{r.f.Path, "-p", r.prog}, args...)))
 	}
-	return runner.Spec{Programmer: r.prog, Args: args, Log: o.Log, Shield: o.Shield, OnEvent: o.OnEvent, OnSignal: o.OnSignal}
+	return runner.Spec{Programmer: r.prog, Args: args, Log: o.Log, Shield: o.Shield, OnEvent: o.OnEvent, OnSignal: o.OnSignal,
+		Inherit: o.Inherit, OnStart: o.OnStart}
 }
 
 func (r *realFlasher) Probe(ctx context.Context, o IO) (*Probe, error) {

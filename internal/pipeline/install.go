@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"libreflash/internal/exitcode"
+	"libreflash/internal/inhibit"
 	"libreflash/internal/preflight"
 	"libreflash/internal/restore"
 	"libreflash/internal/runner"
@@ -27,6 +28,13 @@ type InstallOptions struct {
 	FlasherPath string // --flasher; "" searches $PATH
 	Region      string // auto (""), full or bios
 	ForceBoard  bool   // accept an image for another board
+	ForceRoute  bool   // go on where the board's route says external/jumper/unlock first
+	// UnlockTool is --unlock-tool (dell_flash_unlock), "" to search for
+	// it; UnlockTimeout bounds each of its runs (0: unlock.DefaultTimeout).
+	UnlockTool    string
+	UnlockTimeout time.Duration
+	NoRestore     bool   // leave the lowered protections in place
+	StateDir      string // $STATE
 	// Archive options, when ROM is a release archive: the key to check its
 	// signature with, skipping that check, and the image to take from it.
 	Keyring           string
@@ -38,9 +46,6 @@ type InstallOptions struct {
 	// AllowNonCoreboot writes an image that is not coreboot and no known
 	// backup (--allow-non-coreboot).
 	AllowNonCoreboot bool
-	ForceRoute       bool   // go on where the board's route says external/jumper/unlock first
-	NoRestore        bool   // leave the lowered protections in place
-	StateDir         string // $STATE
 
 	// Rehearse runs the whole pipeline on an emulated chip (the dummy
 	// programmer) seeded from RehearseFrom, or from FactoryImage.
@@ -110,18 +115,30 @@ type installer struct {
 	stateDir   string // $STATE, or $STATE/rehearsals for a rehearsal
 	report     *preflight.Report
 	wouldBlock []string // a rehearsal's failing checks that stop a real run
+
+	smisDisabled bool // the Dell unlock cycle disabled SMIs in this run
+	shutDown     bool // the Dell unlock cycle armed the override: shut down next
+
 	// previous is an earlier run that did not finish: resolved once this
 	// run leaves the chip in a known state.
 	previous *statedir.Run
-	unlock   func() // releases $STATE/lock
+	lock     *statedir.Held // $STATE/lock
+	// chipLock and inhibitor are held while the chip may be touched
+	// (chipaccess.go).
+	chipLock  *statedir.Held
+	inhibitor *inhibit.Lock
 }
 
 // protections is the restore.Manager for this run's state directory.
 func (in *installer) protections() *restore.Manager {
+	var m *restore.Manager
 	if in.o.Protections != nil {
-		return in.o.Protections(in.o.StateDir)
+		m = in.o.Protections(in.o.StateDir)
+	} else {
+		m = restore.New(in.o.Env.Root, in.o.StateDir)
 	}
-	return restore.New(in.o.Env.Root, in.o.StateDir)
+	in.dellUndoer(m)
+	return m
 }
 
 // Install runs check, plan, lock, backup, write, verify and restore, as
@@ -141,9 +158,9 @@ func Install(ctx context.Context, o InstallOptions) (*Summary, error) {
 	s := in.finish(w, err)
 	// The lock outlives the summary: the next run must not find this one's
 	// record unfinished.
-	if in.unlock != nil {
-		in.unlock()
-	}
+	in.lock.Unlock()
+	in.chipLock.Unlock()
+	in.inhibitor.Release()
 	return s, err
 }
 
@@ -156,6 +173,9 @@ func (in *installer) install(ctx context.Context) (*written, error) {
 	}
 	if o.RehearseFrom != "" && !o.Rehearse {
 		return nil, exitcode.New(exitcode.Usage, "add --rehearse", "--rehearse-from needs --rehearse")
+	}
+	if o.Env == nil {
+		in.o.Env = preflight.HostEnv()
 	}
 	src, err := openSource(o)
 	if err != nil {
@@ -177,10 +197,15 @@ func (in *installer) install(ctx context.Context) (*written, error) {
 		in.stateDir = statedir.Rehearsals(o.StateDir)
 	}
 	in.stage(StageLock, StatusStart)
-	if in.unlock, err = statedir.Lock(in.stateDir); err != nil {
+	if in.lock, err = statedir.Acquire(in.stateDir); err != nil {
 		in.stage(StageLock, StatusFail)
 		return nil, err
 	}
+	if in.chipLock, err = lockChip(o.Env.Root, o.Programmer, o.Rehearse); err != nil {
+		in.stage(StageLock, StatusFail)
+		return nil, err
+	}
+	in.s.locks = []*statedir.Held{in.lock, in.chipLock}
 	in.stage(StageLock, StatusOK)
 	if in.rec, err = newRecord(in.stateDir, "install", in.start, o.ROM); err != nil {
 		return nil, err
@@ -195,27 +220,54 @@ func (in *installer) install(ctx context.Context) (*written, error) {
 		in.previous = &p
 	}
 
+	if found != nil {
+		// The checks look at the flasher this run found: not a second
+		// --help run of the same binary.
+		env := *in.o.Env
+		find := env.FindFlasher
+		if find == nil {
+			find = runner.Find
+		}
+		env.FindFlasher = func(ctx context.Context, fo runner.FindOptions) (*runner.Flasher, error) {
+			if fo.Explicit == o.FlasherPath {
+				return found, nil
+			}
+			return find(ctx, fo)
+		}
+		in.o.Env = &env
+	}
 	if err := in.check(ctx); err != nil {
 		return nil, err
 	}
+	if !o.Rehearse {
+		// From the first chip access (the plan's probe) to the end.
+		in.inhibitor = takeInhibitor(ctx, o.Env)
+	}
+	// Until the first write the chip is untouched: a failure or a ^C
+	// enables the SMIs the Dell unlock disabled.
 	pl, err := in.plan(ctx, src, found, prev)
 	if err != nil {
+		in.reenableSMIs(ctx)
 		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
+		in.reenableSMIs(ctx)
 		return nil, installCancelled("before the backup")
 	}
 	bk, err := in.backup(ctx, pl)
 	if err != nil {
+		in.reenableSMIs(ctx)
 		return nil, err
 	}
 	if err := in.checkLayout(pl, bk); err != nil {
+		in.reenableSMIs(ctx)
 		return nil, err
 	}
 	if err := in.carryMAC(pl, bk); err != nil {
 		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
+		in.reenableSMIs(ctx)
 		return nil, installCancelled("after the backup, before any write")
 	}
 	// From the first write on, nothing stops half-way: the user's ^C is
@@ -308,6 +360,9 @@ func (in *installer) nextSteps(s *Summary, w *written) []Next {
 	case ResultUnknownState:
 		return in.recoverySteps(w)
 	case ResultPrepared:
+		if in.shutDown {
+			return []Next{{ID: NextShutDown}, {ID: NextRunAgain, Command: retry}}
+		}
 		return []Next{{ID: NextReboot}, {ID: NextRunAgain, Command: retry}}
 	case ResultBlocked:
 		return []Next{{ID: NextFixAndRetry, Command: retry}}

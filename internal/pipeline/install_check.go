@@ -20,11 +20,23 @@ func (in *installer) check(ctx context.Context) error {
 		env = preflight.HostEnv()
 		in.o.Env = env
 	}
-	r := preflight.Run(ctx, env, preflight.Options{Programmer: in.o.Programmer, FlasherPath: in.o.FlasherPath, ForceRoute: in.o.ForceRoute})
+	r := preflight.Run(ctx, env, in.preflightOptions())
 	in.report = r
 	for _, c := range r.Checks {
 		// A rehearsal shows them all but blocks on none.
 		in.emit(machineCheck(c, c.Status == preflight.Fail && !in.o.Rehearse))
+	}
+	if err := in.checkUnlockTool(r); err != nil {
+		in.stageWhy(StageCheck, StatusFail, ReasonBlocked)
+		return err
+	}
+	if in.dellCycle(r) {
+		r2, err := in.unlockStage(ctx)
+		if err != nil {
+			return err
+		}
+		r = r2
+		in.report = r
 	}
 	blocking := r.Blocking()
 	if len(blocking) == 0 {
@@ -106,7 +118,7 @@ func (in *installer) offerPrepare(ctx context.Context, blocking []preflight.Chec
 	if !plan.NeedsReboot() {
 		// Drivers unloaded, securelevel lowered: in effect at once, so check
 		// again and go on when nothing blocks any more.
-		r := preflight.Run(ctx, in.o.Env, preflight.Options{Programmer: in.o.Programmer, FlasherPath: in.o.FlasherPath, ForceRoute: in.o.ForceRoute})
+		r := preflight.Run(ctx, in.o.Env, in.preflightOptions())
 		if len(r.Blocking()) == 0 {
 			in.report = r
 			in.stage(StageCheck, StatusStart)

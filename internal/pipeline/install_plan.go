@@ -69,7 +69,16 @@ func (in *installer) plan(ctx context.Context, src *source, found *runner.Flashe
 	info := in.s.fl.Info()
 	in.emit(&info)
 
+	// The checked bytes are what gets written: a private copy, so that the
+	// file cannot change between the checks and the write. Made while the
+	// flasher probes.
+	pl.image = filepath.Join(in.rec.dir, "image.rom")
+	copied := make(chan error, 1)
+	go func() { copied <- os.WriteFile(pl.image, img.Bytes(), 0o600) }()
 	probe, plog, err := in.s.probe(ctx, StagePlan)
+	if cerr := <-copied; err == nil && cerr != nil {
+		return fail(cerr)
+	}
 	if err != nil {
 		if runner.IsCancelled(err) {
 			return fail(installCancelled("while probing the chip"))
@@ -129,12 +138,6 @@ func (in *installer) plan(ctx context.Context, src *source, found *runner.Flashe
 		return fail(err)
 	}
 
-	// The checked bytes are what gets written: a private copy, so that the
-	// file cannot change between the checks and the write.
-	pl.image = filepath.Join(in.rec.dir, "image.rom")
-	if err := os.WriteFile(pl.image, img.Bytes(), 0o600); err != nil {
-		return fail(err)
-	}
 	if prev != nil && prev.Writing {
 		pl.previous = prev
 	}
@@ -151,7 +154,7 @@ func (in *installer) plan(ctx context.Context, src *source, found *runner.Flashe
 		reads++
 	}
 	p := &Plan{
-		Image:         &ImageRef{Path: img.Path, Size: img.Size(), SHA256: img.SHA256()},
+		Image:         &ImageRef{Path: img.Path, Size: img.Size(), SHA256: rep.SHA256},
 		Chip:          pl.chip,
 		Programmer:    programmerName(pl.prog),
 		Region:        RegionFull,
@@ -168,6 +171,9 @@ func (in *installer) plan(ctx context.Context, src *source, found *runner.Flashe
 		Previous:      pl.previous,
 		Archive:       src.ref(img),
 		MAC:           mac,
+	}
+	if in.inhibitor != nil {
+		p.Inhibitor = inhibitorState(in.inhibitor)
 	}
 	if pl.region {
 		p.Region = RegionBIOS

@@ -33,7 +33,7 @@ import (
 
 const testFlashrom = "/usr/sbin/flashrom"
 
-func needFlashrom(t *testing.T) {
+func needFlashrom(t testing.TB) {
 	t.Helper()
 	if _, err := os.Stat(testFlashrom); err != nil {
 		t.Skip("flashrom not installed at /usr/sbin/flashrom (scripts/test.sh installs it)")
@@ -53,7 +53,7 @@ CONFIG_MAINBOARD_PART_NUMBER="ThinkPad X200"`
 
 // mkrom makes an image with scripts/mkrom.sh (coreboot's cbfstool and
 // fmaptool): kind "rom" (config lines follow) or "factory".
-func mkrom(t *testing.T, kind string, size int64, config ...string) string {
+func mkrom(t testing.TB, kind string, size int64, config ...string) string {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), kind+".rom")
 	args := append([]string{repoFile("scripts", "mkrom.sh"), kind, out, fmt.Sprint(size)}, config...)
@@ -64,12 +64,12 @@ func mkrom(t *testing.T, kind string, size int64, config ...string) string {
 	return out
 }
 
-func x200ROM(t *testing.T, size int64) string {
+func x200ROM(t testing.TB, size int64) string {
 	return mkrom(t, "rom", size, strings.Split(x200Config, "\n")...)
 }
 
 // fixture copies a preflight fixture machine into a temp dir and loads it.
-func fixture(t *testing.T, machine string) *preflight.Env {
+func fixture(t testing.TB, machine string) *preflight.Env {
 	t.Helper()
 	src := repoFile("internal", "preflight", "testdata", machine)
 	dst := filepath.Join(t.TempDir(), machine)

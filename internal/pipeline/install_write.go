@@ -333,9 +333,14 @@ func (in *installer) restoreProtections(ctx context.Context) {
 		return
 	}
 	if in.o.NoRestore {
+		if in.smisDisabled {
+			in.reenableSMIs(ctx)
+			return
+		}
 		in.stageWhy(StageRestore, StatusSkip, ReasonNoRestore)
 		return
 	}
+	in.smisDisabled = false // the restore below enables them
 	in.stage(StageRestore, StatusStart)
 	res, err := m.Restore(ctx)
 	ev := &Restore{}

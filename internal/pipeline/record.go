@@ -50,13 +50,15 @@ func newRecord(stateDir, command string, start time.Time, rom string) (*record, 
 	r.enc = json.NewEncoder(r.events)
 	r.enc.SetEscapeHTML(false)
 	r.state = statedir.RunState{Command: command, Started: start.UTC(), PID: os.Getpid(), ROM: rom}
-	r.save()
+	r.save(false)
 	return r, nil
 }
 
-// write appends e to events.jsonl. Stage changes and the summary are
-// synced to disk, and state.json follows them, so that what a crash leaves
-// behind is true.
+// write appends e to events.jsonl; state.json follows the stages and the
+// summary, so that what a crash leaves behind is true. The stages that
+// touch the chip, and the end, are synced to disk as well: a power cut
+// during a write must leave the record of it (flushing at every stage
+// would cost more than the checks themselves).
 func (r *record) write(e Event) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -66,15 +68,11 @@ func (r *record) write(e Event) {
 	_ = r.enc.Encode(e)
 	switch d := e.Data.(type) {
 	case *Stage:
-		_ = r.events.Sync()
-		_ = r.log.Sync()
 		r.state.Stage, r.state.Status = d.Stage, d.Status
-		r.save()
+		r.save(d.Status == StatusStart && (d.Stage == StageWrite || d.Stage == StageRollback))
 	case *Summary:
-		_ = r.events.Sync()
-		_ = r.log.Sync()
 		r.state.Finished, r.state.Result, r.state.Exit = true, d.Result, d.Exit
-		r.save()
+		r.save(true)
 	}
 }
 
@@ -84,7 +82,7 @@ func (r *record) setBackups(back, snapshot *BackupRef) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.state.Backup, r.state.Snapshot = runBackup(back), runBackup(snapshot)
-	r.save()
+	r.save(true)
 }
 
 func runBackup(b *BackupRef) *statedir.RunBackup {
@@ -101,7 +99,15 @@ func backupRef(b *statedir.RunBackup) *BackupRef {
 	return &BackupRef{Path: b.Path, SHA256: b.SHA256, Dir: b.Dir}
 }
 
-func (r *record) save() { _ = statedir.WriteRun(r.dir, r.state) }
+// save writes state.json; durable also flushes it, events.jsonl and
+// flasher.log to disk.
+func (r *record) save(durable bool) {
+	if durable {
+		_ = r.events.Sync()
+		_ = r.log.Sync()
+	}
+	_ = statedir.WriteRun(r.dir, r.state, durable)
+}
 
 func (r *record) close() {
 	r.mu.Lock()
@@ -189,5 +195,5 @@ func resolve(prev statedir.Run, by string) {
 	if !st.Finished {
 		st.Result = "interrupted"
 	}
-	_ = statedir.WriteRun(prev.Dir, st)
+	_ = statedir.WriteRun(prev.Dir, st, true)
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"libreflash/internal/runner"
+	"libreflash/internal/statedir"
 )
 
 // session is one run's use of the flasher: every flasher operation goes
@@ -21,6 +22,10 @@ type session struct {
 	tick time.Duration
 	said seen
 	runs runCounter
+	// locks are held while the flasher runs: each flasher run inherits
+	// them, so they stay held if libreflash is killed while it runs, and
+	// records its pid in them, so a later run refuses to start beside it.
+	locks []*statedir.Held
 
 	mu    sync.Mutex
 	reads int
@@ -59,6 +64,28 @@ func (c *capped) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// withLocks gives o the locks to inherit and records the flasher's pid in
+// them while it runs; done clears the pid again.
+func (s *session) withLocks(o IO) (IO, func()) {
+	var held []*statedir.Held
+	for _, l := range s.locks {
+		if l != nil && l.File() != nil {
+			held = append(held, l)
+			o.Inherit = append(o.Inherit, l.File())
+		}
+	}
+	o.OnStart = func(pid int) {
+		for _, l := range held {
+			_ = l.SetFlasher(pid)
+		}
+	}
+	return o, func() {
+		for _, l := range held {
+			_ = l.SetFlasher(0)
+		}
+	}
+}
+
 func (s *session) logWriter(buf *capped) io.Writer {
 	if s.log == nil {
 		return buf
@@ -72,6 +99,8 @@ func (s *session) probe(ctx context.Context, stage string) (*Probe, []byte, erro
 	var p *Probe
 	_, err := runOp(s.emit, s.tick, flasherOp{Stage: stage, Op: PhaseProbe, IO: IO{Log: s.logWriter(buf)}}, &s.said, nil,
 		func(o IO) (*runner.Result, error) {
+			o, done := s.withLocks(o)
+			defer done()
 			var err error
 			p, err = s.fl.Probe(ctx, o)
 			return nil, err
@@ -87,7 +116,11 @@ func (s *session) read(ctx context.Context, stage string, pass, passes int, file
 	buf := &capped{max: maxDiagLog}
 	res, err := runOp(s.emit, s.tick, flasherOp{Stage: stage, Op: PhaseRead, Pass: pass, Passes: passes,
 		IO: IO{Log: s.logWriter(buf), Shield: shield}}, &s.said, s.addReads,
-		func(o IO) (*runner.Result, error) { return s.fl.Read(ctx, file, o) })
+		func(o IO) (*runner.Result, error) {
+			o, done := s.withLocks(o)
+			defer done()
+			return s.fl.Read(ctx, file, o)
+		})
 	if res != nil {
 		s.runs.add(res.Argv)
 	}
@@ -142,7 +175,11 @@ func (s *session) write(ctx context.Context, stage string, w WriteOp) *flashRun 
 	}
 	fr.res, fr.err = runOp(s.emit, s.tick, flasherOp{Stage: stage,
 		IO: IO{Log: s.logWriter(buf), Shield: true, OnEvent: onEvent}}, &s.said, s.addReads,
-		func(o IO) (*runner.Result, error) { return s.fl.Write(ctx, w, o) })
+		func(o IO) (*runner.Result, error) {
+			o, done := s.withLocks(o)
+			defer done()
+			return s.fl.Write(ctx, w, o)
+		})
 	if fr.res != nil {
 		s.runs.add(fr.res.Argv)
 	}

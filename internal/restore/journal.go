@@ -140,7 +140,7 @@ func ParseJournal(b []byte) (*Journal, error) {
 		default:
 			return nil, fmt.Errorf("journal: entry %s: unknown state %q", e.ID, e.State)
 		}
-		if !knownAction(e.Action) {
+		if !journalAction(e.Action) {
 			return nil, fmt.Errorf("journal: entry %s: unknown action %q", e.ID, e.Action)
 		}
 		if err := validEntry(e); err != nil {

@@ -63,6 +63,10 @@ type Manager struct {
 	GOOS       string    // "linux", "openbsd", "netbsd"; runtime.GOOS by default
 	Now        func() time.Time
 
+	// Undoers undo the journal-only actions (entries.go), keyed by
+	// action; an entry without one stays in the journal.
+	Undoers map[string]Undoer
+
 	// hook, when set (tests only), is called at each step of Apply and Undo
 	// so tests can simulate a crash there.
 	hook func(step string)
@@ -356,6 +360,18 @@ func (m *Manager) undoEntry(ctx context.Context, j *Journal, e *Entry) error {
 	if err != nil {
 		return err
 	}
+	if !knownAction(e.Action) {
+		// Journal-only: its own Undoer, or nothing to undo (the override
+		// arms one boot only).
+		undo = nil
+		if u := m.Undoers[e.Action]; u != nil {
+			if err := u(ctx, e); err != nil {
+				return err
+			}
+		} else if e.Action != ActionDellOverride {
+			return errNoUndoer
+		}
+	}
 	for _, c := range undo {
 		if _, err := m.run(ctx, c); err != nil {
 			return err
@@ -456,6 +472,10 @@ func undoSummary(e *Entry) string {
 		return "reloaded " + strings.Join(e.Modules, ", ")
 	case ActionSecurelevel:
 		return "restored the securelevel setting"
+	case ActionDellSMIs:
+		return "enabled SMIs again (dell_flash_unlock); the machine can be shut down"
+	case ActionDellOverride:
+		return "forgot the armed descriptor override (it lasts one boot)"
 	}
 	return e.Action
 }

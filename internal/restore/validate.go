@@ -14,8 +14,10 @@ import (
 var backendsOf = map[string][]string{
 	ActionIomem: {BackendGrubDropin, BackendGrubEdit, BackendGrubby, BackendKernelstub,
 		BackendKernelCmd, BackendLoaderEntry, BackendRpmOstree},
-	ActionDrivers:     {backendModprobe},
-	ActionSecurelevel: {BackendOpenBSD, BackendNetBSD},
+	ActionDrivers:      {backendModprobe},
+	ActionSecurelevel:  {BackendOpenBSD, BackendNetBSD},
+	ActionDellOverride: {BackendDellUnlock},
+	ActionDellSMIs:     {BackendDellUnlock},
 }
 
 // backendModprobe is the unload-drivers backend.
@@ -58,6 +60,16 @@ func validEntry(e *Entry) error {
 	for _, c := range append(append([]Command(nil), e.Apply...), e.Undo...) {
 		if !filepath.IsAbs(c.Tool) || filepath.Clean(c.Tool) != c.Tool {
 			return fmt.Errorf("tool %q is not an absolute path", c.Tool)
+		}
+	}
+	if e.Backend == BackendDellUnlock {
+		if len(e.Files) > 0 || len(e.Apply) > 0 || len(e.Undo) > 1 {
+			return errors.New("a Dell unlock step names files or commands")
+		}
+		for _, c := range e.Undo {
+			if !slices.Contains(DellToolNames, filepath.Base(c.Tool)) || len(c.Args) > 0 {
+				return fmt.Errorf("tool %q is not the Dell unlock tool", c.Tool)
+			}
 		}
 	}
 	if e.Backend == BackendKernelCmd && len(e.Undo) > 0 {

@@ -1,7 +1,12 @@
 // Package runner owns the flasher: finding flashprog or flashrom and making
-// sure it is safe to run as root, learning its version and capabilities,
-// running it (own process group, signal shielding, full log capture) and
-// turning its output into typed events.
+// sure it is safe to run as root, learning its version and capabilities
+// (--help, once per binary), probing the chip in one run, running it (own
+// process group, signal shielding, what it leaves behind killed, inherited
+// lock files, output streamed with bounded memory) and turning its output
+// into typed events. Every piece of flasher wording libreflash relies on —
+// stage, phase, progress, failure, lock (FREG) and "identical" lines of
+// flashprog and of flashrom 1.3 to 1.7 — is read here and nowhere else;
+// flasher text shown to a user goes through Sanitize.
 package runner
 
 import (

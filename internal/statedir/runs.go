@@ -62,13 +62,31 @@ func ReadRun(dir string) (RunState, error) {
 	return st, err
 }
 
-// WriteRun replaces the state of the run in dir atomically.
-func WriteRun(dir string, st RunState) error {
+// WriteRun replaces the state of the run in dir atomically; durable also
+// syncs it to disk (before a write of the chip: a power cut must not lose
+// where the way back is), which costs a disk flush.
+func WriteRun(dir string, st RunState, durable bool) error {
 	b, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
 		return err
 	}
-	return renameio.WriteFile(filepath.Join(dir, RunStateFile), append(b, '\n'), 0o600)
+	b = append(b, '\n')
+	if durable {
+		return renameio.WriteFile(filepath.Join(dir, RunStateFile), b, 0o600)
+	}
+	tmp, err := os.CreateTemp(dir, "."+RunStateFile+"-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), filepath.Join(dir, RunStateFile))
 }
 
 // Run is one run directory and its state.

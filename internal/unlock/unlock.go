@@ -24,13 +24,14 @@ import (
 	"time"
 
 	"libreflash/internal/exitcode"
+	"libreflash/internal/restore"
 	"libreflash/internal/runner"
 )
 
 // Names the tool is installed under: Libreboot's build (util/dell-flash-unlock)
 // and upstream both make dell_flash_unlock; releases before 20230423 named
 // it e6400_flash_unlock.
-var Names = []string{"dell_flash_unlock", "dell-flash-unlock", "e6400_flash_unlock"}
+var Names = restore.DellToolNames
 
 // DefaultTimeout bounds one run. The tool waits about one second for the
 // EC; anything much longer is a hang.

@@ -207,14 +207,6 @@ func codeOf(err error) int {
 	return -1
 }
 
-func hintOf(err error) string {
-	var h interface{ Hint() string }
-	if errors.As(err, &h) {
-		return h.Hint()
-	}
-	return ""
-}
-
 func TestParseChunks(t *testing.T) {
 	// Parse sees the whole output; lines split across writes still count.
 	if o, ok := Parse(armedOut); !ok || o != OverrideArmed {
