@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"os/signal"
 	"syscall"
 
@@ -67,6 +68,7 @@ func (a *app) runBackup(ctx context.Context, o *backupOptions) error {
 		FlasherPath: o.flasher,
 		StateDir:    statedir.Resolve(o.stateDir, a.getenv),
 		Root:        env.Path("/"),
+		RunDir:      filepath.Join(hostRoot, statedir.RunDir),
 		Check:       a.backupChecks(env, &facts),
 		Diagnose: func(log []byte, exit int) []diagnose.Finding {
 			return diagnose.DiagnoseRun(log, exit, facts).Findings

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"os/signal"
 	"strings"
 	"syscall"
@@ -167,6 +168,7 @@ func (a *app) runInstall(ctx context.Context, o *installOptions, romPath string)
 		RehearseFrom:      o.rehearseFrom,
 		RehearseParams:    o.rehearseParams,
 		Env:               a.preflightEnv(),
+		RunDir:            filepath.Join(hostRoot, statedir.RunDir),
 		Protections:       a.restoreManager,
 		Confirm:           confirm,
 		Choose:            choose,

@@ -37,6 +37,10 @@ type BackupOptions struct {
 	Use      Flasher
 	StateDir string // default DefaultStateDir
 	Root     string // host root for DMI; default "/"
+	// RunDir is where the chip locks live; "" means /run/libreflash below
+	// Root. The command passes the one below the root it changes (a
+	// fixture's root is only read).
+	RunDir string
 	Check    Checker
 	// Diagnose turns a failed flasher log and the flasher's exit status
 	// (-1 when it did not exit normally) into findings; nil emits none.
@@ -177,7 +181,7 @@ func (b *backupRun) run(ctx context.Context, sum *Summary) error {
 		return err
 	}
 	defer lock.Unlock()
-	chip, err := lockChip(b.o.Root, b.o.Programmer, false)
+	chip, err := lockChip(b.o.Root, b.o.RunDir, b.o.Programmer, false)
 	if err != nil {
 		b.stage(StageLock, StatusFail)
 		return err

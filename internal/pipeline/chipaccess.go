@@ -28,11 +28,16 @@ const systemBusSocket = "/run/dbus/system_bus_socket"
 // A user other than root (a backup through an external programmer the user
 // may open) cannot write /run/libreflash: the lock is then the user's own,
 // under $XDG_RUNTIME_DIR, or none without one.
-func lockChip(root, prog string, rehearse bool) (*statedir.Held, error) {
+//
+// runDir is where the chip locks live: "" means statedir.RunDir below root.
+func lockChip(root, runDir, prog string, rehearse bool) (*statedir.Held, error) {
 	if rehearse {
 		return nil, nil
 	}
-	dir := (&preflight.Env{Root: root}).Path(statedir.RunDir)
+	dir := runDir
+	if dir == "" {
+		dir = (&preflight.Env{Root: root}).Path(statedir.RunDir)
+	}
 	if os.Geteuid() != 0 {
 		xdg := os.Getenv("XDG_RUNTIME_DIR")
 		if xdg == "" {

@@ -58,6 +58,9 @@ type InstallOptions struct {
 	// Env is the machine the checks look at; its Root is also where DMI
 	// is read.
 	Env *preflight.Env
+	// RunDir is where the chip locks live; "" means /run/libreflash below
+	// Env.Root. The command passes the one below the root it changes.
+	RunDir string
 	// Flasher, when set, is the flasher to run (tests: a fake);
 	// FlasherPath is then not searched and a rehearsal is not possible.
 	Flasher Flasher
@@ -201,7 +204,7 @@ func (in *installer) install(ctx context.Context) (*written, error) {
 		in.stage(StageLock, StatusFail)
 		return nil, err
 	}
-	if in.chipLock, err = lockChip(o.Env.Root, o.Programmer, o.Rehearse); err != nil {
+	if in.chipLock, err = lockChip(o.Env.Root, o.RunDir, o.Programmer, o.Rehearse); err != nil {
 		in.stage(StageLock, StatusFail)
 		return nil, err
 	}

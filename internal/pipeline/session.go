@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"sync"
@@ -44,25 +43,11 @@ func (s *session) chipReads() int {
 }
 
 // maxDiagLog bounds the output of one flasher run kept in memory for its
-// diagnosis; all of it is in flasher.log.
+// diagnosis, half from its start and half from its end (where the flasher
+// says what failed); all of it is in flasher.log.
 const maxDiagLog = 8 << 20
 
-// capped keeps the first max bytes written to it.
-type capped struct {
-	bytes.Buffer
-	max int
-}
-
-func (c *capped) Write(p []byte) (int, error) {
-	if room := c.max - c.Len(); room > 0 {
-		if len(p) > room {
-			c.Buffer.Write(p[:room])
-		} else {
-			c.Buffer.Write(p)
-		}
-	}
-	return len(p), nil
-}
+func newDiagLog() *runner.Excerpt { return runner.NewExcerpt(maxDiagLog/2, maxDiagLog/2) }
 
 // withLocks gives o the locks to inherit and records the flasher's pid in
 // them while it runs; done clears the pid again.
@@ -86,7 +71,7 @@ func (s *session) withLocks(o IO) (IO, func()) {
 	}
 }
 
-func (s *session) logWriter(buf *capped) io.Writer {
+func (s *session) logWriter(buf *runner.Excerpt) io.Writer {
 	if s.log == nil {
 		return buf
 	}
@@ -95,7 +80,7 @@ func (s *session) logWriter(buf *capped) io.Writer {
 
 // probe asks the flasher which chip is there.
 func (s *session) probe(ctx context.Context, stage string) (*Probe, []byte, error) {
-	buf := &capped{max: maxDiagLog}
+	buf := newDiagLog()
 	var p *Probe
 	_, err := runOp(s.emit, s.tick, flasherOp{Stage: stage, Op: PhaseProbe, IO: IO{Log: s.logWriter(buf)}}, &s.said, nil,
 		func(o IO) (*runner.Result, error) {
@@ -113,7 +98,7 @@ func (s *session) probe(ctx context.Context, stage string) (*Probe, []byte, erro
 
 // read reads the whole chip into file: pass n of passes (0 when alone).
 func (s *session) read(ctx context.Context, stage string, pass, passes int, file string, shield bool) (*runner.Result, []byte, error) {
-	buf := &capped{max: maxDiagLog}
+	buf := newDiagLog()
 	res, err := runOp(s.emit, s.tick, flasherOp{Stage: stage, Op: PhaseRead, Pass: pass, Passes: passes,
 		IO: IO{Log: s.logWriter(buf), Shield: shield}}, &s.said, s.addReads,
 		func(o IO) (*runner.Result, error) {
@@ -150,7 +135,7 @@ func (fr *flashRun) exitCode() int {
 
 // write runs one write, shielded from signals: nothing stops it half-way.
 func (s *session) write(ctx context.Context, stage string, w WriteOp) *flashRun {
-	buf := &capped{max: maxDiagLog}
+	buf := newDiagLog()
 	fr := &flashRun{}
 	var mu sync.Mutex
 	onEvent := func(e runner.Event) {
