@@ -74,7 +74,11 @@ func (in *installer) plan(ctx context.Context, src *source, found *runner.Flashe
 	// flasher probes.
 	pl.image = filepath.Join(in.rec.dir, "image.rom")
 	copied := make(chan error, 1)
-	go func() { copied <- os.WriteFile(pl.image, img.Bytes(), 0o600) }()
+	if img != nil {
+		go func() { copied <- os.WriteFile(pl.image, img.Bytes(), 0o600) }()
+	} else {
+		copied <- nil // an archive's image is chosen by the chip's size: copied then
+	}
 	probe, plog, err := in.s.probe(ctx, StagePlan)
 	if cerr := <-copied; err == nil && cerr != nil {
 		return fail(cerr)
@@ -88,6 +92,9 @@ func (in *installer) plan(ctx context.Context, src *source, found *runner.Flashe
 	pl.chip, pl.locked = probe.Chip, probe.Locked
 	if img == nil {
 		if img, err = in.chooseROM(src, pl.chip.Size, machine); err != nil {
+			return fail(err)
+		}
+		if err := os.WriteFile(pl.image, img.Bytes(), 0o600); err != nil {
 			return fail(err)
 		}
 	}
