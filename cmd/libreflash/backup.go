@@ -59,7 +59,7 @@ func (a *app) runBackup(ctx context.Context, o *backupOptions) error {
 	// nothing is kept. The second ^C is caught too, until cleanup is done.
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
-	r := a.newRenderer(o.json)
+	r := a.newRenderer("backup", o.json)
 	defer r.Close()
 	env := a.preflightEnv()
 	var facts diagnose.Facts // what the checks saw, to tell causes apart
@@ -75,7 +75,7 @@ func (a *app) runBackup(ctx context.Context, o *backupOptions) error {
 		},
 		Sink: r.Event,
 	})
-	return err
+	return r.result(err)
 }
 
 // backupChecks runs the same checks as 'libreflash check' for the

@@ -120,11 +120,3 @@ func renderReport(w io.Writer, r *preflight.Report) {
 	}
 	fmt.Fprintf(w, "Nothing blocks flashing with -p %s.\n", r.Programmer)
 }
-
-func indent(s, prefix string) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	for i, l := range lines {
-		lines[i] = prefix + l
-	}
-	return strings.Join(lines, "\n")
-}

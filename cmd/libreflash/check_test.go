@@ -42,7 +42,7 @@ func TestCheckJSONShape(t *testing.T) {
 			if err := json.Unmarshal(out.Bytes(), &top); err != nil {
 				t.Fatal(err)
 			}
-			if got := slices.Sorted(maps.Keys(top)); !slices.Equal(got, []string{"checks", "ok", "programmer"}) {
+			if got := slices.Sorted(maps.Keys(top)); !slices.Equal(got, []string{"checks", "ok", "programmer", "schema"}) {
 				t.Errorf("top-level keys %v", got)
 			}
 			var checks []map[string]any

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"libreflash/internal/diagnose"
+	"libreflash/internal/pipeline"
 )
 
 // designDoc is the contract document, relative to this package.
@@ -62,8 +63,8 @@ func tableKeys(t *testing.T, doc, heading, row string) map[string]bool {
 	re := regexp.MustCompile(row)
 	keys := map[string]bool{}
 	for _, l := range lines {
-		if strings.HasPrefix(l, "#") && strings.HasPrefix(l, level) && !strings.HasPrefix(l, level+"#") {
-			break
+		if h := len(l) - len(strings.TrimLeft(l, "#")); h > 0 && h <= len(level) {
+			break // the next heading of the same or a higher level
 		}
 		if m := re.FindStringSubmatch(l); m != nil {
 			keys[m[1]] = true
@@ -147,4 +148,18 @@ func compareSets(t *testing.T, what string, doc, code map[string]bool) {
 	if len(onlyCode) > 0 {
 		t.Errorf("the code has %s %v that docs/design.md does not name", what, onlyCode)
 	}
+}
+
+// The events table of docs/design.md names exactly the event types the
+// pipeline can send: none missing, none that does not exist.
+func TestDesignDocEventTypes(t *testing.T) {
+	b, err := os.ReadFile(designDoc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code := map[string]bool{}
+	for _, typ := range pipeline.EventTypes {
+		code[typ] = true
+	}
+	compareSets(t, "event type", tableKeys(t, string(b), "### install --json and backup --json: events", "^\\| `([a-z_]+)` \\| [^0-9]"), code)
 }

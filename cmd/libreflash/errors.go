@@ -31,7 +31,8 @@ func (s silentExit) Error() string { return fmt.Sprintf("exit status %d", int(s)
 func (s silentExit) ExitCode() int { return int(s) }
 
 // reportError prints err with its hint and returns the exit code. This is the
-// one place where errors become exit codes.
+// one place where a command's error becomes the process's exit code (with
+// exitcode.Of, which a run's summary uses too).
 func (a *app) reportError(err error) int {
 	if err == nil {
 		return exitcode.OK
@@ -40,24 +41,39 @@ func (a *app) reportError(err error) int {
 	if errors.As(err, &s) {
 		return int(s)
 	}
-	code := exitcode.Error
-	var c exitcode.Coder
-	if errors.As(err, &c) {
-		code = c.ExitCode()
-	} else if isCobraUsage(err) {
-		code = exitcode.Usage
+	if exitcode.Of(err) == exitcode.Error && isCobraUsage(err) {
 		err = usageError(err)
+	}
+	code := exitcode.Of(err)
+	var r *reportedError
+	if errors.As(err, &r) {
+		return code // the summary said it all
 	}
 	for _, line := range strings.Split(strings.TrimRight(err.Error(), "\n"), "\n") {
 		fmt.Fprintf(a.stderr, "libreflash: error: %s\n", line)
 	}
-	var h exitcode.Hinter
-	if errors.As(err, &h) && h.Hint() != "" {
-		for _, line := range strings.Split(strings.TrimRight(h.Hint(), "\n"), "\n") {
+	if h := exitcode.HintOf(err); h != "" {
+		for _, line := range strings.Split(strings.TrimRight(h, "\n"), "\n") {
 			fmt.Fprintf(a.stderr, "libreflash: hint: %s\n", line)
 		}
 	}
 	return code
+}
+
+// reportedError is an error the command has already shown in full (the
+// summary of an install or backup prints the error and its hint with the
+// next steps): reportError only maps it to its exit code.
+type reportedError struct{ err error }
+
+func (r *reportedError) Error() string { return r.err.Error() }
+func (r *reportedError) Unwrap() error { return r.err }
+
+// reported marks err as shown; nil stays nil.
+func reported(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &reportedError{err}
 }
 
 // isCobraUsage recognises the argument errors cobra returns as plain errors

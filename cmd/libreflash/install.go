@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -126,21 +125,8 @@ func (a *app) runInstall(ctx context.Context, o *installOptions, romPath string)
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 
-	r := a.newRenderer(o.json)
+	r := a.newRenderer("install", o.json)
 	defer r.Close()
-	sink := r.Event
-	if !o.json {
-		// The install summary has more to say than backup's; the renderer
-		// shows everything else.
-		sink = func(e pipeline.Event) {
-			if s, ok := e.Data.(*pipeline.Summary); ok {
-				r.Close()
-				printInstallSummary(a.stdout, s)
-				return
-			}
-			r.Event(e)
-		}
-	}
 	var confirm func(string) bool
 	var choose func(string, []string) (int, bool)
 	if !o.yes {
@@ -172,16 +158,16 @@ func (a *app) runInstall(ctx context.Context, o *installOptions, romPath string)
 		Protections:       a.restoreManager,
 		Confirm:           confirm,
 		Choose:            choose,
-		Emit:              sink,
+		Emit:              r.Event,
+		Command:           retryCommand(o, romPath),
+		RealCommand:       realCommand(o, romPath),
 		Keyring:           o.keyring,
 		NoVerifySignature: o.noVerifySignature,
 		ROMName:           o.romName,
 		MAC:               o.mac,
 		AllowNonCoreboot:  o.allowNonCoreboot,
-		Command:           retryCommand(o, romPath),
-		RealCommand:       realCommand(o, romPath),
 	})
-	return err
+	return r.result(err)
 }
 
 // retryCommand is the command line the user runs again after a reboot or
@@ -246,97 +232,6 @@ func realCommand(o *installOptions, romPath string) string {
 	r.rehearse, r.rehearseFrom, r.stateDir = false, "", ""
 	return retryCommand(&r, romPath)
 }
-
-var resultText = map[string]string{
-	pipeline.ResultOK:           "ok: written and verified",
-	pipeline.ResultBlocked:      "blocked: nothing was touched",
-	pipeline.ResultPrepared:     "prepared: reboot, then run the same command again",
-	pipeline.ResultUnchanged:    "write failed: the chip is unchanged",
-	pipeline.ResultRolledBack:   "write failed: the chip was rolled back to the backup and verified",
-	pipeline.ResultUnknownState: "UNKNOWN STATE: do not reboot or power off",
-	pipeline.ResultCancelled:    "cancelled before any write",
-	pipeline.ResultFailed:       "failed",
-}
-
-// printInstallSummary is the human summary: result, backup, chip, reads,
-// time, log and the next steps.
-func printInstallSummary(w interface{ Write([]byte) (int, error) }, s *pipeline.Summary) {
-	if s == nil {
-		return
-	}
-	res := resultText[s.Result]
-	if res == "" {
-		res = s.Result
-	}
-	if s.Rehearsal {
-		res += " (rehearsal: emulated chip)"
-	}
-	if s.Result == pipeline.ResultPrepared && len(s.Next) > 0 && s.Next[0].ID == pipeline.NextShutDown {
-		res = "prepared: shut down (do not reboot), power on, then run the same command again"
-	}
-	fmt.Fprintf(w, "\nresult:  %s\n", res)
-	if s.Backup != nil {
-		fmt.Fprintf(w, "backup:  %s\n", s.Backup.Path)
-		fmt.Fprintf(w, "sha256:  %s\n", s.Backup.SHA256)
-	}
-	if s.SignatureSkipped {
-		fmt.Fprintf(w, "warning: the release archive's signature was NOT checked (--no-verify-signature)\n")
-	}
-	if s.Chip != nil {
-		fmt.Fprintf(w, "chip:    %s, %s; read %d times\n", strings.TrimSpace(s.Chip.Vendor+" "+s.Chip.Name), pipeline.HumanSize(s.Chip.Size), s.ChipReads)
-	}
-	if s.Seconds > 0 {
-		fmt.Fprintf(w, "time:    %s\n", seconds(s.Seconds))
-	}
-	if s.Log != "" {
-		fmt.Fprintf(w, "log:     %s\n", s.Log)
-	}
-	if len(s.Next) > 0 {
-		fmt.Fprintln(w, "next:")
-		for i, n := range s.Next {
-			fmt.Fprintf(w, "  %d. %s\n", i+1, nextText(n))
-		}
-	}
-}
-
-// nextText words one next step.
-func nextText(n pipeline.Next) string {
-	switch n.ID {
-	case pipeline.NextReboot:
-		return "reboot: the machine starts Libreboot"
-	case pipeline.NextKeepBackup:
-		return "keep the backup (" + n.Path + ") somewhere off this machine: it is the way back to the factory firmware"
-	case pipeline.NextOldSettings:
-		return "if you changed firmware settings for this (SecureBoot, flash protection), Libreboot has its own; the old ones do not carry over"
-	case pipeline.NextSafeToReboot:
-		return "it is safe to reboot: the chip holds its old firmware"
-	case pipeline.NextFixAndRetry:
-		return "fix what blocks (above), then run again: " + n.Command
-	case pipeline.NextRunAgain:
-		return "run again: " + n.Command
-	case pipeline.NextRealInstall:
-		return "the rehearsal went through; the real install is: " + n.Command
-	case pipeline.NextKeepPower:
-		return "keep the machine on: do not reboot, power off, suspend or close the lid; plug in the charger"
-	case pipeline.NextCopyBackup:
-		return fmt.Sprintf("the verified backup is %s (sha256 %s); copy it to a USB stick now", n.Path, n.SHA256)
-	case pipeline.NextProtectionsStay:
-		return "the protections libreflash lowered stay lowered (not restored): the flasher needs them to recover"
-	case pipeline.NextRetryBackup:
-		return "retry writing the backup: " + n.Command
-	case pipeline.NextShutDown:
-		return "shut down (do not reboot), then power on again (some models power on by themselves)"
-	case pipeline.NextExternal:
-		return "if nothing verifies, write the backup with an external programmer from another computer: " + n.Docs
-	}
-	return n.ID
-}
-
-// validate refuses, before anything runs, the option combinations that
-// cannot mean anything: an unknown region mode or --rehearse-from without
-// --rehearse (usage errors, exit 2), no way to confirm (exit 2), and a
-// --rehearse-from that is no image file (exit 3, as for the ROM itself: a
-// FIFO or a device would block the rehearsal or read a disk).
 func (o *installOptions) validate(canAsk bool) error {
 	switch o.region {
 	case "auto", "full", "bios":

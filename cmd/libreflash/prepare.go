@@ -181,24 +181,38 @@ func (a *app) runPrepare(cmd *cobra.Command, o *prepareOptions) error {
 	return nil
 }
 
+// prepareStepsText is the list of prepare steps, one action a line with
+// the files it writes, the commands it runs and what the user must do: the
+// same for 'prepare' and for the changes install offers.
+func prepareStepsText(steps []*restore.Step) string {
+	var b strings.Builder
+	for i, s := range steps {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		mark := map[string]string{"planned": "change", "already": "done", "manual": "manual", "applied": "done"}[s.Status]
+		fmt.Fprintf(&b, "%-7s %s: %s", mark, s.Action, s.Summary)
+		for _, f := range s.Files {
+			fmt.Fprintf(&b, "\n          write %s", f)
+		}
+		for _, c := range s.Commands {
+			fmt.Fprintf(&b, "\n          run   %s", strings.Join(c, " "))
+		}
+		for _, m := range s.Manual {
+			fmt.Fprintf(&b, "\n          - %s", m)
+		}
+	}
+	return b.String()
+}
+
 func renderPlan(w io.Writer, p *restore.Plan, dryRun bool, journal string) {
 	if len(p.Steps) == 0 && len(p.Notes) == 0 {
 		fmt.Fprintln(w, "Nothing to prepare: nothing that libreflash can lower blocks internal flashing.")
 		return
 	}
+	fmt.Fprintln(w, prepareStepsText(p.Steps))
 	planned := false
 	for _, s := range p.Steps {
-		mark := map[string]string{"planned": "change", "already": "done", "manual": "manual", "applied": "done"}[s.Status]
-		fmt.Fprintf(w, "%-7s %s: %s\n", mark, s.Action, s.Summary)
-		for _, f := range s.Files {
-			fmt.Fprintf(w, "          write %s\n", f)
-		}
-		for _, c := range s.Commands {
-			fmt.Fprintf(w, "          run   %s\n", strings.Join(c, " "))
-		}
-		for _, m := range s.Manual {
-			fmt.Fprintf(w, "          - %s\n", m)
-		}
 		planned = planned || s.Status == "planned"
 	}
 	for _, n := range p.Notes {

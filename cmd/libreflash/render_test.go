@@ -3,26 +3,13 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"io"
+	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"libreflash/internal/pipeline"
 )
-
-// syncBuffer is a bytes.Buffer safe for the bar's refresh goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 // backupEvents is a backup run as the pipeline reports it; pct says
 // whether the flasher gave percentages (flashprog --progress) or not
@@ -58,25 +45,27 @@ func backupEvents(pct bool) []pipeline.Event {
 
 func TestRenderPlain(t *testing.T) {
 	var out, status bytes.Buffer
-	r := &renderer{mode: renderPlain, out: &out, status: &status}
+	r := &renderer{command: "backup", mode: renderPlain, out: &out, status: &status}
 	for _, e := range backupEvents(true) {
 		r.Event(e)
 	}
 	r.Close()
-	wantStatus := `warning: [warn] power: on battery
+	wantStatus := `[warn] power: on battery
 checks: ok
 plan: Winbond W25Q128.V, 16 MiB
-reading chip (1 of 2)…
-reading chip (1 of 2): done in 2.3s
-reading chip (2 of 2)…
-reading chip (2 of 2): done in 2.3s
+reading the chip (1 of 2)…
+reading the chip (1 of 2): done in 2.3s
+reading the chip (2 of 2)…
+reading the chip (2 of 2): done in 2.3s
 `
 	if status.String() != wantStatus {
 		t.Errorf("status:\n%s\nwant:\n%s", status.String(), wantStatus)
 	}
-	wantOut := `backup:  /s/backups/x/backup.rom
+	wantOut := `
+result:  ok: read twice, identical, kept
+backup:  /s/backups/x/backup.rom
 sha256:  abc
-chip:    Winbond W25Q128.V, 16 MiB (read 2 times, identical)
+chip:    Winbond W25Q128.V, 16 MiB; read 2 times
 log:     /s/runs/x/flasher.log
 `
 	if out.String() != wantOut {
@@ -85,28 +74,27 @@ log:     /s/runs/x/flasher.log
 }
 
 // On a terminal, a flasher without percentages shows the elapsed time
-// only; one with percentages shows a bar and the percentage.
+// only; one with percentages shows a bar, the percentage and the time left.
 func TestRenderTTY(t *testing.T) {
 	for _, pct := range []bool{false, true} {
-		var out syncBuffer
-		var status syncBuffer
-		r := &renderer{mode: renderTTY, out: &out, status: &status}
+		var out, status bytes.Buffer
+		r := &renderer{command: "backup", mode: renderTTY, out: &out, status: &status, width: 80}
 		for _, e := range backupEvents(pct) {
 			r.Event(e)
-			if p, ok := e.Data.(*pipeline.Progress); ok && p.Status == "" {
-				time.Sleep(250 * time.Millisecond) // let the bar draw
-			}
 		}
 		r.Close()
 		s := status.String()
-		if !strings.Contains(s, "reading chip (2 of 2)") || !strings.Contains(s, "\r") {
+		if !strings.Contains(s, "\rreading the chip (2 of 2)") {
 			t.Errorf("pct=%v: no live bar:\n%q", pct, s)
 		}
 		if got := strings.Contains(s, "%"); got != pct {
 			t.Errorf("pct=%v: percentage shown=%v:\n%q", pct, got, s)
 		}
-		if pct && !strings.Contains(s, "42") {
-			t.Errorf("the flasher's 42%% is not shown:\n%q", s)
+		if pct && (!strings.Contains(s, " 42%  1s, about 1s left") || !strings.Contains(s, "[====")) {
+			t.Errorf("the flasher's 42%% is not shown with the time left:\n%q", s)
+		}
+		if !pct && !strings.Contains(s, "reading the chip (1 of 2)  2s") {
+			t.Errorf("no timer:\n%q", s)
 		}
 		if !strings.Contains(out.String(), "backup:  /s/backups/x/backup.rom\n") {
 			t.Errorf("summary: %q", out.String())
@@ -114,9 +102,25 @@ func TestRenderTTY(t *testing.T) {
 	}
 }
 
+// Every event type the pipeline can send has a text rendering (and JSON
+// renders them all alike).
+func TestRenderEveryEventType(t *testing.T) {
+	for _, typ := range pipeline.EventTypes {
+		var e pipeline.Event
+		if err := json.Unmarshal([]byte(`{"schema":2,"type":"`+typ+`"}`), &e); err != nil {
+			t.Errorf("%s: %v", typ, err)
+			continue
+		}
+		r := &renderer{command: "install", mode: renderPlain, out: io.Discard, status: io.Discard}
+		if !r.text(e.Data) {
+			t.Errorf("event type %s has no text rendering", typ)
+		}
+	}
+}
+
 func TestRenderJSON(t *testing.T) {
 	var out bytes.Buffer
-	r := &renderer{mode: renderJSON, out: &out, json: pipeline.JSONLines(&out)}
+	r := &renderer{command: "backup", mode: renderJSON, out: &out, json: pipeline.JSONLines(&out)}
 	ev := backupEvents(true)
 	for _, e := range ev {
 		r.Event(e)
@@ -140,5 +144,30 @@ func TestRenderJSON(t *testing.T) {
 	}
 	if !strings.HasPrefix(lines[6], `{"schema":2,"type":"progress"`) || !strings.Contains(lines[6], `"op":"read","pass":1,"passes":2,"percent":42`) {
 		t.Errorf("progress line: %s", lines[6])
+	}
+}
+
+// Every phase the pipeline can report has a name on the screen.
+func TestPhaseNames(t *testing.T) {
+	for _, p := range constValues(t, filepath.Join("..", "..", "internal", "pipeline"), "Phase") {
+		if phaseNames[pipeline.Phase(p)] == "" {
+			t.Errorf("phase %q has no name in phaseNames", p)
+		}
+	}
+}
+
+// Every next step and stage the pipeline can name has words on the screen.
+func TestNextAndStageWords(t *testing.T) {
+	dir := filepath.Join("..", "..", "internal", "pipeline")
+	r := &renderer{command: "install"}
+	for _, id := range constValues(t, dir, "Next") {
+		if got := r.nextTexts(&pipeline.Summary{Next: []pipeline.Next{{ID: id}}}); len(got) != 1 || got[0] == id {
+			t.Errorf("next step %q has no words: %q", id, got)
+		}
+	}
+	for _, st := range constValues(t, dir, "Stage") {
+		if stageNames[st] == "" {
+			t.Errorf("stage %q has no name", st)
+		}
 	}
 }

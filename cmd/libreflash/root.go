@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"strings"
@@ -140,12 +142,33 @@ func (t flasherTracer) End(argv []string, exitCode int, took time.Duration) {
 	t.l.Debug("flasher exit", "status", exitCode, "took", took.Round(time.Millisecond), "argv", runner.QuoteArgv(argv))
 }
 
-// writeJSON prints v as indented JSON on stdout: the --json output of the
-// commands that print one document (the streaming ones print JSON lines).
+// documentSchema is the version of the shape of the one-document --json
+// outputs (check, inspect, diagnose, prepare, restore, status), sent first
+// in each as "schema" (docs/design.md, "Versioned schema").
+const documentSchema = 1
+
+// writeJSON prints v, a JSON object, as indented JSON on stdout with
+// "schema" first: the --json output of the commands that print one
+// document (the streaming ones print JSON lines).
 func (a *app) writeJSON(v any) error {
-	enc := json.NewEncoder(a.stdout)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	if len(b) >= 2 && b[0] == '{' {
+		head := fmt.Sprintf(`{"schema":%d`, documentSchema)
+		if string(b) != "{}" {
+			head += ","
+		}
+		b = append([]byte(head), b[1:]...)
+	}
+	var out bytes.Buffer
+	if err := json.Indent(&out, b, "", "  "); err != nil {
+		return err
+	}
+	out.WriteByte('\n')
+	_, err = a.stdout.Write(out.Bytes())
+	return err
 }
 
 func isTerminal(v any) bool {

@@ -7,7 +7,10 @@
 // package has to import the command layer.
 package exitcode
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+)
 
 // Exit codes. They are a contract with scripts and users: never renumber.
 const (
@@ -56,4 +59,27 @@ func Wrap(code int, hint string, err error) error {
 		return nil
 	}
 	return &E{Code: code, Err: err, Tip: hint}
+}
+
+// Of is the exit code for err: OK for nil, the code of the first Coder in
+// its chain, else Error. Every layer that turns an error into an exit code
+// (the command layer, a run's summary) asks this one function.
+func Of(err error) int {
+	if err == nil {
+		return OK
+	}
+	var c Coder
+	if errors.As(err, &c) {
+		return c.ExitCode()
+	}
+	return Error
+}
+
+// HintOf is the hint of the first Hinter in err's chain, or "".
+func HintOf(err error) string {
+	var h Hinter
+	if errors.As(err, &h) {
+		return h.Hint()
+	}
+	return ""
 }

@@ -126,6 +126,7 @@ type installer struct {
 	// run leaves the chip in a known state.
 	previous *statedir.Run
 	lock     *statedir.Held // $STATE/lock
+	cleanups []func()       // run when the install ends (a rehearsal's comma-free chip path)
 	// chipLock and inhibitor are held while the chip may be touched
 	// (chipaccess.go).
 	chipLock  *statedir.Held
@@ -164,6 +165,9 @@ func Install(ctx context.Context, o InstallOptions) (*Summary, error) {
 	in.lock.Unlock()
 	in.chipLock.Unlock()
 	in.inhibitor.Release()
+	for _, f := range in.cleanups {
+		f()
+	}
 	return s, err
 }
 

@@ -21,6 +21,12 @@ func (in *installer) check(ctx context.Context) error {
 		in.o.Env = env
 	}
 	r := preflight.Run(ctx, env, in.preflightOptions())
+	if ctx.Err() != nil {
+		// A signal during the checks: what they found then (a flasher
+		// probe cut short) is the user's wish to stop, not the machine.
+		in.stage(StageCheck, StatusFail)
+		return installCancelled("during the checks")
+	}
 	in.report = r
 	for _, c := range r.Checks {
 		// A rehearsal shows them all but blocks on none.

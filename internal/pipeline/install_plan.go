@@ -58,7 +58,14 @@ func (in *installer) plan(ctx context.Context, src *source, found *runner.Flashe
 		if err := seedChip(chipFile, in.o.RehearseFrom, img.Bytes()); err != nil {
 			return fail(err)
 		}
-		pl.prog = ec.Programmer(chipFile, in.o.RehearseParams...)
+		// The chip file's path goes into the dummy's comma-separated
+		// parameters: one with a comma gets a comma-free stand-in.
+		image, done, err := dummyImagePath(chipFile)
+		if err != nil {
+			return fail(err)
+		}
+		in.cleanups = append(in.cleanups, done)
+		pl.prog = ec.Programmer(image, in.o.RehearseParams...)
 		rehearsal = &Rehearsal{Emulate: ec.Emulate, ChipFile: chipFile, SeededFrom: in.o.RehearseFrom,
 			For: in.o.Programmer, WouldBlock: in.wouldBlock}
 	}

@@ -7,6 +7,8 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
+	"strings"
 
 	"libreflash/internal/exitcode"
 )
@@ -54,6 +56,31 @@ func (c EmulatedChip) Programmer(image string, extra ...string) string {
 		p += "," + e
 	}
 	return p
+}
+
+// dummyImagePath returns a path to file that fits among the dummy
+// programmer's parameters, which commas separate with no way to escape
+// one: file itself, or, when file has a comma (a --state-dir such as
+// /tmp/a,b), a symlink to it in a new private directory, which done
+// removes.
+func dummyImagePath(file string) (path string, done func(), err error) {
+	if !strings.Contains(file, ",") {
+		return file, func() {}, nil
+	}
+	base := os.TempDir()
+	if strings.Contains(base, ",") {
+		base = "/tmp"
+	}
+	dir, err := os.MkdirTemp(base, "libreflash-rehearsal-")
+	if err != nil {
+		return "", nil, fmt.Errorf("rehearsal: a path without commas for the emulated chip: %w", err)
+	}
+	link := filepath.Join(dir, "chip.bin")
+	if err := os.Symlink(file, link); err != nil {
+		_ = os.RemoveAll(dir)
+		return "", nil, fmt.Errorf("rehearsal: a path without commas for the emulated chip: %w", err)
+	}
+	return link, func() { _ = os.RemoveAll(dir) }, nil
 }
 
 // ifdSignature is the Intel flash descriptor's FLVALSIG, at offset 0x10.

@@ -23,7 +23,7 @@ import (
 //	panic  a guest that sent a result, then died (exit 1)
 //
 // Under TCG it finishes the guest: the last marker on the results port, exit 0.
-const fakeQemu = `#!/bin/bash
+const fakeQemu = `
 echo "$*" >>"$FAKE_LOG"
 accel= console= results= kernel=
 while [ $# -gt 0 ]; do
@@ -62,7 +62,12 @@ func vmlib(t *testing.T, mode string, kvm bool, script string, env ...string) (o
 	if err := os.Mkdir(bin, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(bin, "qemu-system-x86_64"), []byte(fakeQemu), 0o755); err != nil {
+	// bash where it is here (the 386 guest has it in /usr/bin only).
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Skip("needs bash")
+	}
+	if err := os.WriteFile(filepath.Join(bin, "qemu-system-x86_64"), []byte("#!"+bash+fakeQemu), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	dev := filepath.Join(dir, "kvm")
