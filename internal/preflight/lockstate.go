@@ -143,8 +143,12 @@ func (ls *LockState) String() string {
 		parts = append(parts, fmt.Sprintf("BIOS_CNTL=%#02x (BLE=%d SMM_BWP=%d)", ls.BIOSCntl, (ls.BIOSCntl&bcBLE)>>1, (ls.BIOSCntl&bcSMMBWP)>>5))
 	}
 	if ls.HSFSKnown {
-		parts = append(parts, fmt.Sprintf("HSFS=%#04x (FDV=%d FDOPSS=%d: descriptor override %s)", ls.HSFS,
-			b2i(ls.HSFS&hsfsFDV != 0), b2i(ls.HSFS&hsfsFDOPSS != 0), onOff(ls.DescriptorOverride)))
+		what := "descriptor override " + onOff(ls.DescriptorOverride)
+		if !ls.DescriptorValid {
+			what = "no valid descriptor, so no descriptor limits"
+		}
+		parts = append(parts, fmt.Sprintf("HSFS=%#04x (FDV=%d FDOPSS=%d: %s)", ls.HSFS,
+			b2i(ls.HSFS&hsfsFDV != 0), b2i(ls.HSFS&hsfsFDOPSS != 0), what))
 	}
 	if ls.SMIEnKnown {
 		parts = append(parts, fmt.Sprintf("SMI_EN=%#08x at port %#x (GBL_SMI_EN=%d)", ls.SMIEn, ls.PMBase+smiEnOff, b2i(ls.GblSMIEn)))
