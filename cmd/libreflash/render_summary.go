@@ -106,7 +106,7 @@ func (r *renderer) hintLines(s *pipeline.Summary) []string {
 		}
 		// Said by the summary itself: the log's path, a next step's
 		// command, that rebooting is safe.
-		dup := s.Log != "" && strings.Contains(l, s.Log)
+		dup := s.Log != "" && strings.Contains(l, "log: "+s.Log)
 		for _, n := range s.Next {
 			if n.Command != "" && strings.Contains(l, n.Command) ||
 				n.ID == pipeline.NextSafeToReboot && strings.Contains(l, "safe to reboot") {
