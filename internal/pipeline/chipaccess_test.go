@@ -1,7 +1,10 @@
 package pipeline
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"os/exec"
 	"strings"
 	"testing"
 
@@ -52,4 +55,45 @@ func TestPlanSaysInhibitor(t *testing.T) {
 	if plan == nil || !strings.Contains(plan.Inhibitor, "no system bus") {
 		t.Fatalf("plan inhibitor: %+v", plan)
 	}
+}
+
+// Issue 13 item 3: while the flasher writes, it holds the state and chip
+// locks (inherited) and its pid is recorded in them, so another run is
+// refused naming it; once it has exited the record is cleared.
+func TestFlasherRecordedInLocks(t *testing.T) {
+	t.Parallel()
+	rom, chip := romAndFactory(t)
+	r := newFakeRun(t, "debian-thinkpad-legacy", rom, chip)
+	var during error
+	var inherited int
+	r.f.onWrite = func(f *fakeFlasher, _ int, w WriteOp, o IO) error {
+		inherited = len(o.Inherit)
+		child := exec.Command("sleep", "30")
+		if err := child.Start(); err != nil {
+			return err
+		}
+		defer func() { child.Process.Kill(); child.Wait() }()
+		o.OnStart(child.Process.Pid)
+		_, during = statedir.Acquire(r.opts.StateDir)
+		var busy *statedir.BusyError
+		if errors.As(during, &busy) && busy.FlasherPID != child.Process.Pid {
+			during = fmt.Errorf("busy names pid %d, not the flasher's %d", busy.FlasherPID, child.Process.Pid)
+		}
+		return f.copyIn(w, o, -1)
+	}
+	if _, err := r.install(t, context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var busy *statedir.BusyError
+	if !errors.As(during, &busy) || busy.FlasherPID == 0 {
+		t.Errorf("a second run while the flasher writes: %v", during)
+	}
+	if inherited != 2 {
+		t.Errorf("the flasher inherits %d locks, want the state directory's and the chip's", inherited)
+	}
+	h, err := statedir.Acquire(r.opts.StateDir)
+	if err != nil {
+		t.Fatalf("after the run: %v", err)
+	}
+	h.Unlock()
 }

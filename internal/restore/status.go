@@ -104,13 +104,26 @@ func (m *Manager) Status() (*Status, error) {
 		}
 		st.Pending = append(st.Pending, p)
 	}
+	// The state directory was checked when the journal was read; its
+	// files are opened from it without following symlinks.
+	sd, err := statedir.Open(m.StateDir, false)
+	if err != nil {
+		return st, nil // nothing there yet
+	}
+	defer sd.Close()
 	for _, d := range newestDirs(statedir.Runs(m.StateDir)) {
-		st.Runs = append(st.Runs, runInfo(d))
+		st.Runs = append(st.Runs, runInfo(sd, d))
 	}
 	for _, d := range newestDirs(statedir.Backups(m.StateDir)) {
-		st.Backups = append(st.Backups, backupInfo(d))
+		st.Backups = append(st.Backups, backupInfo(sd, d))
 	}
 	return st, nil
+}
+
+// rel names file name of dir (a directory of runs/ or backups/) relative
+// to the state directory.
+func rel(dir, name string) string {
+	return filepath.Join(filepath.Base(filepath.Dir(dir)), filepath.Base(dir), name)
 }
 
 // newestDirs lists the subdirectories of dir, newest name first (names
@@ -134,9 +147,9 @@ func newestDirs(dir string) []string {
 }
 
 // runInfo reads the summary event of a run's events.jsonl.
-func runInfo(dir string) RunInfo {
+func runInfo(sd *statedir.Dir, dir string) RunInfo {
 	ri := RunInfo{Path: dir}
-	f, err := os.Open(filepath.Join(dir, "events.jsonl"))
+	f, err := sd.OpenFile(rel(dir, "events.jsonl"), os.O_RDONLY, 0)
 	if err != nil {
 		return ri
 	}
@@ -156,9 +169,12 @@ func runInfo(dir string) RunInfo {
 	return ri
 }
 
-func backupInfo(dir string) BackupInfo {
+// maxManifest bounds a backup manifest read by status.
+const maxManifest = 1 << 20
+
+func backupInfo(sd *statedir.Dir, dir string) BackupInfo {
 	bi := BackupInfo{Path: dir}
-	b, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
+	b, err := sd.ReadFile(rel(dir, "manifest.json"), maxManifest)
 	if err == nil {
 		var man struct {
 			SHA256   string `json:"sha256"`

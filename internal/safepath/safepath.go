@@ -136,18 +136,21 @@ func (r Rule) Info(path string, fi os.FileInfo, sticky bool) error {
 	if sticky && fi.IsDir() && st.Uid == 0 && m&os.ModeSticky != 0 && m.Perm()&0o002 != 0 {
 		return nil
 	}
+	var reason string
 	switch m.Perm() & 0o022 {
 	case 0o022:
-		return &InsecureError{Path: path, Reason: "writable by group and others"}
+		reason = "writable by group and others"
 	case 0o020:
-		return &InsecureError{Path: path, Reason: fmt.Sprintf("writable by group %d", st.Gid)}
+		reason = fmt.Sprintf("writable by group %d", st.Gid)
 	case 0o002:
-		if fi.IsDir() && m&os.ModeSticky != 0 {
-			return &InsecureError{Path: path, Reason: "writable by others (sticky, as /tmp)"}
-		}
-		return &InsecureError{Path: path, Reason: "writable by others"}
+		reason = "writable by others"
+	default:
+		return nil
 	}
-	return nil
+	if fi.IsDir() && m&os.ModeSticky != 0 {
+		reason += " (sticky, as /tmp)"
+	}
+	return &InsecureError{Path: path, Reason: reason}
 }
 
 func (r Rule) owner(uid int) bool {
