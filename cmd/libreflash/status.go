@@ -61,6 +61,10 @@ It changes nothing.`,
 				if len(p.Files) > 0 {
 					fmt.Fprintf(w, "      files: %s\n", strings.Join(p.Files, ", "))
 				}
+				if strings.HasPrefix(p.Action, "dell-") && p.Expect != "" {
+					// Where the Dell unlock cycle stands, and what comes next.
+					fmt.Fprintf(w, "      %s\n", p.Expect)
+				}
 			}
 			if st.JournalNote != "" {
 				fmt.Fprintf(w, "Journal not read: %s\n", st.JournalNote)

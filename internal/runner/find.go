@@ -350,7 +350,7 @@ type NotFoundError struct {
 
 func (e *NotFoundError) Error() string {
 	if e.Explicit != "" {
-		return fmt.Sprintf("flasher %s: %v", e.Explicit, e.Err)
+		return fmt.Sprintf("flasher %s: %v", quoteArg(e.Explicit), e.Err)
 	}
 	return fmt.Sprintf("no flashprog or flashrom found (searched %s)", strings.Join(e.Searched, ":"))
 }
@@ -383,9 +383,9 @@ type InsecureError struct {
 
 func (e *InsecureError) Error() string {
 	if e.Offender == e.Path {
-		return fmt.Sprintf("refusing to run %s as root: it is %s", e.Path, e.Reason)
+		return fmt.Sprintf("refusing to run %s as root: it is %s", quoteArg(e.Path), e.Reason)
 	}
-	return fmt.Sprintf("refusing to run %s as root: %s is %s", e.Path, e.Offender, e.Reason)
+	return fmt.Sprintf("refusing to run %s as root: %s is %s", quoteArg(e.Path), quoteArg(e.Offender), e.Reason)
 }
 
 // ExitCode implements exitcode.Coder.

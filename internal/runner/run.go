@@ -14,6 +14,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/sys/unix"
 
@@ -366,7 +367,7 @@ func (e *CancelledError) Error() string {
 	if e.Signal != nil {
 		why = "stopped by " + signalName(e.Signal)
 	}
-	return fmt.Sprintf("%s: %s", filepathBase(e.Argv), why)
+	return fmt.Sprintf("%s: %s", quoteArg(filepathBase(e.Argv)), why)
 }
 
 func (e *CancelledError) Unwrap() error { return e.Err }
@@ -401,21 +402,53 @@ func filepathBase(argv []string) string {
 }
 
 // QuoteArgv renders argv for messages and logs, quoting what a shell would
-// split. It is never given to a shell.
+// split; an argument with control characters, terminal-reordering
+// characters or invalid UTF-8 is written as $'…' with escapes, so that it
+// shows as it is and cannot drive the terminal. It is never given to a
+// shell.
 func QuoteArgv(argv []string) string { return quoteArgv(argv) }
+
+// QuotePath renders one path (or any argument) for a message, as
+// QuoteArgv does.
+func QuotePath(p string) string { return quoteArg(p) }
 
 func quoteArgv(argv []string) string {
 	q := make([]string, len(argv))
 	for i, a := range argv {
-		if a != "" && strings.IndexFunc(a, func(r rune) bool {
-			return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./:=,+@%", r))
-		}) < 0 {
-			q[i] = a
-		} else {
-			q[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
-		}
+		q[i] = quoteArg(a)
 	}
 	return strings.Join(q, " ")
+}
+
+func quoteArg(a string) string {
+	if a != "" && strings.IndexFunc(a, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./:=,+@%", r))
+	}) < 0 {
+		return a
+	}
+	if Sanitize(a) != a || strings.ContainsAny(a, "\n\t") {
+		// ANSI-C quoting: every byte shows, none is a terminal control
+		var b strings.Builder
+		b.WriteString("$'")
+		for i := 0; i < len(a); {
+			r, n := utf8.DecodeRuneInString(a[i:])
+			switch {
+			case r == utf8.RuneError && n == 1, r < 0x20, r == 0x7f, r >= 0x80 && r <= 0x9f, isBidiControl(r):
+				for _, c := range []byte(a[i : i+n]) {
+					fmt.Fprintf(&b, "\\x%02x", c)
+				}
+			case r == '\'' || r == '\\':
+				b.WriteByte('\\')
+				b.WriteRune(r)
+			default:
+				b.WriteRune(r)
+			}
+			i += n
+		}
+		b.WriteByte('\'')
+		return b.String()
+	}
+	return "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
 }
 
 // lockedWriter serialises the two pipe copiers writing to the log.

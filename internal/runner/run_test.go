@@ -355,6 +355,15 @@ func TestQuoteArgv(t *testing.T) {
 	if got != want {
 		t.Errorf("got %s\nwant %s", got, want)
 	}
+	// what would drive the terminal shows as escapes
+	got = QuoteArgv([]string{"-w", "evil\x1b]0;pwned\x07.rom", "\u202egnp.exe", "bad\xff", "tab\there", "x'y\x1b"})
+	want = `-w $'evil\x1b]0;pwned\x07.rom' $'\xe2\x80\xaegnp.exe' $'bad\xff' $'tab\x09here' $'x\'y\x1b'`
+	if got != want {
+		t.Errorf("got %s\nwant %s", got, want)
+	}
+	if Sanitize(got) != got {
+		t.Errorf("QuoteArgv output is not terminal-safe: %q", got)
+	}
 }
 
 // After a shielded run, SIGPIPE is the runtime's again: later children do
