@@ -61,6 +61,10 @@ It changes nothing.`,
 				if len(p.Files) > 0 {
 					fmt.Fprintf(w, "      files: %s\n", strings.Join(p.Files, ", "))
 				}
+				if strings.HasPrefix(p.Action, "dell-") && p.Expect != "" {
+					// Where the Dell unlock cycle stands, and what comes next.
+					fmt.Fprintf(w, "      %s\n", p.Expect)
+				}
 			}
 			if st.JournalNote != "" {
 				fmt.Fprintf(w, "Journal not read: %s\n", st.JournalNote)
@@ -78,7 +82,14 @@ It changes nothing.`,
 			}
 			fmt.Fprintln(w)
 			for _, r := range st.Runs {
-				fmt.Fprintf(w, "Run     %s %s\n", r.Path, r.Result)
+				res := r.Result
+				if r.Finished != nil && !*r.Finished && res == "" {
+					res = "unfinished, stopped at " + r.Stage
+				}
+				if r.Rehearsal {
+					res += " (rehearsal)"
+				}
+				fmt.Fprintf(w, "Run     %s %s %s\n", r.Path, r.Command, res)
 			}
 			for _, b := range st.Backups {
 				v := "unverified"

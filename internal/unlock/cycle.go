@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -69,8 +70,14 @@ func (c *Cycle) Advance(ctx context.Context, ls *preflight.LockState) (*Disabled
 	if unlocked {
 		action = restore.ActionDellSMIs
 	}
+	// The journal holds the tool's host path: under the machine's root
+	// when the tool is there (a test's fixture root), as is otherwise.
+	hostTool := tool.Path
+	if root := filepath.Clean(c.Env.Path("/")); root != "/" && strings.HasPrefix(tool.Path, root+"/") {
+		hostTool = strings.TrimPrefix(tool.Path, root)
+	}
 	e, err := c.Journal.Begin(&restore.Entry{Action: action, Backend: restore.BackendDellUnlock,
-		Undo: []restore.Command{{Tool: tool.Path}}, Expect: "running " + tool.Path})
+		Undo: []restore.Command{{Tool: hostTool}}, Expect: "running " + hostTool})
 	if err != nil {
 		return nil, err
 	}
@@ -85,7 +92,7 @@ func (c *Cycle) Advance(ctx context.Context, ls *preflight.LockState) (*Disabled
 		if e.Action != action { // the tool took another step than predicted
 			_ = c.Journal.Forget(e.ID)
 			ne, err := c.Journal.Begin(&restore.Entry{Action: action, Backend: restore.BackendDellUnlock,
-				Undo: []restore.Command{{Tool: tool.Path}}})
+				Undo: []restore.Command{{Tool: hostTool}}})
 			if err != nil {
 				return err
 			}
@@ -205,7 +212,9 @@ func Undoer(env *preflight.Env, timeout time.Duration, log io.Writer) restore.Un
 		if len(e.Undo) == 0 {
 			return errors.New("the journal entry names no unlock tool")
 		}
-		tool, err := Find(FindOptions{Explicit: e.Undo[0].Tool})
+		// The journal's host path, under the machine's root ("/" on a
+		// real machine, a fixture in tests).
+		tool, err := Find(FindOptions{Explicit: env.Path(e.Undo[0].Tool)})
 		if err != nil {
 			return err
 		}

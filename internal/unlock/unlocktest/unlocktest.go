@@ -65,9 +65,15 @@ func New(t *testing.T, fixture string) *Machine {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bin := t.TempDir()
-	if err := os.Chmod(bin, 0o755); err != nil {
+	// The tool where an admin installs it, under the machine's root.
+	bin := filepath.Join(env.Root, "usr/local/sbin")
+	if err := os.MkdirAll(bin, 0o755); err != nil {
 		t.Fatal(err)
+	}
+	for d := bin; d != filepath.Dir(env.Root); d = filepath.Dir(d) {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
 	}
 	m := &Machine{t: t, Env: env, regs: filepath.Join(dir, "regs"), runs: filepath.Join(dir, "runs"),
 		Tool: filepath.Join(bin, "dell_flash_unlock"), State: filepath.Join(dir, "state")}
