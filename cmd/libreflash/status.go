@@ -82,7 +82,14 @@ It changes nothing.`,
 			}
 			fmt.Fprintln(w)
 			for _, r := range st.Runs {
-				fmt.Fprintf(w, "Run     %s %s\n", r.Path, r.Result)
+				res := r.Result
+				if r.Finished != nil && !*r.Finished && res == "" {
+					res = "unfinished, stopped at " + r.Stage
+				}
+				if r.Rehearsal {
+					res += " (rehearsal)"
+				}
+				fmt.Fprintf(w, "Run     %s %s %s\n", r.Path, r.Command, res)
 			}
 			for _, b := range st.Backups {
 				v := "unverified"

@@ -41,7 +41,7 @@ type BackupOptions struct {
 	// Root. The command passes the one below the root it changes (a
 	// fixture's root is only read).
 	RunDir string
-	Check    Checker
+	Check  Checker
 	// Diagnose turns a failed flasher log and the flasher's exit status
 	// (-1 when it did not exit normally) into findings; nil emits none.
 	Diagnose func(log []byte, exitCode int) []diagnose.Finding

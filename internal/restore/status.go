@@ -53,6 +53,13 @@ type RunInfo struct {
 	Path   string `json:"path"`
 	Result string `json:"result,omitempty"`
 	Exit   *int   `json:"exit,omitempty"`
+	// From the run's state.json (statedir.ListRuns): absent for runs of
+	// versions that wrote none.
+	Command   string `json:"command,omitempty"` // install or backup
+	Rehearsal bool   `json:"rehearsal,omitempty"`
+	Stage     string `json:"stage,omitempty"` // the last stage it started
+	Finished  *bool  `json:"finished,omitempty"`
+	Backup    string `json:"backup,omitempty"` // its way back
 }
 
 // BackupInfo is one backup under $STATE/backups.
@@ -111,8 +118,28 @@ func (m *Manager) Status() (*Status, error) {
 		return st, nil // nothing there yet
 	}
 	defer sd.Close()
-	for _, d := range newestDirs(statedir.Runs(m.StateDir)) {
-		st.Runs = append(st.Runs, runInfo(sd, d))
+	runs := statedir.ListRuns(m.StateDir)
+	if len(runs) > statusListMax {
+		runs = runs[:statusListMax]
+	}
+	for _, r := range runs {
+		ri := RunInfo{Path: r.Dir, Rehearsal: r.Rehearsal}
+		if !r.Readable {
+			ri = runInfo(sd, r.Dir)
+			ri.Rehearsal = r.Rehearsal
+		} else {
+			s := r.State
+			fin := s.Finished
+			ri.Command, ri.Stage, ri.Finished, ri.Result = s.Command, s.Stage, &fin, s.Result
+			if fin {
+				exit := s.Exit
+				ri.Exit = &exit
+			}
+			if s.Backup != nil {
+				ri.Backup = s.Backup.Path
+			}
+		}
+		st.Runs = append(st.Runs, ri)
 	}
 	for _, d := range newestDirs(statedir.Backups(m.StateDir)) {
 		st.Backups = append(st.Backups, backupInfo(sd, d))
