@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -615,6 +616,10 @@ func FuzzParseJournal(f *testing.F) {
 	}
 	f.Add([]byte(`{"version":1,"entries":[]}`))
 	f.Add([]byte(`{"version":1,"entries":[null]}`))
+	// A planted journal: another program to run, another file to write.
+	f.Add([]byte(`{"version":1,"entries":[{"id":"x","action":"iomem-relaxed","backend":"grub-dropin","state":"applied",` +
+		`"created":"2026-01-01T00:00:00Z","param":"iomem=relaxed","undo":[{"tool":"/bin/sh","args":["-c","id"]}],` +
+		`"files":[{"path":"/etc/shadow","existed":true,"orig":"","orig_sha256":"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855","mode":2541,"uid":0,"gid":0,"new_sha256":"","fallback":"delete"}]}]}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		j, err := ParseJournal(b)
 		if err != nil {
@@ -637,6 +642,17 @@ func FuzzParseJournal(f *testing.F) {
 			for _, fc := range e.Files {
 				if !strings.HasPrefix(fc.Path, "/") || strings.Contains(fc.Path, "/../") {
 					t.Fatalf("accepted path %q", fc.Path)
+				}
+				// Only files a backend writes, never with more than
+				// permission bits.
+				if fc.Path != grubDropinPath && fc.Path != defaultGrubPath && fc.Path != kernelCmdlinePath &&
+					!isLoaderEntry(fc.Path) && fc.Path != openbsdSecurelevelPath && fc.Path != netbsdRcConfPath || fc.Mode&^0o777 != 0 {
+					t.Fatalf("accepted file %q mode %#o", fc.Path, fc.Mode)
+				}
+			}
+			for _, mod := range e.Modules {
+				if !slices.Contains(conflictingModules, mod) && mod != "iTCO_wdt" {
+					t.Fatalf("accepted module %q", mod)
 				}
 			}
 		}
