@@ -247,3 +247,20 @@ func TestBlockedFixOnce(t *testing.T) {
 		}
 	}
 }
+
+// A rolled-back write says once that rebooting is safe, and names the log
+// once: the error's hint does not repeat the summary.
+func TestRolledBackSaidOnce(t *testing.T) {
+	for _, s := range screens {
+		if s.name != "install-rolled-back" {
+			continue
+		}
+		stderr, stdout := plainRun(s.command, s.events())
+		all := stderr + stdout
+		for _, once := range []string{"safe to reboot", scrLog, writeFix} {
+			if n := strings.Count(all, once); n != 1 {
+				t.Errorf("%q printed %d times:\n%s", once, n, all)
+			}
+		}
+	}
+}

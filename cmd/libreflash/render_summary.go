@@ -75,6 +75,9 @@ func (r *renderer) summary(s *pipeline.Summary) {
 		fmt.Fprintf(w, "backup:  %s\n", s.Backup.Path)
 		fmt.Fprintf(w, "sha256:  %s\n", s.Backup.SHA256)
 	}
+	if s.SignatureSkipped {
+		fmt.Fprintf(w, "warning: the release archive's signature was NOT checked (--no-verify-signature)\n")
+	}
 	if s.Chip != nil {
 		reads := ""
 		if s.ChipReads > 0 {
@@ -97,16 +100,19 @@ func (r *renderer) summary(s *pipeline.Summary) {
 }
 
 // hintLines are the error's hint lines that say something new: not a fix
-// shown already, not a next step (one that names a next step's command).
+// shown already, not something the summary says (the log, a next step).
 func (r *renderer) hintLines(s *pipeline.Summary) []string {
 	var out []string
 	for _, l := range strings.Split(strings.TrimRight(s.Hint, "\n"), "\n") {
 		if strings.TrimSpace(l) == "" || !r.once(l) {
 			continue
 		}
-		dup := false
+		// Said by the summary itself: the log's path, a next step's
+		// command, that rebooting is safe.
+		dup := s.Log != "" && strings.Contains(l, "log: "+s.Log)
 		for _, n := range s.Next {
-			if n.Command != "" && strings.Contains(l, n.Command) {
+			if n.Command != "" && strings.Contains(l, n.Command) ||
+				n.ID == pipeline.NextSafeToReboot && strings.Contains(l, "safe to reboot") {
 				dup = true
 			}
 		}

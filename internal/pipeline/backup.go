@@ -281,15 +281,9 @@ func outcome(err error) (result string, exit int, msg, hint string) {
 	if err == nil {
 		return ResultOK, exitcode.OK, "", ""
 	}
-	var h exitcode.Hinter
-	if errors.As(err, &h) {
-		hint = h.Hint()
-	}
-	exit = exitcode.Error
-	var c exitcode.Coder
-	if errors.As(err, &c) {
-		exit = c.ExitCode()
-	}
+	// The one mapping from an error to its exit code and hint, as the
+	// command layer's.
+	exit, hint = exitcode.Of(err), exitcode.HintOf(err)
 	var ie *InstallError
 	switch {
 	case errors.As(err, &ie):
