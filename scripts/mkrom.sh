@@ -11,6 +11,11 @@
 #                                             upper half, coreboot); the host
 #                                             may write the BIOS region only,
 #                                             as on real machines
+#   mkrom.sh gberom OUT SIZE GBE [KCONFIG_LINE...] the same with a GbE region
+#                                             (8 KiB after the descriptor) that
+#                                             ifdtool fills from the file GBE,
+#                                             and a host that may write every
+#                                             region (a full-chip write)
 #   mkrom.sh factory OUT SIZE                 a stand-in for vendor firmware:
 #                                             code-like data, erased tail
 #
@@ -18,9 +23,14 @@
 set -euo pipefail
 
 die() { echo "mkrom.sh: error: $*" >&2; exit 2; }
-[ $# -ge 3 ] || die "usage: mkrom.sh rom|ifdrom|factory OUT SIZE [KCONFIG_LINE...]"
+[ $# -ge 3 ] || die "usage: mkrom.sh rom|ifdrom|gberom|factory OUT SIZE [GBE] [KCONFIG_LINE...]"
 kind=$1 out=$2 size=$3
 shift 3
+gbe=
+if [ "$kind" = gberom ]; then
+  [ $# -ge 1 ] && [ -f "$1" ] || die "gberom needs the GbE region's contents as a file"
+  gbe=$1; shift
+fi
 case $size in *[!0-9]*|'') die "size must be a number of bytes" ;; esac
 [ "$size" -ge $((1 << 20)) ] || die "size must be at least 1 MiB"
 
@@ -47,11 +57,11 @@ factory)
   head -c $((size / 16)) /dev/zero | tr '\0' '\377' >> "$tmp/f"
   mv "$tmp/f" "$out"
   ;;
-rom|ifdrom)
+rom|ifdrom|gberom)
   command -v cbfstool >/dev/null && command -v fmaptool >/dev/null ||
     die "cbfstool and fmaptool are needed (Debian: apt install coreboot-utils)"
   half=$((size / 2))
-  if [ "$kind" = ifdrom ]; then
+  if [ "$kind" != rom ]; then
     printf 'FLASH@0 0x%x {\n\tSI_ALL@0 0x%x {\n\t\tSI_DESC@0 0x1000\n\t\tSI_ME@0x1000 0x%x\n\t}\n\tSI_BIOS@0x%x 0x%x {\n\t\tFMAP@0 0x800\n\t\tCOREBOOT(CBFS)@0x800 0x%x\n\t}\n}\n' \
       "$size" "$half" $((half - 0x1000)) "$half" "$half" $((half - 0x800)) > "$tmp/layout.fmd"
   else
@@ -95,7 +105,7 @@ EOF
   # the bootblock sits at the top of the flash, where an x86 CPU starts
   rand 512 > "$tmp/bootblock"
   cbfstool "$tmp/rom" add -f "$tmp/bootblock" -n bootblock -t bootblock -b -512 >/dev/null
-  if [ "$kind" = ifdrom ]; then
+  if [ "$kind" != rom ]; then
     # IFDv1: the descriptor erased but for its maps, regions and masters
     head -c 4096 /dev/zero | tr '\000' '\377' | dd of="$tmp/rom" conv=notrunc status=none
     put32 "$tmp/rom" $((0x10)) $((0x0ff0a55a))                 # FLVALSIG
@@ -113,6 +123,14 @@ EOF
     put32 "$tmp/rom" $((0x64)) $((0x0c0d0000))                  # FLMSTR2 (ME)
     put32 "$tmp/rom" $((0x68)) $((0x08080118))                  # FLMSTR3 (GbE)
     rand $((half - 0x1000)) | dd of="$tmp/rom" bs=4096 seek=1 conv=notrunc status=none  # the ME's firmware
+  fi
+  if [ "$kind" = gberom ]; then
+    # GbE at 0x1000-0x2fff, the ME after it; the host may write all regions
+    put32 "$tmp/rom" $((0x48)) $((3 | ((half - 1) >> 12) << 16))            # FLREG2 ME
+    put32 "$tmp/rom" $((0x4c)) $((1 | 2 << 16))                            # FLREG3 GbE
+    put32 "$tmp/rom" $((0x60)) $((0x1f << 16 | 0x1f << 24))                # FLMSTR1: host reads and writes all
+    ifdtool -i "gbe:$gbe" "$tmp/rom" >"$tmp/log" 2>&1 || { cat "$tmp/log" >&2; exit 1; }
+    mv "$tmp/rom.new" "$tmp/rom"
   fi
   mv "$tmp/rom" "$out"
   ;;

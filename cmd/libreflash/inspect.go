@@ -10,7 +10,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"libreflash/internal/archive"
+	"libreflash/internal/pipeline"
 	"libreflash/internal/rom"
+	"libreflash/internal/statedir"
 )
 
 func init() { register(newInspectCmd) }
@@ -22,22 +25,39 @@ var machineRoot = "/"
 type inspectOptions struct {
 	json     bool
 	chipSize string
+	// release archives (issue 16)
+	keyring           string
+	noVerifySignature bool
+	romName           string
+	allowNonCoreboot  bool
+	stateDir          string
 }
 
 func newInspectCmd(a *app) *cobra.Command {
 	var o inspectOptions
 	cmd := &cobra.Command{
-		Use:   "inspect ROM",
+		Use:   "inspect ROM|ARCHIVE",
 		Short: "Look inside a ROM image and say whether it may be flashed here",
 		Long: `inspect reads a ROM image and shows its size, Intel flash descriptor regions
 (offsets and whether the host may write them), coreboot version, the board it
 was built for, payload, CBFS files, vendor files (Intel ME, MRC, EC firmware),
 GbE MAC address, and every check's verdict. The board is compared with this
-machine's DMI. Exit status 0 means the image may be flashed, 3 that a check
-refuses it. Nothing is written anywhere.`,
+machine's DMI, and the MAC address an install would give the image is shown
+(this machine's own, when its Intel Ethernet controller is up).
+
+ARCHIVE is a Libreboot release archive (libreboot-VERSION_BOARD.tar.xz): it
+is checked against its .sha512 and .sig (--keyring), its images are listed,
+and the one for this machine (or --rom NAME) is inspected. An image that is
+not coreboot passes only when it is a backup in the state directory, or with
+--allow-non-coreboot.
+
+Exit status 0 means the image may be flashed, 2 that several images of an
+archive fit (name one with --rom), 3 that a check refuses it. Nothing is
+written anywhere.`,
 		Example: `  libreflash inspect libreboot.rom
   libreflash inspect grub_x230_12mb.rom --chip-size 12582912
-  libreflash inspect libreboot.rom --json | jq .verdicts`,
+  libreflash inspect libreboot.rom --json | jq .verdicts
+  libreflash inspect libreboot-25.06_x230_12mb.tar.xz --keyring libreboot.gpg`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.inspect(args[0], o)
@@ -45,6 +65,11 @@ refuses it. Nothing is written anywhere.`,
 	}
 	cmd.Flags().BoolVar(&o.json, "json", false, "print the report as JSON")
 	cmd.Flags().StringVar(&o.chipSize, "chip-size", "", "flash chip size in bytes (suffixes KiB and MiB allowed) to check the image against")
+	cmd.Flags().StringVar(&o.keyring, "keyring", "", "OpenPGP public key file to check a release archive's signature with")
+	cmd.Flags().BoolVar(&o.noVerifySignature, "no-verify-signature", false, "do not check a release archive's signature")
+	cmd.Flags().StringVar(&o.romName, "rom", "", "the image of a release archive to inspect (its file name)")
+	cmd.Flags().BoolVar(&o.allowNonCoreboot, "allow-non-coreboot", false, "accept an image that is not coreboot")
+	cmd.Flags().StringVar(&o.stateDir, "state-dir", "", "state directory whose backups an image may be (default $LIBREFLASH_STATE_DIR or "+pipeline.DefaultStateDir+")")
 	return cmd
 }
 
@@ -53,13 +78,54 @@ func (a *app) inspect(path string, o inspectOptions) error {
 	if err != nil {
 		return usageError(fmt.Errorf("--chip-size: %w", err))
 	}
-	img, err := rom.Open(path)
-	if err != nil {
-		return err
+	machine := rom.ReadMachine(machineRoot)
+	var img *rom.Image
+	var rel *archive.Release
+	if archive.IsArchive(path) {
+		if rel, err = archive.Open(path, archive.Options{Keyring: o.keyring, NoVerifySignature: o.noVerifySignature}); err != nil {
+			return err
+		}
+		c, err := rel.Choose(o.romName, func(r *archive.ROM) (bool, string) {
+			if chip > 0 && r.Size != chip {
+				return false, fmt.Sprintf("%s image, the chip is %s", pipeline.HumanSize(r.Size), pipeline.HumanSize(chip))
+			}
+			if v, ok := rom.Check(rom.Parse(r.Name, r.Bytes()), rom.CheckOptions{Machine: machine}).Get("board"); ok && v.Status == rom.Fail {
+				return false, v.Summary
+			}
+			return true, ""
+		})
+		if !o.json {
+			renderArchive(a.stdout, rel)
+		}
+		if err != nil {
+			return err
+		}
+		if c.ROM == nil {
+			return archive.ChooseError(rel, c)
+		}
+		img = rom.Parse(rel.Name+":"+c.ROM.Name, c.ROM.Bytes())
+	} else {
+		if o.romName != "" || o.keyring != "" || o.noVerifySignature {
+			return usageError(fmt.Errorf("--rom, --keyring and --no-verify-signature go with a release archive, and %s is an image", path))
+		}
+		if img, err = rom.Open(path); err != nil {
+			return err
+		}
 	}
-	r := rom.Check(img, rom.CheckOptions{ChipSize: chip, Machine: rom.ReadMachine(machineRoot), Region: "auto"})
+	r := rom.Check(img, rom.CheckOptions{ChipSize: chip, Machine: machine, Region: "auto",
+		KnownBackup:      pipeline.KnownBackup(statedir.Resolve(o.stateDir, a.getenv), img.SHA256()),
+		AllowNonCoreboot: o.allowNonCoreboot})
+	nic, haveNIC := rom.ReadGbENIC(machineRoot)
 	if o.json {
-		if err := a.writeJSON(r); err != nil {
+		out := any(r)
+		if rel != nil || haveNIC {
+			out = struct {
+				*rom.Report
+				Archive    *archive.Release `json:"archive,omitempty"`
+				MachineNIC *rom.NIC         `json:"machine_nic,omitempty"`
+			}{r, rel, map[bool]*rom.NIC{true: &nic}[haveNIC]}
+		}
+		if err := a.writeJSON(out); err != nil {
 			return err
 		}
 		if !r.OK {
@@ -68,7 +134,44 @@ func (a *app) inspect(path string, o inspectOptions) error {
 		return nil
 	}
 	renderInspect(a.stdout, r)
+	if r.MAC != nil {
+		switch {
+		case haveNIC:
+			fmt.Fprintf(a.stdout, "On install: the written copy gets this machine's MAC, read from the chip's GbE region (now %s on %s)\n", nic.MAC, nic.Name)
+		default:
+			fmt.Fprintf(a.stdout, "On install: the written copy gets this machine's MAC, read from the chip's GbE region (no Intel Ethernet interface up to show it now)\n")
+		}
+	}
 	return r.Err()
+}
+
+// renderArchive lists a release archive's images and what was checked.
+func renderArchive(w io.Writer, rel *archive.Release) {
+	fmt.Fprintf(w, "Archive:  %s\n", rel.Name)
+	if rel.Project != "" {
+		fmt.Fprintf(w, "Release:  %s %s, board %s\n", rel.Project, rel.Version, rel.Target)
+	}
+	v := rel.Verified
+	for _, c := range v.Checksums {
+		fmt.Fprintf(w, "Checksum: %s matches\n", c)
+	}
+	switch {
+	case v.Signature == "skipped":
+		fmt.Fprintf(w, "Signature: NOT checked (--no-verify-signature)\n")
+	case v.ReleaseKey:
+		fmt.Fprintf(w, "Signature: good, by Libreboot's release key %s (since %s)\n", v.Signer, v.SignerSince)
+	default:
+		fmt.Fprintf(w, "Signature: good, by %s: NOT one of Libreboot's published release keys\n", v.Signer)
+	}
+	fmt.Fprintf(w, "Images:\n")
+	for _, r := range rel.ROMs {
+		note := r.Label()
+		if r.Uninjected {
+			note += "; lacks its vendor files: " + rel.InjectCommand()
+		}
+		fmt.Fprintf(w, "  %s  (%s)\n", r.Name, note)
+	}
+	fmt.Fprintln(w)
 }
 
 // parseSize reads a byte count, optionally with a KiB/MiB (or K/M) suffix.

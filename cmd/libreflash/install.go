@@ -33,12 +33,18 @@ type installOptions struct {
 	unlockTool     string
 	noRestore      bool
 	stateDir       string
+	// release archives and the MAC address (issue 16)
+	keyring           string
+	noVerifySignature bool
+	romName           string
+	mac               string
+	allowNonCoreboot  bool
 }
 
 func newInstallCmd(a *app) *cobra.Command {
 	o := &installOptions{}
 	cmd := &cobra.Command{
-		Use:   "install ROM",
+		Use:   "install ROM|ARCHIVE",
 		Short: "Back up the chip, write ROM, verify it, and restore protections",
 		Long: `install writes a Libreboot image to this machine's flash chip, safely:
 
@@ -61,13 +67,26 @@ state (exit 5) with precise recovery steps — do not reboot then.
 programmer), seeded from --rehearse-from (a backup, say) or from a generated
 factory-like image, to see exactly what the real run will do.
 
+ROM may be a Libreboot release archive (libreboot-VERSION_BOARD.tar.xz): it
+is checked against the .sha512 and the .sig published beside it (--keyring
+gives the key), and the image for this machine and chip is taken from it
+(--rom names one when several payloads or keyboard layouts fit). Images that
+still lack their vendor files are refused with the ./mk inject command.
+
+When the image has a GbE region, the written copy carries this machine's own
+MAC address, read from the verified backup (--mac keep, random or ADDR says
+otherwise). An image that is not coreboot is written only when it is a
+backup libreflash made (restoring that firmware) or with --allow-non-coreboot.
+
 Exit status: 0 installed, 2 usage, 3 blocked (nothing touched), 4 write failed
 but the chip holds its old firmware, 5 unknown state, 6 prepared (reboot and
 run again), 130 cancelled before any write.`,
 		Example: `  sudo libreflash install libreboot.rom
   libreflash install libreboot.rom --rehearse --yes --state-dir /tmp/lf
   sudo libreflash install libreboot.rom --rehearse --rehearse-from /var/lib/libreflash/backups/*/backup.rom
-  sudo libreflash install libreboot.rom --region bios --json --yes`,
+  sudo libreflash install libreboot.rom --region bios --json --yes
+  sudo libreflash install libreboot-25.06_x230_12mb.tar.xz --keyring libreboot.gpg
+  sudo libreflash install libreboot-25.06_x230_12mb.tar.xz --keyring libreboot.gpg --rehearse`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.runInstall(cmd.Context(), o, args[0])
@@ -88,6 +107,11 @@ run again), 130 cancelled before any write.`,
 	f.StringVar(&o.unlockTool, "unlock-tool", "", "dell_flash_unlock binary for the Dell Latitude route (default: search $PATH and the sbin directories)")
 	f.BoolVar(&o.noRestore, "no-restore", false, "leave the protections 'prepare' lowered as they are")
 	f.StringVar(&o.stateDir, "state-dir", "", "state directory (default $LIBREFLASH_STATE_DIR or "+pipeline.DefaultStateDir+")")
+	f.StringVar(&o.keyring, "keyring", "", "OpenPGP public key file to check a release archive's signature with")
+	f.BoolVar(&o.noVerifySignature, "no-verify-signature", false, "do not check a release archive's signature (not recommended)")
+	f.StringVar(&o.romName, "rom", "", "the image to take from a release archive (its file name)")
+	f.StringVar(&o.mac, "mac", "", "MAC address for the image's GbE region: keep, random or ADDR (default: this machine's own, from the backup)")
+	f.BoolVar(&o.allowNonCoreboot, "allow-non-coreboot", false, "write an image that is not coreboot and not a backup libreflash made (experts)")
 	return cmd
 }
 
@@ -104,33 +128,44 @@ func (a *app) runInstall(ctx context.Context, o *installOptions, romPath string)
 	r := a.newRenderer("install", o.json)
 	defer r.Close()
 	var confirm func(string) bool
+	var choose func(string, []string) (int, bool)
 	if !o.yes {
 		p := a.newPrompter(r.Close)
 		confirm = func(q string) bool {
 			ok, err := p.Confirm(ctx, q)
 			return ok && err == nil
 		}
+		choose = func(q string, opts []string) (int, bool) {
+			i, err := p.Choose(ctx, q, opts)
+			return i, err == nil
+		}
 	}
 	_, err := pipeline.Install(ctx, pipeline.InstallOptions{
-		ROM:            romPath,
-		Programmer:     o.programmer,
-		FlasherPath:    o.flasher,
-		Region:         o.region,
-		ForceBoard:     o.forceBoard,
-		ForceRoute:     o.forceRoute,
-		UnlockTool:     o.unlockTool,
-		NoRestore:      o.noRestore,
-		StateDir:       statedir.Resolve(o.stateDir, a.getenv),
-		Rehearse:       o.rehearse,
-		RehearseFrom:   o.rehearseFrom,
-		RehearseParams: o.rehearseParams,
-		Env:            a.preflightEnv(),
-		RunDir:         filepath.Join(hostRoot, statedir.RunDir),
-		Protections:    a.restoreManager,
-		Confirm:        confirm,
-		Emit:           r.Event,
-		Command:        retryCommand(o, romPath),
-		RealCommand:    realCommand(o, romPath),
+		ROM:               romPath,
+		Programmer:        o.programmer,
+		FlasherPath:       o.flasher,
+		Region:            o.region,
+		ForceBoard:        o.forceBoard,
+		ForceRoute:        o.forceRoute,
+		UnlockTool:        o.unlockTool,
+		NoRestore:         o.noRestore,
+		StateDir:          statedir.Resolve(o.stateDir, a.getenv),
+		Rehearse:          o.rehearse,
+		RehearseFrom:      o.rehearseFrom,
+		RehearseParams:    o.rehearseParams,
+		Env:               a.preflightEnv(),
+		RunDir:            filepath.Join(hostRoot, statedir.RunDir),
+		Protections:       a.restoreManager,
+		Confirm:           confirm,
+		Choose:            choose,
+		Emit:              r.Event,
+		Command:           retryCommand(o, romPath),
+		RealCommand:       realCommand(o, romPath),
+		Keyring:           o.keyring,
+		NoVerifySignature: o.noVerifySignature,
+		ROMName:           o.romName,
+		MAC:               o.mac,
+		AllowNonCoreboot:  o.allowNonCoreboot,
 	})
 	return r.result(err)
 }
@@ -166,6 +201,21 @@ func retryCommand(o *installOptions, romPath string) string {
 	if o.noRestore {
 		argv = append(argv, "--no-restore")
 	}
+	if o.keyring != "" {
+		argv = append(argv, "--keyring", o.keyring)
+	}
+	if o.noVerifySignature {
+		argv = append(argv, "--no-verify-signature")
+	}
+	if o.romName != "" {
+		argv = append(argv, "--rom", o.romName)
+	}
+	if o.mac != "" {
+		argv = append(argv, "--mac", o.mac)
+	}
+	if o.allowNonCoreboot {
+		argv = append(argv, "--allow-non-coreboot")
+	}
 	if o.stateDir != "" {
 		argv = append(argv, "--state-dir", o.stateDir)
 	}
@@ -190,6 +240,13 @@ func (o *installOptions) validate(canAsk bool) error {
 	}
 	if o.rehearseFrom != "" && !o.rehearse {
 		return usageHint(errors.New("--rehearse-from needs --rehearse"), "add --rehearse, or drop --rehearse-from")
+	}
+	switch o.mac {
+	case "", rom.MACKeep, rom.MACRandom:
+	default:
+		if _, err := rom.ParseMAC(o.mac); err != nil {
+			return usageHint(fmt.Errorf("--mac: %w", err), "use --mac keep, random, or the address on the machine's label (00:1f:16:aa:bb:cc)")
+		}
 	}
 	if !o.yes && !canAsk {
 		return usageError(errors.New("install writes the flash chip: without a terminal to ask on, add --yes to confirm"))

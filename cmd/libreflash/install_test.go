@@ -25,25 +25,29 @@ func TestInstallScripts(t *testing.T) {
 		t.Skip("flashrom not installed at /usr/sbin/flashrom (scripts/test.sh installs it)")
 	}
 	locks := map[*testscript.TestScript]func(){}
+	cmds := map[string]func(*testscript.TestScript, bool, []string){
+		"exits": cmdExits,
+		// holdlock DIR: this test process takes DIR's run lock, as a
+		// libreflash run in progress would; releaselock gives it back.
+		"holdlock": func(ts *testscript.TestScript, neg bool, args []string) {
+			unlock, err := statedir.Lock(ts.MkAbs(args[0]))
+			ts.Check(err)
+			locks[ts] = unlock
+		},
+		"releaselock": func(ts *testscript.TestScript, neg bool, args []string) {
+			if u := locks[ts]; u != nil {
+				u()
+				delete(locks, ts)
+			}
+		},
+	}
+	for k, v := range archiveCmds {
+		cmds[k] = v
+	}
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata/install",
 		RequireExplicitExec: true,
-		Cmds: map[string]func(*testscript.TestScript, bool, []string){
-			"exits": cmdExits,
-			// holdlock DIR: this test process takes DIR's run lock, as a
-			// libreflash run in progress would; releaselock gives it back.
-			"holdlock": func(ts *testscript.TestScript, neg bool, args []string) {
-				unlock, err := statedir.Lock(ts.MkAbs(args[0]))
-				ts.Check(err)
-				locks[ts] = unlock
-			},
-			"releaselock": func(ts *testscript.TestScript, neg bool, args []string) {
-				if u := locks[ts]; u != nil {
-					u()
-					delete(locks, ts)
-				}
-			},
-		},
+		Cmds:                cmds,
 		Condition: func(cond string) (bool, error) {
 			if cond == "root" {
 				return os.Geteuid() == 0, nil

@@ -81,3 +81,38 @@ func (p *prompter) Confirm(ctx context.Context, q string) (bool, error) {
 		return false, nil
 	}
 }
+
+// Choose asks q with numbered options and returns the index of the one the
+// user typed. An empty answer, or anything but one of the numbers, is no
+// choice (errPromptCancelled), as is ^C.
+func (p *prompter) Choose(ctx context.Context, q string, opts []string) (int, error) {
+	if p.before != nil {
+		p.before()
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	defer stop()
+	fmt.Fprintln(p.out, q)
+	for i, o := range opts {
+		fmt.Fprintf(p.out, "  %d) %s\n", i+1, o)
+	}
+	fmt.Fprintf(p.out, "number [1-%d]: ", len(opts))
+	ch := make(chan string, 1)
+	go func() {
+		line, _ := p.in.ReadString('\n')
+		ch <- line
+	}()
+	select {
+	case <-ctx.Done():
+		fmt.Fprintln(p.out)
+		return -1, errPromptCancelled
+	case line := <-ch:
+		var n int
+		if _, err := fmt.Sscanf(strings.TrimSpace(line), "%d", &n); err != nil || n < 1 || n > len(opts) {
+			if line == "" {
+				fmt.Fprintln(p.out)
+			}
+			return -1, errPromptCancelled
+		}
+		return n - 1, nil
+	}
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -158,5 +159,32 @@ func TestPrompter(t *testing.T) {
 	a := &app{stdin: pr, stderr: &bytes.Buffer{}}
 	if ok, err := a.newPrompter(nil).Confirm(ctx, "Go on?"); ok || !errors.Is(err, errPromptCancelled) {
 		t.Errorf("cancelled while waiting: %v, %v", ok, err)
+	}
+}
+
+// Choose (an archive's images): a number picks, anything else and the end
+// of input are no choice, and the options are listed numbered.
+func TestPrompterChoose(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want int
+		err  bool
+	}{
+		{"2\n", 1, false},
+		{" 1 \n", 0, false},
+		{"3\n", -1, true},
+		{"grub\n", -1, true},
+		{"\n", -1, true},
+		{"", -1, true},
+	} {
+		var out bytes.Buffer
+		p := &prompter{in: bufio.NewReader(strings.NewReader(tc.in)), out: &out}
+		got, err := p.Choose(context.Background(), "which one?", []string{"grub_x.rom (grub)", "seagrub_x.rom (seagrub)"})
+		if got != tc.want || (err != nil) != tc.err {
+			t.Errorf("%q: got %d, %v", tc.in, got, err)
+		}
+		if !strings.Contains(out.String(), "which one?\n  1) grub_x.rom (grub)\n  2) seagrub_x.rom (seagrub)\nnumber [1-2]: ") {
+			t.Errorf("%q: prompt %q", tc.in, out.String())
+		}
 	}
 }

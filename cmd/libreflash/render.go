@@ -125,6 +125,8 @@ func (r *renderer) text(p pipeline.Payload) bool {
 		r.verify(d)
 	case *pipeline.ChipState:
 		r.chipState(d)
+	case *pipeline.MACEvent:
+		r.macChange(d)
 	case *pipeline.Prepare:
 		r.prepare(d)
 	case *pipeline.Restore:

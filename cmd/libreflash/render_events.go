@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -148,6 +149,14 @@ func (r *renderer) planned(p *pipeline.Plan) {
 		fmt.Sprintf("image: %s (%s, sha256 %s)", p.Image.Path, pipeline.HumanSize(p.Image.Size), p.Image.SHA256),
 		fmt.Sprintf("chip:  %s, via -p %s", chipText(p.Chip), p.Programmer),
 	}
+	if ar := p.Archive; ar != nil {
+		lines = append(lines, "archive: "+archiveLine(ar))
+	}
+	if m := macPlanText[p.MAC]; m != "" {
+		lines = append(lines, "MAC address: "+m)
+	} else if p.MAC != "" {
+		lines = append(lines, "MAC address: "+p.MAC+" (--mac)")
+	}
 	if h := p.Rehearsal; h != nil {
 		from := "a generated factory-like image"
 		if h.SeededFrom != "" {
@@ -192,6 +201,47 @@ func (r *renderer) planned(p *pipeline.Plan) {
 	lines = append(lines, fmt.Sprintf("expected: %d chip reads, %d write, %d flasher runs; progress as %s",
 		p.ChipReads, p.ChipWrites, p.FlasherRuns, how))
 	r.line("plan:\n  %s", strings.Join(lines, "\n  "))
+}
+
+var macPlanText = map[string]string{
+	"auto":   "this machine's own, read from the backup, goes into the written copy",
+	"keep":   "kept as in the image (--mac keep)",
+	"random": "a random, locally administered one (--mac random)",
+}
+
+var macSource = map[string]string{"backup": "this machine's own, from the backup", "user": "--mac", "random": "random"}
+
+// macChange says what the written copy's MAC address is, once the backup
+// showed this machine's own.
+func (r *renderer) macChange(d *pipeline.MACEvent) {
+	if d.Changed {
+		r.line("MAC address: %s → %s (%s); the image written has sha256 %s", d.From, d.To, macSource[d.Source], d.SHA256)
+	} else {
+		r.line("MAC address: %s, unchanged: %s", d.From, d.Why)
+	}
+}
+
+// archiveLine says which image came from which release, and what was
+// checked of it.
+func archiveLine(ar *pipeline.ArchiveRef) string {
+	v := ar.Verified
+	var checked []string
+	if len(v.Checksums) > 0 {
+		checked = append(checked, strings.Join(v.Checksums, ", ")+" match")
+	}
+	switch {
+	case v.Signature == "skipped":
+		checked = append(checked, "signature NOT checked (--no-verify-signature)")
+	case v.ReleaseKey:
+		checked = append(checked, "good signature by Libreboot's release key "+v.Signer+" (since "+v.SignerSince+")")
+	default:
+		checked = append(checked, "good signature by "+v.Signer+", NOT one of Libreboot's published release keys")
+	}
+	s := fmt.Sprintf("%s; image %s (%s)", filepath.Base(ar.Path), ar.ROM, ar.Label)
+	if ar.Choices > 1 {
+		s += fmt.Sprintf(", chosen of %d that fit", ar.Choices)
+	}
+	return s + "; " + strings.Join(checked, "; ")
 }
 
 func chipText(c pipeline.ChipRef) string {

@@ -31,6 +31,10 @@ func opLabel(p *pipeline.Progress) string {
 		// A write starts by reading what it will change.
 		label = "reading what the chip holds"
 	}
+	if p.Op == pipeline.PhaseRead && p.Stage == pipeline.StageVerify {
+		// libreflash's own verify: one read, compared with the image.
+		label = "reading the chip back to verify it"
+	}
 	if label == "" {
 		label = string(p.Op)
 	}

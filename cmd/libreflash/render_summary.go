@@ -75,6 +75,9 @@ func (r *renderer) summary(s *pipeline.Summary) {
 		fmt.Fprintf(w, "backup:  %s\n", s.Backup.Path)
 		fmt.Fprintf(w, "sha256:  %s\n", s.Backup.SHA256)
 	}
+	if s.SignatureSkipped {
+		fmt.Fprintf(w, "warning: the release archive's signature was NOT checked (--no-verify-signature)\n")
+	}
 	if s.Chip != nil {
 		reads := ""
 		if s.ChipReads > 0 {

@@ -13,8 +13,10 @@ import (
 	"sync"
 	"time"
 
+	"libreflash/internal/archive"
 	"libreflash/internal/diagnose"
 	"libreflash/internal/restore"
+	"libreflash/internal/rom"
 )
 
 // Schema is the version of the event stream's JSON shape, sent as "schema"
@@ -39,13 +41,14 @@ const (
 	TypeVerify        = "verify"          // *Verify: libreflash compared the chip with what it should hold
 	TypeChipState     = "chip_state"      // *ChipState: what the chip holds after a failure, and why we know
 	TypeRestore       = "restore"         // *Restore: what restoring the protections undid
+	TypeMAC           = "mac"             // *MACEvent: the MAC address the written image carries
 	TypeSummary       = "summary"         // *Summary: last event, the outcome
 )
 
 // EventTypes lists every event type, for the schema documentation's test.
 var EventTypes = []string{TypeStage, TypeProgress, TypeCheck, TypePlan, TypeFinding, TypePrepare,
 	TypeFlasher, TypeFlasherOutput, TypeSignal, TypePreviousRun, TypeBackup, TypeBackupCheck, TypeVerify,
-	TypeChipState, TypeRestore, TypeSummary}
+	TypeChipState, TypeRestore, TypeMAC, TypeSummary}
 
 // Stage and progress statuses.
 const (
@@ -158,6 +161,8 @@ func newPayload(typ string) Payload {
 		return &ChipState{}
 	case TypeRestore:
 		return &Restore{}
+	case TypeMAC:
+		return &MACEvent{}
 	case TypeSummary:
 		return &Summary{}
 	}
@@ -310,6 +315,13 @@ type Plan struct {
 	// Previous is the unfinished earlier run whose backup is this run's
 	// way back, when there is one (the chip may be half-written).
 	Previous *PreviousRun `json:"previous,omitempty"`
+	// Archive is the release archive the image comes from, as checked.
+	Archive *ArchiveRef `json:"archive,omitempty"`
+	// MAC is what happens to the image's MAC address once the backup is
+	// read: auto (this machine's own, from the backup), keep, random, or
+	// the address given; "" when the image has no GbE region or only the
+	// BIOS region is written.
+	MAC string `json:"mac,omitempty"`
 	// Inhibitor is "held" while logind holds off sleep, shutdown and idle
 	// for the run (from the first chip access to the end), else why not;
 	// absent for a rehearsal or a backup.
@@ -318,6 +330,30 @@ type Plan struct {
 
 // EventType implements Payload.
 func (*Plan) EventType() string { return TypePlan }
+
+// ArchiveRef is the Libreboot release archive an install takes its image
+// from: what was verified, and which image was chosen.
+type ArchiveRef struct {
+	Path     string               `json:"path"`
+	Version  string               `json:"version,omitempty"`
+	Target   string               `json:"target,omitempty"`
+	Verified archive.Verification `json:"verified"`
+	ROM      string               `json:"rom"`               // the chosen image's file name
+	Label    string               `json:"label,omitempty"`   // its payload, display, layout
+	Choices  int                  `json:"choices,omitempty"` // images that fitted this machine
+}
+
+// MACEvent is the MAC address the written image carries, decided once the
+// backup holds this machine's own. Changed: the private copy that is
+// written got To (its sha256 is SHA256); otherwise Why says why not.
+type MACEvent struct {
+	rom.MACChange
+	Changed bool   `json:"changed"`
+	SHA256  string `json:"sha256,omitempty"` // of the image as written
+}
+
+// EventType implements Payload.
+func (*MACEvent) EventType() string { return TypeMAC }
 
 // Rehearsal says what a rehearsal emulates.
 type Rehearsal struct {
@@ -538,6 +574,9 @@ type Summary struct {
 	Rehearsal bool `json:"rehearsal,omitempty"`
 	// Next lists what the user should do now, in order.
 	Next []Next `json:"next,omitempty"`
+	// SignatureSkipped: the image came from a release archive whose
+	// signature was not checked (--no-verify-signature).
+	SignatureSkipped bool `json:"signature_skipped,omitempty"`
 }
 
 // EventType implements Payload.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"libreflash/internal/diagnose"
+	"libreflash/internal/rom"
 )
 
 // Every event type has a payload, and every payload goes through JSON and
@@ -34,6 +35,7 @@ func TestEventJSONRoundTrip(t *testing.T) {
 		{at, &Plan{Image: &ImageRef{Path: "x.rom", Size: 4 << 20, SHA256: "ab"}, Chip: ChipRef{Name: "W25Q128.V", Size: 16 << 20},
 			Region: RegionBIOS, RegionReason: RegionLockedRegions, Locked: []string{"ME"}, Steps: []string{StepBackup}, FlasherRuns: 5}},
 		{at, &ChipState{State: ChipUnknown, Basis: BasisNoEvidence}},
+		{at, &MACEvent{MACChange: rom.MACChange{Mode: "auto", From: "00:f5:f0:40:71:fe", To: "00:21:cc:11:22:33", Source: "backup"}, Changed: true, SHA256: "cd"}},
 		{at, &Summary{Result: ResultOK, Next: []Next{{ID: NextReboot}}}},
 	}
 	for _, e := range events {

@@ -9,7 +9,6 @@ import (
 	"libreflash/internal/inhibit"
 	"libreflash/internal/preflight"
 	"libreflash/internal/restore"
-	"libreflash/internal/rom"
 	"libreflash/internal/runner"
 	"libreflash/internal/statedir"
 )
@@ -36,6 +35,17 @@ type InstallOptions struct {
 	UnlockTimeout time.Duration
 	NoRestore     bool   // leave the lowered protections in place
 	StateDir      string // $STATE
+	// Archive options, when ROM is a release archive: the key to check its
+	// signature with, skipping that check, and the image to take from it.
+	Keyring           string
+	NoVerifySignature bool
+	ROMName           string
+	// MAC is --mac: "" (this machine's own, from the backup), keep, random
+	// or an address (rom.MAC*).
+	MAC string
+	// AllowNonCoreboot writes an image that is not coreboot and no known
+	// backup (--allow-non-coreboot).
+	AllowNonCoreboot bool
 
 	// Rehearse runs the whole pipeline on an emulated chip (the dummy
 	// programmer) seeded from RehearseFrom, or from FactoryImage.
@@ -62,6 +72,11 @@ type InstallOptions struct {
 	// Confirm asks the user a yes/no question (the plan, or a prepare
 	// action); nil means yes (--yes).
 	Confirm func(question string) bool
+	// Choose asks the user to pick one of several options (the image of a
+	// release archive) and returns its index, or false when the user gave
+	// none. nil: no one to ask (--yes, no terminal): the run stops and
+	// says how to name one (--rom).
+	Choose func(question string, options []string) (int, bool)
 	// Emit receives every event, the summary last. May be nil.
 	Emit Sink
 	// Command is the command line to tell the user to run again (after a
@@ -169,10 +184,11 @@ func (in *installer) install(ctx context.Context) (*written, error) {
 	if o.Env == nil {
 		in.o.Env = preflight.HostEnv()
 	}
-	img, err := rom.Open(o.ROM)
+	src, err := openSource(o)
 	if err != nil {
 		return nil, err
 	}
+	in.sum.SignatureSkipped = src.rel != nil && src.rel.Verified.Signature == "skipped"
 	var found *runner.Flasher
 	if o.Flasher == nil {
 		if found, err = runner.Find(ctx, runner.FindOptions{Explicit: o.FlasherPath}); err != nil {
@@ -198,7 +214,7 @@ func (in *installer) install(ctx context.Context) (*written, error) {
 	}
 	in.s.locks = []*statedir.Held{in.lock, in.chipLock}
 	in.stage(StageLock, StatusOK)
-	if in.rec, err = newRecord(in.stateDir, "install", in.start, img.Path); err != nil {
+	if in.rec, err = newRecord(in.stateDir, "install", in.start, o.ROM); err != nil {
 		return nil, err
 	}
 	in.out.attach(in.rec)
@@ -236,7 +252,7 @@ func (in *installer) install(ctx context.Context) (*written, error) {
 	}
 	// Until the first write the chip is untouched: a failure or a ^C
 	// enables the SMIs the Dell unlock disabled.
-	pl, err := in.plan(ctx, img, found, prev)
+	pl, err := in.plan(ctx, src, found, prev)
 	if err != nil {
 		in.reenableSMIs(ctx)
 		return nil, err
@@ -252,6 +268,9 @@ func (in *installer) install(ctx context.Context) (*written, error) {
 	}
 	if err := in.checkLayout(pl, bk); err != nil {
 		in.reenableSMIs(ctx)
+		return nil, err
+	}
+	if err := in.carryMAC(pl, bk); err != nil {
 		return nil, err
 	}
 	if err := ctx.Err(); err != nil {

@@ -29,14 +29,23 @@ type installPlan struct {
 
 // plan learns the chip from the flasher, checks the image against it and
 // the machine, chooses the region mode, shows the plan and asks to go on.
-func (in *installer) plan(ctx context.Context, img *rom.Image, found *runner.Flasher, prev *PreviousRun) (*installPlan, error) {
+func (in *installer) plan(ctx context.Context, src *source, found *runner.Flasher, prev *PreviousRun) (*installPlan, error) {
 	in.stage(StagePlan, StatusStart)
 	fail := func(err error) (*installPlan, error) {
 		in.stage(StagePlan, StatusFail)
 		return nil, err
 	}
-	pl := &installPlan{img: img, prog: in.o.Programmer}
+	pl := &installPlan{prog: in.o.Programmer}
+	machine := rom.ReadMachine(in.o.Env.Root)
+	img := src.img
 	var rehearsal *Rehearsal
+	if in.o.Rehearse && img == nil {
+		// The emulated chip takes the image's size: choose by board alone.
+		var err error
+		if img, err = in.chooseROM(src, 0, machine); err != nil {
+			return fail(err)
+		}
+	}
 	if in.o.Rehearse {
 		if found == nil {
 			return fail(exitcode.New(exitcode.Usage, "rehearse with a real flasher", "a rehearsal needs flashrom or flashprog"))
@@ -72,7 +81,11 @@ func (in *installer) plan(ctx context.Context, img *rom.Image, found *runner.Fla
 	// flasher probes.
 	pl.image = filepath.Join(in.rec.dir, "image.rom")
 	copied := make(chan error, 1)
-	go func() { copied <- os.WriteFile(pl.image, img.Bytes(), 0o600) }()
+	if img != nil {
+		go func() { copied <- os.WriteFile(pl.image, img.Bytes(), 0o600) }()
+	} else {
+		copied <- nil // an archive's image is chosen by the chip's size: copied then
+	}
 	probe, plog, err := in.s.probe(ctx, StagePlan)
 	if cerr := <-copied; err == nil && cerr != nil {
 		return fail(cerr)
@@ -84,9 +97,19 @@ func (in *installer) plan(ctx context.Context, img *rom.Image, found *runner.Fla
 		return fail(in.blockedByFlasher("the flasher cannot reach the chip", plog, err))
 	}
 	pl.chip, pl.locked = probe.Chip, probe.Locked
+	if img == nil {
+		if img, err = in.chooseROM(src, pl.chip.Size, machine); err != nil {
+			return fail(err)
+		}
+		if err := os.WriteFile(pl.image, img.Bytes(), 0o600); err != nil {
+			return fail(err)
+		}
+	}
+	pl.img = img
 
-	rep := rom.Check(img, rom.CheckOptions{ChipSize: pl.chip.Size, Machine: rom.ReadMachine(in.o.Env.Root),
-		ForceBoard: in.o.ForceBoard, Region: in.o.Region})
+	rep := rom.Check(img, rom.CheckOptions{ChipSize: pl.chip.Size, Machine: machine,
+		ForceBoard: in.o.ForceBoard, Region: in.o.Region,
+		KnownBackup: KnownBackup(in.o.StateDir, img.SHA256()), AllowNonCoreboot: in.o.AllowNonCoreboot})
 	if in.o.Rehearse {
 		// The board is the one fact of this machine that a rehearsal may
 		// legitimately not share (practising on another computer): say what
@@ -124,6 +147,10 @@ func (in *installer) plan(ctx context.Context, img *rom.Image, found *runner.Fla
 		}
 		pl.region, reason = true, RegionLockedRegions
 	}
+	mac, err := in.macMode(img, pl.region)
+	if err != nil {
+		return fail(err)
+	}
 
 	if prev != nil && prev.Writing {
 		pl.previous = prev
@@ -156,6 +183,8 @@ func (in *installer) plan(ctx context.Context, img *rom.Image, found *runner.Fla
 		Restore:       !in.o.Rehearse && !in.o.NoRestore,
 		Rehearsal:     rehearsal,
 		Previous:      pl.previous,
+		Archive:       src.ref(img),
+		MAC:           mac,
 	}
 	if in.inhibitor != nil {
 		p.Inhibitor = inhibitorState(in.inhibitor)

@@ -130,22 +130,32 @@ func (m *Manager) RestoreAction(ctx context.Context, action string) (*RestoreRes
 	if err != nil {
 		return nil, err
 	}
+	res, errs := m.undoEntries(ctx, j, action)
+	if len(errs) > 0 {
+		return res, &RestoreError{Errs: errs}
+	}
+	return res, nil
+}
+
+// undoEntries undoes j's entries of action ("" for all), newest first; an
+// entry whose undo fails stays in the journal and its error is returned.
+func (m *Manager) undoEntries(ctx context.Context, j *Journal, action string) (*RestoreResult, []error) {
 	res := &RestoreResult{Undone: []Undone{}}
 	var errs []error
 	for i := len(j.Entries) - 1; i >= 0; i-- {
 		e := j.Entries[i]
-		if e.Action != action {
+		if action != "" && e.Action != action {
 			continue
 		}
 		u := Undone{ID: e.ID, Action: e.Action, Backend: e.Backend, Summary: undoSummary(e)}
 		if err := m.undoEntry(ctx, j, e); err != nil {
 			u.Error = err.Error()
 			errs = append(errs, fmt.Errorf("%s: %w", e.Action, err))
+		} else {
+			u.Reboot = m.stillInEffect(e)
+			res.Reboot = res.Reboot || u.Reboot
 		}
 		res.Undone = append(res.Undone, u)
 	}
-	if len(errs) > 0 {
-		return res, &RestoreError{Errs: errs}
-	}
-	return res, nil
+	return res, errs
 }

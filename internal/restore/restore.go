@@ -411,20 +411,7 @@ func (m *Manager) Restore(ctx context.Context) (*RestoreResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	res := &RestoreResult{Undone: []Undone{}}
-	var errs []error
-	for i := len(j.Entries) - 1; i >= 0; i-- {
-		e := j.Entries[i]
-		u := Undone{ID: e.ID, Action: e.Action, Backend: e.Backend, Summary: undoSummary(e)}
-		if err := m.undoEntry(ctx, j, e); err != nil {
-			u.Error = err.Error()
-			errs = append(errs, fmt.Errorf("%s: %w", e.Action, err))
-		} else {
-			u.Reboot = m.stillInEffect(e)
-			res.Reboot = res.Reboot || u.Reboot
-		}
-		res.Undone = append(res.Undone, u)
-	}
+	res, errs := m.undoEntries(ctx, j, "")
 	// Then what libreflash marked as its own but no entry lists.
 	for _, o := range m.Orphans(j) {
 		u := Undone{ID: "orphan:" + o.Path, Action: o.Action, Backend: "found", Summary: "undid " + o.Summary}

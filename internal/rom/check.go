@@ -499,7 +499,7 @@ func checkMAC(img *Image) (*MAC, Verdict) {
 	case mac.Placeholder:
 		return mac, Verdict{ID: "mac", Status: Warn, Summary: "the GbE region has Libreboot's placeholder MAC address " + mac.Address,
 			Detail: "every Libreboot image carries the same address; two such machines on one network collide",
-			Fix:    "set your machine's own MAC (printed on its label) in the image with Libreboot's nvmutil `setmac` command before flashing",
+			Fix:    "libreflash install writes this machine's own MAC (read from the chip's GbE region) into the copy it writes; --mac ADDR gives another (the one on the machine's label), --mac keep writes this one",
 			Docs:   DocsNvmutil}
 	case !mac.ChecksumOK:
 		return mac, Verdict{ID: "mac", Status: Warn, Summary: "the GbE region has no part with a valid checksum (MAC " + mac.Address + ")",

@@ -154,7 +154,8 @@ func SetMAC(img *Image, mac HardwareAddr) ([]byte, error) {
 
 // MACChange is what install does to the image's MAC address, for the plan.
 type MACChange struct {
-	// Mode is the --mac the user gave ("" for the default).
+	// Mode is the --mac the user gave: auto (the default), keep, random or
+	// the address.
 	Mode string `json:"mode"`
 	// From is the image's address; To the one written ("" when unchanged).
 	From string `json:"from"`
@@ -186,6 +187,9 @@ func PlanMAC(img *Image, machine *Image, mode string) ([]byte, *MACChange, error
 		from = g.Parts[0].MAC
 	}
 	c := &MACChange{Mode: mode, From: from.String()}
+	if mode == MACAuto {
+		c.Mode = "auto"
+	}
 	var to HardwareAddr
 	switch mode {
 	case MACKeep:

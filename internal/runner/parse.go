@@ -78,6 +78,7 @@ type Parser struct {
 	failed      bool   // a failure was reported inside the open stage
 	doneText    string // flashrom ≥1.4's "Erase/write done from …": not yet a verdict
 	writeNext   bool   // the old contents are read (or assumed): a write follows
+	operation   Stage  // what the run was asked to do (SetOperation), "" if unknown
 	bars        [6]bar // per phase (stageIndex) of the open stage
 }
 
@@ -433,9 +434,9 @@ func percent(b []byte) (int, bool) {
 
 func (s *stream) progress(kind, pct int) {
 	p := s.p
-	if p.op == "" && (kind == barErase || kind == barWrite || p.writeNext) {
-		// flashrom 1.4 erases and writes without a line saying so
-		p.startOp(s, StageWrite, "")
+	if p.op == "" && (kind == barErase || kind == barWrite || p.writeNext || p.operation == StageErase) {
+		// flashrom ≥1.4 erases (and writes) without a line saying so
+		p.startOp(s, p.unannounced(), "")
 	}
 	var ph Stage
 	switch kind {
@@ -674,7 +675,7 @@ func (s *stream) classify() {
 			// The verdict comes later: "Uh oh. Erase/write failed" or a
 			// failure seen before it, the next stage, or the exit status.
 			if p.op != StageWrite && p.op != StageErase {
-				p.startOp(s, StageWrite, "")
+				p.startOp(s, p.unannounced(), "")
 			}
 			p.doneText = stageText()
 			return
@@ -751,7 +752,7 @@ func (s *stream) classify() {
 		if p.op == StageWrite || p.op == StageErase || p.writeNext {
 			if writeFailure(text) {
 				if p.op == "" {
-					p.startOp(s, StageWrite, "")
+					p.startOp(s, p.unannounced(), "")
 				}
 				p.failed = true
 			}
@@ -768,6 +769,42 @@ func stageTextOf(s *stream, p *Parser, text string) string {
 		return p.opText + text
 	}
 	return text
+}
+
+// unannounced is the stage of erasing and writing that the flasher
+// printed no line for: an erase when the run is one (-E), else a write.
+func (p *Parser) unannounced() Stage {
+	if p.operation == StageErase {
+		return StageErase
+	}
+	return StageWrite
+}
+
+// SetOperation tells the parser what the run was asked to do (see
+// OperationOf); flashrom ≥1.4 erases without a line that says so, and
+// Run calls it from the flasher's arguments. Call it before any output.
+func (p *Parser) SetOperation(op Stage) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.operation = op
+}
+
+// OperationOf is the operation a flasher command line asks for: read (-r),
+// write (-w), verify (-v), erase (-E), or "" (a probe, --flash-name, …).
+func OperationOf(args []string) Stage {
+	for _, a := range args {
+		switch a {
+		case "-r", "--read":
+			return StageRead
+		case "-w", "--write":
+			return StageWrite
+		case "-v", "--verify":
+			return StageVerify
+		case "-E", "--erase":
+			return StageErase
+		}
+	}
+	return ""
 }
 
 // expectWrite notes that the old contents are in: a write follows, which

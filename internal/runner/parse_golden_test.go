@@ -39,6 +39,7 @@ type parseTranscript struct {
 	name    string
 	streams []streamBytes // in the order they are fed
 	exit    int
+	op      Stage // from NAME.cmd, as Run tells the parser
 }
 
 type streamBytes struct {
@@ -86,9 +87,25 @@ func loadTranscripts(t testing.TB, dir string) []parseTranscript {
 		if len(tr.streams) == 0 {
 			t.Fatalf("%s: no output files", base)
 		}
+		if b, err := os.ReadFile(base + ".cmd"); err == nil {
+			tr.op = OperationOf(commandArgs(string(b)))
+		}
 		out = append(out, tr)
 	}
 	return out
+}
+
+// commandArgs finds the command line in a NAME.cmd file ("$ flashrom …"
+// or "command: flashprog …") and splits it at spaces.
+func commandArgs(cmd string) []string {
+	for _, l := range strings.Split(cmd, "\n") {
+		for _, p := range []string{"$ ", "command: "} {
+			if strings.HasPrefix(l, p) {
+				return strings.Fields(l[len(p):])
+			}
+		}
+	}
+	return nil
 }
 
 // feedParser runs a parseTranscript through a parser, writing each stream in chunks
@@ -97,6 +114,7 @@ func loadTranscripts(t testing.TB, dir string) []parseTranscript {
 func feedParser(tr parseTranscript, split func([]byte) [][]byte) []Event {
 	var evs []Event
 	p := NewParser(func(e Event) { evs = append(evs, e) })
+	p.SetOperation(tr.op)
 	for _, s := range tr.streams {
 		w := p.Stream(s.name)
 		for _, c := range split(s.data) {

@@ -117,6 +117,7 @@ func (f *Flasher) Run(ctx context.Context, s Spec) (*Result, error) {
 			s.OnEvent(e)
 		}
 	})
+	parser.SetOperation(OperationOf(s.Args))
 	var logw io.Writer = io.Discard
 	if s.Log != nil {
 		logw = &lockedWriter{w: s.Log}

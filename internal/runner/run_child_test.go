@@ -246,3 +246,35 @@ func TestFindCachesCapabilities(t *testing.T) {
 		t.Errorf("--help ran %d times after the binary changed, want 2", n)
 	}
 }
+
+// Probe falls back to --flash-size only when the chip line gives no size,
+// and reports the FREG lines once each.
+func TestProbeFallbackAndLockedRegions(t *testing.T) {
+	f := &Flasher{Path: standIn(t, `echo "flashprog v1.5 on Linux 6.1.0 (x86_64)"
+echo "Enabling flash write... FREG0: Flash Descriptor region (0x00000000-0x00000fff) is read-only."
+echo "FREG1: BIOS region (0x00500000-0x007fffff) is locked."
+echo "FREG2: Management Engine region (0x00001000-0x004fffff) is locked."
+echo "FREG2: Management Engine region (0x00001000-0x004fffff) is locked."
+case "$*" in
+*--flash-name*) echo 'vendor="Winbond" name="W25Q64.V"' ;;
+*--flash-size*) echo 8388608 ;;
+*) exit 1 ;;
+esac
+`), Caps: Caps{FlashName: true, FlashSize: true}}
+	p, err := f.Probe(context.Background(), "dummy:emulate=W25Q64FV", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := p.Chip; c.Vendor != "Winbond" || c.Name != "W25Q64.V" || c.SizeBytes != 8<<20 {
+		t.Errorf("chip %+v", c)
+	}
+	if len(p.Runs) != 2 || p.Runs[1][len(p.Runs[1])-1] != "--flash-size" {
+		t.Errorf("runs %q, want --flash-name then --flash-size", p.Runs)
+	}
+	if got := strings.Join(p.LockedNames("bios"), ","); got != "Flash Descriptor,Management Engine" {
+		t.Errorf("locked regions %q (all: %+v)", got, p.Locked)
+	}
+	if len(p.Locked) != 3 || p.Locked[0].Access != "read-only" || p.Locked[1] != (LockedRegion{"BIOS", "locked"}) {
+		t.Errorf("locked %+v", p.Locked)
+	}
+}

@@ -57,7 +57,8 @@ const maxDepth = 8
 // user running libreflash) and writable by no one else (a sticky, world-
 // writable directory such as /tmp is accepted on the way, never as the
 // state directory or inside it), and so must every entry in it, which may
-// only be a directory, a regular file or a symlink (never followed). A
+// only be a directory or a regular file (a symlinked journal.json is
+// tolerated: it is never followed, only ignored and replaced). A
 // directory that does not exist yet is fine when its nearest existing
 // ancestor is. Check reads no file.
 func Check(dir string) error {
@@ -134,7 +135,14 @@ func walk(dir string, fd int, name string, depth int, n *int) error {
 			return err
 		}
 		switch st.Mode & unix.S_IFMT {
-		case unix.S_IFREG, unix.S_IFLNK:
+		case unix.S_IFREG:
+		case unix.S_IFLNK:
+			// libreflash makes none. A symlinked journal is tolerated
+			// (never followed, ignored and replaced), so that a lost
+			// journal does not keep restore from its work.
+			if depth != 0 || e != "journal.json" {
+				return &UnsafeError{Dir: dir, Offender: p, Reason: "a symlink, which libreflash never makes there"}
+			}
 		case unix.S_IFDIR:
 			if depth+1 >= maxDepth {
 				return &UnsafeError{Dir: dir, Offender: p, Reason: "nested deeper than libreflash ever writes"}

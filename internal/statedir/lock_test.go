@@ -165,3 +165,24 @@ func TestChipKey(t *testing.T) {
 		}
 	}
 }
+
+// Issue 13: a symlink in backups/ (or anywhere libreflash writes) is
+// refused, even one root made: nothing is ever written through it.
+func TestSymlinkInStateDirRefused(t *testing.T) {
+	for _, rel := range []string{"backups", "runs/20260101T000000Z", "rehearsals/lock"} {
+		state := filepath.Join(t.TempDir(), "state")
+		os.MkdirAll(filepath.Join(state, "runs"), 0o700)
+		os.MkdirAll(filepath.Join(state, "rehearsals"), 0o700)
+		os.Symlink("/etc", filepath.Join(state, rel))
+		var ue *UnsafeError
+		if _, err := Acquire(state); !errors.As(err, &ue) {
+			t.Errorf("%s symlink: %v", rel, err)
+		}
+	}
+	// The journal alone may be one: it is ignored, never followed.
+	state := t.TempDir()
+	os.Symlink("/nonexistent", filepath.Join(state, "journal.json"))
+	if err := Check(state); err != nil {
+		t.Errorf("dangling journal symlink: %v", err)
+	}
+}
