@@ -86,7 +86,7 @@ func (m *Manager) writeHost(host string, data []byte, mode os.FileMode, uid, gid
 	if err := m.checkOwnership(dir); err != nil {
 		return fmt.Errorf("%s: not writing there: %w", host, err)
 	}
-	fd, err := unix.Open(dir, unix.O_TMPFILE|unix.O_WRONLY|unix.O_CLOEXEC, 0o600)
+	fd, err := unix.Open(dir, oTmpfile|unix.O_WRONLY|unix.O_CLOEXEC, 0o600)
 	if err != nil {
 		return m.writeRenameio(real, data, mode, uid, gid)
 	}

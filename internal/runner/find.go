@@ -18,8 +18,9 @@ import (
 	"regexp"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"libreflash/internal/exitcode"
 	"libreflash/internal/safepath"
@@ -245,11 +246,11 @@ type capsKey struct {
 }
 
 func capsKeyOf(path string) (capsKey, bool) {
-	var st syscall.Stat_t
-	if err := syscall.Stat(path, &st); err != nil {
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
 		return capsKey{}, false
 	}
-	return capsKey{path: path, dev: st.Dev, ino: st.Ino, size: st.Size,
+	return capsKey{path: path, dev: uint64(st.Dev), ino: uint64(st.Ino), size: st.Size,
 		mtime: st.Mtim.Nano(), ctime: st.Ctim.Nano()}, true
 }
 

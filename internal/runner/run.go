@@ -16,8 +16,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"golang.org/x/sys/unix"
-
 	"libreflash/internal/exitcode"
 )
 
@@ -517,19 +515,6 @@ func copyOutput(wg *sync.WaitGroup, w io.Writer, r *os.File) {
 	defer wg.Done()
 	buf := make([]byte, 32<<10)
 	_, _ = io.CopyBuffer(w, r, buf)
-}
-
-// exitedNoReap waits until process pid has exited, leaving it a zombie for
-// exec.Cmd.Wait to reap.
-func exitedNoReap(pid int) bool {
-	for {
-		var info unix.Siginfo
-		err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
-		if err == unix.EINTR {
-			continue
-		}
-		return err == nil
-	}
 }
 
 // groupHasOthers reports whether a process other than pgid itself is in
