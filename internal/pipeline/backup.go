@@ -374,7 +374,9 @@ func readTwice(ctx context.Context, s *session, r readSpec) (*VerifiedBackup, er
 		go func(i int, p string) {
 			defer hashing.Done()
 			h := &sums[i]
-			h.sum, h.size, h.err = hashFile(p)
+			// The first read becomes backup.rom and must survive a power
+			// cut; the second is a spare, checked by its sha256 before use.
+			h.sum, h.size, h.err = hashFile(p, i == 0)
 			if h.err == nil && h.size != r.chip.Size {
 				h.err = fmt.Errorf("read %d of %d: %s has %d bytes, the chip %d", i+1, readPasses, p, h.size, r.chip.Size)
 			}
@@ -453,16 +455,19 @@ func readTwice(ctx context.Context, s *session, r readSpec) (*VerifiedBackup, er
 	return kept, nil
 }
 
-// hashFile returns the sha256 and size of path, after syncing it: the
-// flasher does not fsync, and a backup must survive a power cut.
-func hashFile(path string) (string, int64, error) {
+// hashFile returns the sha256 and size of path, after syncing it when
+// durable: the flasher does not fsync, and a backup must survive a power
+// cut.
+func hashFile(path string, durable bool) (string, int64, error) {
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
 		return "", 0, err
 	}
 	defer f.Close()
-	if err := f.Sync(); err != nil {
-		return "", 0, err
+	if durable {
+		if err := f.Sync(); err != nil {
+			return "", 0, err
+		}
 	}
 	h := sha256.New()
 	n, err := io.Copy(h, f)
