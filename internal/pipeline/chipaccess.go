@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"libreflash/internal/host"
 	"libreflash/internal/inhibit"
 	"libreflash/internal/preflight"
 	"libreflash/internal/statedir"
@@ -36,7 +37,7 @@ func lockChip(root, runDir, prog string, rehearse bool) (*statedir.Held, error) 
 	}
 	dir := runDir
 	if dir == "" {
-		dir = (&preflight.Env{Root: root}).Path(statedir.RunDir)
+		dir = host.Root(root).Path(statedir.RunDir)
 	}
 	if os.Geteuid() != 0 {
 		xdg := os.Getenv("XDG_RUNTIME_DIR")

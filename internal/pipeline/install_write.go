@@ -34,7 +34,7 @@ func (in *installer) writeAndVerify(ctx context.Context, w *written) error {
 	in.stage(StageWrite, StatusStart)
 	// The flasher writes the copy in the run directory: it must still be
 	// the image that was checked (issue 13: a swapped runs/<ts>/image.rom).
-	if err := statedir.VerifyPath(w.plan.image, w.plan.event.Image.SHA256); err != nil {
+	if err := statedir.VerifyPath(w.plan.image, w.plan.img.SHA256()); err != nil {
 		in.stage(StageWrite, StatusFail)
 		return &InstallError{Result: ResultBlocked, Code: exitcode.Blocked, Err: fmt.Errorf("not writing: %w", err),
 			Tip: "nothing was written; something other than libreflash writes in its state directory: find out what, then run again"}

@@ -76,7 +76,13 @@ func TestFlasherInheritsTheLocks(t *testing.T) {
 	rom := x200ROM(t, size4M)
 	r := newRun(t, "SST25VF032B", rom, factory)
 	out := t.TempDir()
-	r.opts.FlasherPath = oddWrapper(t, `ls -l /proc/$$/fd > `+out+`/fds; cat `+r.opts.StateDir+`/lock > `+out+`/record; echo $$ > `+out+`/pid`)
+	r.opts.FlasherPath = oddWrapper(t, `ls -l /proc/$$/fd > `+out+`/fds
+		# libreflash records the pid once the flasher has started: wait for it
+		for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+			grep -q flasher `+r.opts.StateDir+`/lock && break
+			sleep 0.1
+		done
+		cat `+r.opts.StateDir+`/lock > `+out+`/record; echo $$ > `+out+`/pid`)
 	if _, err := r.install(t); err != nil {
 		t.Fatal(err)
 	}

@@ -8,10 +8,10 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
 
+	"libreflash/internal/host"
 	"libreflash/internal/runner"
 )
 
@@ -59,13 +59,8 @@ type Node struct {
 	UID, GID     int
 }
 
-// Path returns the host path p under e.Root.
-func (e *Env) Path(p string) string {
-	if e.Root == "" || e.Root == "/" {
-		return filepath.Clean("/" + p)
-	}
-	return filepath.Join(e.Root, filepath.Clean("/"+p))
-}
+// Path returns the host path p under e.Root (internal/host).
+func (e *Env) Path(p string) string { return host.Root(e.Root).Path(p) }
 
 // maxRead bounds what a check reads from one file: the files are small on
 // real machines, and a fixture or a strange kernel must not make a check

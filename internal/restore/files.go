@@ -13,6 +13,8 @@ import (
 
 	"github.com/google/renameio/v2"
 	"golang.org/x/sys/unix"
+
+	"libreflash/internal/host"
 )
 
 func sha(b []byte) string {
@@ -20,13 +22,8 @@ func sha(b []byte) string {
 	return hex.EncodeToString(s[:])
 }
 
-// path joins a host path to the root directory.
-func (m *Manager) path(host string) string {
-	if m.Root == "" || m.Root == "/" {
-		return host
-	}
-	return filepath.Join(m.Root, host)
-}
+// path joins a host path to the root directory (internal/host).
+func (m *Manager) path(p string) string { return host.Root(m.Root).Path(p) }
 
 // readHost reads a host file under the root.
 func (m *Manager) readHost(host string) ([]byte, error) { return os.ReadFile(m.path(host)) }

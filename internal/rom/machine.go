@@ -2,10 +2,11 @@ package rom
 
 import (
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"unicode"
+
+	"libreflash/internal/host"
 )
 
 // Machine is what the running machine says about its board: DMI from the
@@ -63,7 +64,7 @@ func containsFold(list []string, s string) bool {
 // fixture tree in tests). Missing files leave fields empty.
 func ReadMachine(root string) *Machine {
 	read := func(p string) string {
-		b, err := os.ReadFile(filepath.Join(root, p))
+		b, err := os.ReadFile(host.Root(root).Path(p))
 		if err != nil || len(b) > 4096 {
 			return ""
 		}
@@ -85,7 +86,7 @@ func ReadMachine(root string) *Machine {
 	}
 	m.Coreboot = strings.Contains(strings.ToLower(m.BIOSVendor), "coreboot")
 	// The kernel's coreboot table driver lists the table's entries here.
-	if ents, err := os.ReadDir(filepath.Join(root, "sys/bus/coreboot/devices")); err == nil && len(ents) > 0 {
+	if ents, err := os.ReadDir(host.Root(root).Path("sys/bus/coreboot/devices")); err == nil && len(ents) > 0 {
 		m.Coreboot = true
 	}
 	return m

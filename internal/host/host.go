@@ -1,0 +1,25 @@
+// Package host owns the machine's root: the one directory below which
+// libreflash reads and changes the host — /proc, /sys, /dev, /boot, /etc,
+// /run — for the checks (preflight), the board facts (rom) and the
+// reversible changes (restore) alike. It is "/" on a real machine; tests
+// point it at a fixture copy, so nothing they do reaches the host (like
+// snapd's dirs.SetRootDir, without the global).
+package host
+
+import "path/filepath"
+
+// Root is a machine's root directory.
+type Root string
+
+// System is the running machine's own root.
+const System Root = "/"
+
+// Path returns host path p (absolute or not) below r, cleaned: a path
+// cannot climb out of the root with "..".
+func (r Root) Path(p string) string {
+	clean := filepath.Clean("/" + p)
+	if r == "" || r == System {
+		return clean
+	}
+	return filepath.Join(string(r), clean)
+}
