@@ -5,7 +5,7 @@
 # linux/386 tests (in a QEMU guest when this kernel cannot run 32-bit
 # binaries). Every stage runs even when an earlier one failed; the end
 # names the stages that failed, and the exit status is 1 if any did.
-# About 10-20 minutes on 2 cores without KVM (docs/development.md).
+# 15-40 minutes on 2 cores without KVM (docs/development.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -69,7 +69,7 @@ real_kernel() {
     echo "skipped: the guests run this host's amd64 flashrom"
     return 0
   fi
-  echo "(5 QEMU guests, 2 at a time: about a minute with KVM, 3-8 minutes without)"
+  echo "(5 QEMU guests, 2 at a time: about a minute with KVM, 5-15 minutes without)"
   local out rc=0
   out=$(mktemp -d "${TMPDIR:-/tmp}/libreflash-vmtest-out.XXXXXX")
   scripts/vmtest.sh --out "$out" || rc=$?
@@ -97,7 +97,7 @@ linux_386() {
     rm -f "$probe"
     echo "this kernel cannot run 386 binaries: vetting them here, running them in a QEMU guest"
     GOARCH=386 CGO_ENABLED=0 go vet ./...
-    echo "(the guest runs one package at a time: 3-6 minutes without KVM)"
+    echo "(the guest runs one package at a time: 5-15 minutes without KVM)"
     scripts/test386.sh
   fi
 }

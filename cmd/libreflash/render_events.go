@@ -168,6 +168,13 @@ func (r *renderer) planned(p *pipeline.Plan) {
 			lines = append(lines, fmt.Sprintf("a real run with -p %s stops at the checks: %s", h.For, strings.Join(h.WouldBlock, ", ")))
 		}
 	}
+	switch p.Inhibitor {
+	case "":
+	case "held":
+		lines = append(lines, "power: logind holds off sleep, shutdown, idle and the lid and power keys until the run ends")
+	default:
+		lines = append(lines, "power: nothing holds off sleep or shutdown ("+p.Inhibitor+"): do not suspend, close the lid or power off until the run ends")
+	}
 	if p.Previous != nil && p.Previous.Backup != nil {
 		lines = append(lines, fmt.Sprintf("way back: the verified backup of the unfinished run of %s, %s",
 			p.Previous.Started.Format(time.DateTime), p.Previous.Backup.Path))
