@@ -95,7 +95,7 @@ func (r *realFlasher) Probe(ctx context.Context, o IO) (*Probe, error) {
 	if o.Log != nil {
 		fmt.Fprintf(o.Log, "# libreflash: probe: %s\n", runner.QuoteArgv([]string{r.f.Path, "-p", r.prog}))
 	}
-	p, err := r.f.Probe(ctx, r.prog, o.Log)
+	p, err := r.f.ProbeWith(ctx, runner.Spec{Programmer: r.prog, Log: o.Log, Inherit: o.Inherit, OnStart: o.OnStart})
 	if p == nil {
 		return &Probe{}, err
 	}

@@ -52,6 +52,18 @@ func (p *Probe) LockedNames(except ...string) []string {
 // that line is missing does it run --flash-size as well. log, when not
 // nil, receives the flasher's output.
 func (f *Flasher) Probe(ctx context.Context, programmer string, log io.Writer) (*Probe, error) {
+	return f.ProbeWith(ctx, Spec{Programmer: programmer, Log: log})
+}
+
+// ProbeWith is Probe with the parts of base that every run of the probe
+// takes: the programmer, the log, the files it inherits (the locks, which
+// a probe holds like any flasher run: issue 13) and OnStart.
+func (f *Flasher) ProbeWith(ctx context.Context, base Spec) (*Probe, error) {
+	programmer, log := base.Programmer, base.Log
+	run := func(args []string, w io.Writer, onEvent func(Event)) (*Result, error) {
+		return f.Run(ctx, Spec{Programmer: programmer, Args: args, Log: w, OnEvent: onEvent,
+			Inherit: base.Inherit, OnStart: base.OnStart})
+	}
 	p := &Probe{}
 	var chips []Chip
 	onEvent := func(e Event) {
@@ -80,7 +92,7 @@ func (f *Flasher) Probe(ctx context.Context, programmer string, log io.Writer) (
 	if log != nil {
 		w = io.MultiWriter(out, log)
 	}
-	res, err := f.Run(ctx, Spec{Programmer: programmer, Args: args, Log: w, OnEvent: onEvent})
+	res, err := run(args, w, onEvent)
 	if res != nil {
 		p.Runs = append(p.Runs, res.Argv)
 	}
@@ -119,7 +131,7 @@ func (f *Flasher) Probe(ctx context.Context, programmer string, log io.Writer) (
 	if log != nil {
 		w = io.MultiWriter(out, log)
 	}
-	res, err = f.Run(ctx, Spec{Programmer: programmer, Args: []string{"--flash-size"}, Log: w})
+	res, err = run([]string{"--flash-size"}, w, nil)
 	if res != nil {
 		p.Runs = append(p.Runs, res.Argv)
 	}

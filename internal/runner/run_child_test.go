@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -276,5 +277,51 @@ esac
 	}
 	if len(p.Locked) != 3 || p.Locked[0].Access != "read-only" || p.Locked[1] != (LockedRegion{"BIOS", "locked"}) {
 		t.Errorf("locked %+v", p.Locked)
+	}
+}
+
+// The probe is a flasher run too: it holds the locks it is given, so a
+// libreflash killed while probing leaves no chip unguarded (issue 13).
+func TestProbeHoldsInheritedLock(t *testing.T) {
+	dir := t.TempDir()
+	lockPath := filepath.Join(dir, "lock")
+	lock, err := os.OpenFile(lockPath, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		t.Fatal(err)
+	}
+	release := filepath.Join(dir, "release")
+	f := &Flasher{Path: standIn(t, `while [ ! -e '`+release+`' ]; do sleep 0.05; done
+echo 'Found Winbond flash chip "W25Q128.V" (16384 kB, SPI) on dummy.'
+`)}
+	var pids []int
+	var held []error
+	p, err := f.ProbeWith(context.Background(), Spec{Programmer: "dummy", Inherit: []*os.File{lock},
+		OnStart: func(pid int) {
+			pids = append(pids, pid)
+			// Is the lock file among the flasher's open files?
+			fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+			found := errors.New("not inherited")
+			for _, fd := range fds {
+				if l, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name())); l == lockPath {
+					found = nil
+				}
+			}
+			held = append(held, found)
+			if err := os.WriteFile(release, nil, 0o600); err != nil {
+				t.Error(err)
+			}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Chip.Name != "W25Q128.V" || p.Chip.SizeBytes != 16<<20 {
+		t.Errorf("chip %+v", p.Chip)
+	}
+	if len(pids) != 1 || held[0] != nil {
+		t.Errorf("probe runs %v: lock held %v", pids, held)
 	}
 }
