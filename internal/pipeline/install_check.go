@@ -75,8 +75,9 @@ func (in *installer) offerPrepare(ctx context.Context, blocking []preflight.Chec
 			allPreparable = false
 		}
 	}
-	m := in.protections()
-	d := restore.WithFacts(m.Derive(restoreChecks(in.report)), in.report.Facts)
+	// One derivation for prepare and install: from the checks and the
+	// facts they observed, never a second look at the machine.
+	d := restore.DeriveFromReport(in.report)
 	blocked := func() error {
 		return &InstallError{Result: ResultBlocked, Code: exitcode.Blocked,
 			Err: fmt.Errorf("blocked before any write by: %s; nothing was touched", strings.Join(ids, ", ")),
@@ -94,6 +95,7 @@ func (in *installer) offerPrepare(ctx context.Context, blocking []preflight.Chec
 	}
 
 	in.stage(StagePrepare, StatusStart)
+	m := in.protections()
 	plan, err := m.PlanActions(ctx, d.Actions)
 	if err != nil {
 		in.stage(StagePrepare, StatusFail)
@@ -144,14 +146,6 @@ func (in *installer) offerPrepare(ctx context.Context, blocking []preflight.Chec
 }
 
 // restoreChecks are the checks as restore.Derive takes them.
-func restoreChecks(r *preflight.Report) []restore.Check {
-	checks := make([]restore.Check, 0, len(r.Checks))
-	for _, c := range r.Checks {
-		checks = append(checks, restore.Check{ID: c.ID, Status: string(c.Status)})
-	}
-	return checks
-}
-
 // machineCheck is a preflight check as a check event.
 func machineCheck(c preflight.Check, blocks bool) *Check {
 	return &Check{Source: SourceMachine, ID: c.ID, Status: string(c.Status), Summary: c.Summary,

@@ -1,10 +1,6 @@
 package restore
 
 import (
-	"bufio"
-	"bytes"
-	"compress/gzip"
-	"io"
 	"strings"
 
 	"libreflash/internal/diagnose"
@@ -33,10 +29,6 @@ const (
 	NoteLockdown = "kernel lockdown is active, so /dev/mem and I/O ports are refused even to root. " +
 		"It follows SecureBoot (or lockdown= on the command line): turn SecureBoot off in the firmware setup, reboot, and run libreflash again."
 )
-
-// DeriveActions is the list of actions prepare applies for a check report
-// (the agreed entry point for the install pipeline).
-func DeriveActions(r *preflight.Report) []string { return DeriveFromReport(r).Actions }
 
 // DeriveFromReport turns a preflight report into the reversible actions that
 // would unblock internal flashing, and the explanations of what only the
@@ -75,29 +67,6 @@ func WithFacts(d Derived, f diagnose.Facts) Derived {
 	return d
 }
 
-// Derive is DeriveFromReport for check results alone, taking whether
-// iomem=relaxed is in effect and conflicting drivers are loaded from the
-// root. With no checks (nil) it decides from the root too: CONFIG_STRICT_DEVMEM
-// without iomem=relaxed, the lockdown file, a BSD root.
-func (m *Manager) Derive(checks []Check) Derived {
-	on, _ := m.iomemInEffect()
-	if checks == nil {
-		checks = []Check{
-			{ID: "devmem", Status: failIf(m.strictDevmem() && !on)},
-			{ID: "lockdown", Status: failIf(m.lockdownActive())},
-			{ID: "bsd_securelevel", Status: failIf(m.bsdFlavour() != "")},
-		}
-	}
-	return derive(checks, on, len(m.ConflictingLoaded()) > 0)
-}
-
-func failIf(b bool) string {
-	if b {
-		return "fail"
-	}
-	return "pass"
-}
-
 func derive(checks []Check, iomemOn, drivers bool) Derived {
 	d := Derived{Actions: []string{}}
 	failing := map[string]bool{}
@@ -123,40 +92,4 @@ func derive(checks []Check, iomemOn, drivers bool) Derived {
 		d.Notes = append(d.Notes, NoteLockdown)
 	}
 	return d
-}
-
-// strictDevmem reads CONFIG_STRICT_DEVMEM from /proc/config.gz or
-// /boot/config-<release>; when neither is readable it assumes yes, as every
-// mainstream distribution kernel sets it.
-func (m *Manager) strictDevmem() bool {
-	var r io.Reader
-	if b, err := m.readHost("/proc/config.gz"); err == nil {
-		if zr, err := gzip.NewReader(bytes.NewReader(b)); err == nil {
-			r = zr
-		}
-	}
-	if r == nil {
-		b, err := m.readHost("/boot/config-" + m.kernelRelease())
-		if err != nil {
-			return true
-		}
-		r = bytes.NewReader(b)
-	}
-	sc := bufio.NewScanner(r)
-	for sc.Scan() {
-		if sc.Text() == "CONFIG_STRICT_DEVMEM=y" {
-			return true
-		}
-	}
-	return false
-}
-
-// lockdownActive reads /sys/kernel/security/lockdown ("[none] integrity
-// confidentiality").
-func (m *Manager) lockdownActive() bool {
-	b, err := m.readHost("/sys/kernel/security/lockdown")
-	if err != nil {
-		return false
-	}
-	return !strings.Contains(string(b), "[none]") && strings.Contains(string(b), "[")
 }

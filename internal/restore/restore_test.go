@@ -404,31 +404,26 @@ func TestStatus(t *testing.T) {
 	}
 }
 
+// derive maps failing checks to actions and notes; whether iomem=relaxed is
+// in effect and drivers are loaded come from the facts (DeriveFromReport).
 func TestDerive(t *testing.T) {
-	e := newEnv(t, familyNamed("debian"))
-	d := e.m.Derive([]Check{{"root", "pass"}, {"devmem", "fail"}, {"lockdown", "fail"}})
+	d := derive([]Check{{"root", "pass"}, {"devmem", "fail"}, {"lockdown", "fail"}}, false, true)
 	if fmt.Sprint(d.Actions) != "[iomem-relaxed unload-drivers]" || len(d.Notes) != 1 || d.Notes[0] != NoteLockdown {
 		t.Errorf("derive: %+v", d)
 	}
-	d = e.m.Derive([]Check{{"devmem", "pass"}, {"secureboot", "fail"}, {"lockdown", "fail"}})
+	d = derive([]Check{{"devmem", "pass"}, {"secureboot", "fail"}, {"lockdown", "fail"}}, false, true)
 	if len(d.Actions) != 0 || len(d.Notes) != 1 || d.Notes[0] != NoteSecureBoot {
 		t.Errorf("derive: %+v", d)
 	}
-	d = e.m.Derive([]Check{{"bsd_securelevel", "fail"}})
+	d = derive([]Check{{"bsd_securelevel", "fail"}}, false, false)
 	if fmt.Sprint(d.Actions) != "[bsd-securelevel]" {
 		t.Errorf("derive: %+v", d)
 	}
-	// No report: from the root. The fake has no kernel config: assumed strict.
-	if d := e.m.Derive(nil); fmt.Sprint(d.Actions) != "[iomem-relaxed unload-drivers]" {
-		t.Errorf("derive(nil): %+v", d)
-	}
-	writeT(t, filepath.Join(e.root, "boot/config-6.1.0-27-amd64"), "CONFIG_DEVMEM=y\n# CONFIG_STRICT_DEVMEM is not set\n", 0o644)
-	if d := e.m.Derive(nil); len(d.Actions) != 0 {
-		t.Errorf("derive(nil) without STRICT_DEVMEM: %+v", d)
-	}
-	e.cmd.write("/proc/cmdline", "root=/dev/sda1 iomem=relaxed\n")
-	if d := e.m.Derive([]Check{{"devmem", "fail"}}); fmt.Sprint(d.Actions) != "[unload-drivers]" {
+	if d := derive([]Check{{"devmem", "fail"}}, true, true); fmt.Sprint(d.Actions) != "[unload-drivers]" {
 		t.Errorf("derive with iomem=relaxed on: %+v", d)
+	}
+	if d := derive([]Check{{"devmem", "fail"}}, false, false); fmt.Sprint(d.Actions) != "[iomem-relaxed]" {
+		t.Errorf("derive without drivers: %+v", d)
 	}
 }
 
