@@ -5,7 +5,7 @@
 # linux/386 tests (in a QEMU guest when this kernel cannot run 32-bit
 # binaries). Every stage runs even when an earlier one failed; the end
 # names the stages that failed, and the exit status is 1 if any did.
-# 15-40 minutes on 2 cores without KVM (docs/development.md).
+# 10-40 minutes on 2 cores without KVM (docs/development.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
