@@ -351,11 +351,13 @@ func TestBackupSignalDuringRead(t *testing.T) {
 			}
 			// Progress over time: elapsed grows, no percentage is invented.
 			var prev float64
+			var phase string
 			n := 0
 			for _, e := range rec.events() {
 				p, ok := e.Data.(*Progress)
-				if ok && p.Status == StatusStart {
-					prev = 0 // a new operation: its own clock
+				if ok && (p.Status == StatusStart || fmt.Sprint(p.Stage, p.Op, p.Pass) != phase) {
+					// a new operation or phase: its own clock (docs/design.md)
+					prev, phase = 0, fmt.Sprint(p.Stage, p.Op, p.Pass)
 				}
 				if !ok || p.Status != "" {
 					continue
