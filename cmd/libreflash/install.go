@@ -174,50 +174,33 @@ func (a *app) runInstall(ctx context.Context, o *installOptions, romPath string)
 // a failure: the same install, as typed.
 func retryCommand(o *installOptions, romPath string) string {
 	argv := []string{"libreflash", "install", romPath}
-	if o.programmer != "internal" {
-		argv = append(argv, "--programmer", o.programmer)
-	}
-	if o.flasher != "" {
-		argv = append(argv, "--flasher", o.flasher)
-	}
-	if o.region != "auto" {
-		argv = append(argv, "--region", o.region)
-	}
-	if o.rehearse {
-		argv = append(argv, "--rehearse")
-		if o.rehearseFrom != "" {
-			argv = append(argv, "--rehearse-from", o.rehearseFrom)
+	// Each option as typed: a flag with its value, or a bare flag ("").
+	for _, a := range []struct {
+		flag, value string
+		on          bool
+	}{
+		{"--programmer", o.programmer, o.programmer != "internal"},
+		{"--flasher", o.flasher, o.flasher != ""},
+		{"--region", o.region, o.region != "auto"},
+		{"--rehearse", "", o.rehearse},
+		{"--rehearse-from", o.rehearseFrom, o.rehearse && o.rehearseFrom != ""},
+		{"--force-route", "", o.forceRoute},
+		{"--unlock-tool", o.unlockTool, o.unlockTool != ""},
+		{"--force-board", "", o.forceBoard},
+		{"--no-restore", "", o.noRestore},
+		{"--keyring", o.keyring, o.keyring != ""},
+		{"--no-verify-signature", "", o.noVerifySignature},
+		{"--rom", o.romName, o.romName != ""},
+		{"--mac", o.mac, o.mac != ""},
+		{"--allow-non-coreboot", "", o.allowNonCoreboot},
+		{"--state-dir", o.stateDir, o.stateDir != ""},
+	} {
+		if a.on {
+			argv = append(argv, a.flag)
+			if a.value != "" {
+				argv = append(argv, a.value)
+			}
 		}
-	}
-	if o.forceRoute {
-		argv = append(argv, "--force-route")
-	}
-	if o.unlockTool != "" {
-		argv = append(argv, "--unlock-tool", o.unlockTool)
-	}
-	if o.forceBoard {
-		argv = append(argv, "--force-board")
-	}
-	if o.noRestore {
-		argv = append(argv, "--no-restore")
-	}
-	if o.keyring != "" {
-		argv = append(argv, "--keyring", o.keyring)
-	}
-	if o.noVerifySignature {
-		argv = append(argv, "--no-verify-signature")
-	}
-	if o.romName != "" {
-		argv = append(argv, "--rom", o.romName)
-	}
-	if o.mac != "" {
-		argv = append(argv, "--mac", o.mac)
-	}
-	if o.allowNonCoreboot {
-		argv = append(argv, "--allow-non-coreboot")
-	}
-	if o.stateDir != "" {
-		argv = append(argv, "--state-dir", o.stateDir)
 	}
 	s := runner.QuoteArgv(argv)
 	if !o.rehearse {
@@ -232,6 +215,7 @@ func realCommand(o *installOptions, romPath string) string {
 	r.rehearse, r.rehearseFrom, r.stateDir = false, "", ""
 	return retryCommand(&r, romPath)
 }
+
 func (o *installOptions) validate(canAsk bool) error {
 	switch o.region {
 	case "auto", "full", "bios":

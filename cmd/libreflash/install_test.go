@@ -307,3 +307,23 @@ func waitNoProcessWith(t *testing.T, arg string) {
 	}
 	t.Fatal("the flasher did not finish")
 }
+
+// The command to run again is the install as typed; the real command a
+// rehearsal stands for drops the rehearsal's own options.
+func TestRetryAndRealCommand(t *testing.T) {
+	o := &installOptions{programmer: "internal", region: "bios", rehearse: true, rehearseFrom: "old backup.rom",
+		forceBoard: true, keyring: "lb.gpg", romName: "grub_x230_12mb.rom", mac: "random", stateDir: "/tmp/lf"}
+	if got, want := retryCommand(o, "libreboot-25.06_x230_12mb.tar.xz"),
+		"libreflash install libreboot-25.06_x230_12mb.tar.xz --region bios --rehearse --rehearse-from 'old backup.rom' --force-board --keyring lb.gpg --rom grub_x230_12mb.rom --mac random --state-dir /tmp/lf"; got != want {
+		t.Errorf("retry:\n got %s\nwant %s", got, want)
+	}
+	if got, want := realCommand(o, "lb.tar.xz"),
+		"sudo libreflash install lb.tar.xz --region bios --force-board --keyring lb.gpg --rom grub_x230_12mb.rom --mac random"; got != want {
+		t.Errorf("real:\n got %s\nwant %s", got, want)
+	}
+	o = &installOptions{programmer: "ch341a_spi", region: "auto", noVerifySignature: true, allowNonCoreboot: true, unlockTool: "/usr/local/sbin/dell_flash_unlock"}
+	if got, want := retryCommand(o, "x.rom"),
+		"sudo libreflash install x.rom --programmer ch341a_spi --unlock-tool /usr/local/sbin/dell_flash_unlock --no-verify-signature --allow-non-coreboot"; got != want {
+		t.Errorf("retry:\n got %s\nwant %s", got, want)
+	}
+}
