@@ -63,10 +63,10 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-// Issue 13: a ^C (or SIGTERM, SIGHUP) at a [y/N] question ends the run at
-// once, exit 130, nothing written; it used to wait for a line that the user
-// would never type.
-func TestSignalAtPromptExitsAtOnce(t *testing.T) {
+// signalTestSetup is what the signal tests share: the libreflash test
+// command, a temporary directory and an X200 image in it.
+func signalTestSetup(t *testing.T) (bin, dir, rom string) {
+	t.Helper()
 	if _, err := os.Stat("/usr/sbin/flashrom"); err != nil {
 		t.Skip("flashrom not installed at /usr/sbin/flashrom (scripts/test.sh installs it)")
 	}
@@ -74,10 +74,18 @@ func TestSignalAtPromptExitsAtOnce(t *testing.T) {
 	if err != nil {
 		t.Skip("libreflash test command not on PATH")
 	}
-	dir := t.TempDir()
-	rom := filepath.Join(dir, "x200.rom")
+	dir = t.TempDir()
+	rom = filepath.Join(dir, "x200.rom")
 	mkrom(t, "rom", rom, "4194304", "CONFIG_VENDOR_LENOVO=y", "CONFIG_BOARD_LENOVO_X200=y",
 		`CONFIG_MAINBOARD_PART_NUMBER="ThinkPad X200"`)
+	return bin, dir, rom
+}
+
+// Issue 13: a ^C (or SIGTERM, SIGHUP) at a [y/N] question ends the run at
+// once, exit 130, nothing written; it used to wait for a line that the user
+// would never type.
+func TestSignalAtPromptExitsAtOnce(t *testing.T) {
+	bin, dir, rom := signalTestSetup(t)
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP} {
 		t.Run(sig.String(), func(t *testing.T) {
 			_, tty := openPTY(t)

@@ -17,17 +17,7 @@ import (
 // flasher answers --help, slowly) cancel the run, exit 130, and blame
 // nobody. It used to be exit 3, "does not look like flashprog or flashrom".
 func TestSignalDuringChecks(t *testing.T) {
-	if _, err := os.Stat("/usr/sbin/flashrom"); err != nil {
-		t.Skip("flashrom not installed at /usr/sbin/flashrom (scripts/test.sh installs it)")
-	}
-	bin, err := exec.LookPath("libreflash")
-	if err != nil {
-		t.Skip("libreflash test command not on PATH")
-	}
-	dir := t.TempDir()
-	rom := filepath.Join(dir, "x200.rom")
-	mkrom(t, "rom", rom, "4194304", "CONFIG_VENDOR_LENOVO=y", "CONFIG_BOARD_LENOVO_X200=y",
-		`CONFIG_MAINBOARD_PART_NUMBER="ThinkPad X200"`)
+	bin, dir, rom := signalTestSetup(t)
 	chip := filepath.Join(dir, "chip.bin")
 	mkrom(t, "factory", chip, "4194304")
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP} {

@@ -106,11 +106,7 @@ func BenchmarkBackupVsBare16M(b *testing.B) {
 		lf += time.Since(t0).Seconds()
 		runs += s.FlasherRuns
 	}
-	b.StopTimer()
-	b.ReportMetric(float64(runs)/float64(b.N), "chip-runs/op")
-	b.ReportMetric(lf/float64(b.N), "libreflash-s/op")
-	b.ReportMetric(bare/float64(b.N), "bare-s/op")
-	b.ReportMetric(lf/bare, "ratio")
+	reportVsBare(b, runs, lf, bare)
 }
 
 func BenchmarkInstallVsBare16M(b *testing.B) {
@@ -154,6 +150,12 @@ func BenchmarkInstallVsBare16M(b *testing.B) {
 		lf += time.Since(t0).Seconds()
 		runs += s.FlasherRuns
 	}
+	reportVsBare(b, runs, lf, bare)
+}
+
+// reportVsBare reports a side-by-side benchmark: chip-touching flasher
+// runs, libreflash's and the bare commands' seconds per op, and their ratio.
+func reportVsBare(b *testing.B, runs int, lf, bare float64) {
 	b.StopTimer()
 	b.ReportMetric(float64(runs)/float64(b.N), "chip-runs/op")
 	b.ReportMetric(lf/float64(b.N), "libreflash-s/op")

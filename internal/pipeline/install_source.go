@@ -168,14 +168,8 @@ func (in *installer) carryMAC(pl *installPlan, bk *installBackup) error {
 			return err
 		}
 		pl.img = rom.Parse(pl.img.Path, out)
+		// The write checks the private copy against pl.img from now on.
 		ev.Changed, ev.SHA256 = true, pl.img.SHA256()
-		// What the write checks the private copy against from now on (the
-		// plan event itself, already sent, stays as it was; the mac event
-		// tells the new sha256).
-		p, ref := *pl.event, *pl.event.Image
-		ref.SHA256 = ev.SHA256
-		p.Image = &ref
-		pl.event = &p
 	}
 	in.emit(ev)
 	return nil
