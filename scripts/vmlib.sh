@@ -141,6 +141,25 @@ vm_add_exe() {
   done
 }
 
+# vm_add_module ROOT NAME: copy the kernel module NAME (from vm_kernel's
+# package) and the modules it depends on into ROOT at their paths; call
+# vm_depmod ROOT once they are all there.
+vm_add_module() {
+  local root=$1 name=$2 f dep
+  f=$(find "$moddir/kernel" -name "$name.ko" -o -name "${name//_/-}.ko" | head -n1)
+  [ -n "$f" ] || vm_die "module $name not in $kpkg"
+  [ -e "$root${f#"$kdir"}" ] && return 0
+  mkdir -p "$root$(dirname "${f#"$kdir"}")"
+  cp "$f" "$root${f#"$kdir"}"
+  for dep in $(tr '\0' '\n' <"$f" | sed -n 's/^depends=//p' | tr ',' ' '); do vm_add_module "$root" "$dep"; done
+}
+
+# vm_depmod ROOT: the module index for modprobe in the guest.
+vm_depmod() {
+  cp "$moddir"/modules.{order,builtin} "$1/lib/modules/$rel/" 2>/dev/null || true
+  busybox depmod -b "$1" "$rel"
+}
+
 # vm_cpio ROOT OUT: pack ROOT as a newc initramfs.
 vm_cpio() {
   (cd "$1" && find . | LC_ALL=C sort | cpio -o -H newc --quiet) >"$2"

@@ -80,18 +80,8 @@ vm_add_exe "$root" "$flashrom"
 cp "$kconfig" "$root/boot/"
 # Modules: lpc_ich (the driver scenario), the watchdog udev would load for
 # it, and efivarfs for the UEFI boot; with their dependencies.
-add_module() {
-  local name=$1 f dep
-  f=$(find "$moddir/kernel" -name "$name.ko" -o -name "${name//_/-}.ko" | head -n1)
-  [ -n "$f" ] || die "module $name not in $pkg"
-  [ -e "$root${f#"$kdir"}" ] && return 0
-  mkdir -p "$root$(dirname "${f#"$kdir"}")"
-  cp "$f" "$root${f#"$kdir"}"
-  for dep in $(tr '\0' '\n' <"$f" | sed -n 's/^depends=//p' | tr ',' ' '); do add_module "$dep"; done
-}
-for m in lpc_ich iTCO_wdt efivarfs; do add_module "$m"; done
-cp "$moddir"/modules.{order,builtin} "$root/lib/modules/$rel/" 2>/dev/null || true
-busybox depmod -b "$root" "$rel"
+for m in lpc_ich iTCO_wdt efivarfs; do vm_add_module "$root" "$m"; done
+vm_depmod "$root"
 echo 'root:x:0:0:root:/root:/bin/sh' >"$root/etc/passwd"
 echo 'user:x:1000:1000:user:/tmp:/bin/sh' >>"$root/etc/passwd"
 printf 'root:x:0:\nuser:x:1000:\n' >"$root/etc/group"

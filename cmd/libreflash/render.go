@@ -54,9 +54,10 @@ type renderer struct {
 	findings   []*pipeline.Finding // causes, printed once the outcome is known
 	plan       *pipeline.Plan      // the run's plan
 	backup     *pipeline.VerifiedBackup
-	wouldBlock []string // a rehearsal: the checks that stop the real run
-	summarized bool     // the summary was printed
-	unknown    bool     // the chip's state was found unknown
+	wouldBlock []string        // a rehearsal: the checks that stop the real run
+	failed     map[string]bool // checks shown failing: a later pass of one is shown too
+	summarized bool            // the summary was printed
+	unknown    bool            // the chip's state was found unknown
 }
 
 type renderMode int
@@ -131,6 +132,8 @@ func (r *renderer) text(p pipeline.Payload) bool {
 		r.prepare(d)
 	case *pipeline.Restore:
 		r.restored(d)
+	case *pipeline.Unlock:
+		r.unlockRan(d)
 	case *pipeline.Finding:
 		r.finding(d)
 	case *pipeline.Summary:

@@ -9,6 +9,7 @@ import (
 	"libreflash/internal/diagnose"
 	"libreflash/internal/pipeline"
 	"libreflash/internal/preflight"
+	"libreflash/internal/unlock"
 )
 
 // The text rendering of each event type but progress and the summary,
@@ -80,12 +81,25 @@ type pendingFix struct {
 // the stage, so that one cause behind several checks (lockdown: devmem,
 // iopl) is fixed once.
 func (r *renderer) check(c *pipeline.Check) {
-	if c.Status != "fail" && c.Status != "warn" {
-		return
-	}
 	id := c.ID
 	if c.Source == pipeline.SourceImage {
 		id = "image " + c.ID
+	}
+	if c.Status == "pass" && r.failed[id] {
+		// It failed earlier in this run (the board check before the
+		// unlock stage): say that it passes now.
+		delete(r.failed, id)
+		r.line("%s %s: %s", marks[preflight.Pass], id, c.Summary)
+		return
+	}
+	if c.Status != "fail" && c.Status != "warn" {
+		return
+	}
+	if c.Status == "fail" {
+		if r.failed == nil {
+			r.failed = map[string]bool{}
+		}
+		r.failed[id] = true
 	}
 	note := ""
 	if c.Status == "fail" && !c.Blocks {
@@ -375,6 +389,21 @@ func (r *renderer) prepare(p *pipeline.Prepare) {
 		if r.once(n) {
 			r.line("firmware: %s", n)
 		}
+	}
+}
+
+var unlockTexts = map[string]string{
+	string(unlock.OverrideArmed): "armed the descriptor override for the next boot",
+	string(unlock.SMIsDisabled):  "disabled SMIs: the BIOS lock no longer undoes the write enable",
+	string(unlock.Unlocked):      "found the flash unlocked",
+	string(unlock.SMIsEnabled):   "enabled SMIs (they were disabled before this run)",
+}
+
+// unlockRan is what a run of the unlock tool did; a failed run is the
+// summary's error.
+func (r *renderer) unlockRan(u *pipeline.Unlock) {
+	if t := unlockTexts[u.Outcome]; t != "" {
+		r.line("unlock: %s %s", filepath.Base(u.Tool), t)
 	}
 }
 

@@ -171,3 +171,35 @@ func TestNextAndStageWords(t *testing.T) {
 		}
 	}
 }
+
+// The Dell unlock stage: the board check fails without the manual steps,
+// the tool's run is one line, and the board check passing afterwards is
+// shown (passing checks are otherwise quiet).
+func TestRenderUnlock(t *testing.T) {
+	var out, status bytes.Buffer
+	r := &renderer{command: "install", mode: renderPlain, out: &out, status: &status}
+	for _, d := range []pipeline.Payload{
+		&pipeline.Stage{Stage: pipeline.StageCheck, Status: pipeline.StatusStart},
+		&pipeline.Check{Source: pipeline.SourceMachine, ID: "board", Status: "fail", Summary: "Dell Latitude E6400: route dell_unlock (locked)", Blocks: true},
+		&pipeline.Check{Source: pipeline.SourceMachine, ID: "root", Status: "pass", Summary: "running as root"},
+		&pipeline.Stage{Stage: pipeline.StageUnlock, Status: pipeline.StatusStart},
+		&pipeline.Unlock{Tool: "/usr/local/sbin/dell_flash_unlock", Outcome: "smis_disabled"},
+		&pipeline.Stage{Stage: pipeline.StageUnlock, Status: pipeline.StatusOK},
+		&pipeline.Check{Source: pipeline.SourceMachine, ID: "board", Status: "pass", Summary: "Dell Latitude E6400: route dell_unlock (unlocked)"},
+		&pipeline.Check{Source: pipeline.SourceMachine, ID: "root", Status: "pass", Summary: "running as root"},
+		&pipeline.Unlock{Tool: "/usr/local/sbin/dell_flash_unlock", Exit: 125}, // a failed run: the summary says it
+		&pipeline.Stage{Stage: pipeline.StageCheck, Status: pipeline.StatusOK},
+	} {
+		r.Event(pipeline.Event{Data: d})
+	}
+	r.Close()
+	want := `[FAIL] board: Dell Latitude E6400: route dell_unlock (locked)
+unlock: dell_flash_unlock disabled SMIs: the BIOS lock no longer undoes the write enable
+unlock: ok
+[pass] board: Dell Latitude E6400: route dell_unlock (unlocked)
+checks: ok
+`
+	if status.String() != want {
+		t.Errorf("status:\n%s\nwant:\n%s", status.String(), want)
+	}
+}

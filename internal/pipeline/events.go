@@ -42,13 +42,14 @@ const (
 	TypeChipState     = "chip_state"      // *ChipState: what the chip holds after a failure, and why we know
 	TypeRestore       = "restore"         // *Restore: what restoring the protections undid
 	TypeMAC           = "mac"             // *MACEvent: the MAC address the written image carries
+	TypeUnlock        = "unlock"          // *Unlock: what a run of the unlock tool did
 	TypeSummary       = "summary"         // *Summary: last event, the outcome
 )
 
 // EventTypes lists every event type, for the schema documentation's test.
 var EventTypes = []string{TypeStage, TypeProgress, TypeCheck, TypePlan, TypeFinding, TypePrepare,
 	TypeFlasher, TypeFlasherOutput, TypeSignal, TypePreviousRun, TypeBackup, TypeBackupCheck, TypeVerify,
-	TypeChipState, TypeRestore, TypeMAC, TypeSummary}
+	TypeChipState, TypeRestore, TypeMAC, TypeUnlock, TypeSummary}
 
 // Stage and progress statuses.
 const (
@@ -163,6 +164,8 @@ func newPayload(typ string) Payload {
 		return &Restore{}
 	case TypeMAC:
 		return &MACEvent{}
+	case TypeUnlock:
+		return &Unlock{}
 	case TypeSummary:
 		return &Summary{}
 	}
@@ -553,6 +556,19 @@ type Restore struct {
 
 // EventType implements Payload.
 func (*Restore) EventType() string { return TypeRestore }
+
+// Unlock is one run of the unlock tool (dell_flash_unlock) in the unlock
+// stage: the outcome read from its messages (override_armed,
+// smis_disabled, unlocked, smis_enabled), or none when the run failed (the
+// summary's error says why).
+type Unlock struct {
+	Tool    string `json:"tool"`
+	Outcome string `json:"outcome,omitempty"`
+	Exit    int    `json:"exit"`
+}
+
+// EventType implements Payload.
+func (*Unlock) EventType() string { return TypeUnlock }
 
 // Summary is the outcome of a run, sent last.
 type Summary struct {

@@ -121,6 +121,7 @@ type installer struct {
 
 	smisDisabled bool // the Dell unlock cycle disabled SMIs in this run
 	shutDown     bool // the Dell unlock cycle armed the override: shut down next
+	unlocked     bool // the Dell unlock cycle unlocked the flash in this run
 
 	// previous is an earlier run that did not finish: resolved once this
 	// run leaves the chip in a known state.
@@ -359,7 +360,13 @@ func (in *installer) nextSteps(s *Summary, w *written) []Next {
 			}
 			return []Next{{ID: NextRealInstall, Command: real}}
 		}
-		next := append([]Next{{ID: NextReboot}}, keep...)
+		first := Next{ID: NextReboot}
+		if in.unlocked {
+			// The unlock tool's last word: shut down (the override and
+			// the EC's state end with the power).
+			first = Next{ID: NextShutDown}
+		}
+		next := append([]Next{first}, keep...)
 		return append(next, Next{ID: NextOldSettings})
 	case ResultUnchanged, ResultRolledBack:
 		next := []Next{{ID: NextSafeToReboot}, {ID: NextFixAndRetry, Command: retry}}

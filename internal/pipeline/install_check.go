@@ -28,7 +28,12 @@ func (in *installer) check(ctx context.Context) error {
 		return installCancelled("during the checks")
 	}
 	in.report = r
+	cycle := in.dellCycle(r)
 	for _, c := range r.Checks {
+		if cycle && c.ID == "board" {
+			in.emit(cycleCheck(c))
+			continue
+		}
 		// A rehearsal shows them all but blocks on none.
 		in.emit(machineCheck(c, c.Status == preflight.Fail && !in.o.Rehearse))
 	}
@@ -36,7 +41,7 @@ func (in *installer) check(ctx context.Context) error {
 		in.stageWhy(StageCheck, StatusFail, ReasonBlocked)
 		return err
 	}
-	if in.dellCycle(r) {
+	if cycle {
 		r2, err := in.unlockStage(ctx)
 		if err != nil {
 			return err

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"libreflash/internal/exitcode"
 	"libreflash/internal/restore"
 	"libreflash/internal/runner"
+	"libreflash/internal/unlock"
 	"libreflash/internal/unlock/unlocktest"
 )
 
@@ -92,6 +94,22 @@ func (d *dellRun) install(t *testing.T) (*Summary, error) {
 	return s, err
 }
 
+// wantUnlocks: this run's unlock events, in order.
+func (d *dellRun) wantUnlocks(t *testing.T, want ...unlock.Outcome) {
+	t.Helper()
+	var got []unlock.Outcome
+	for _, p := range d.ev.payloads(TypeUnlock) {
+		u := p.(*Unlock)
+		if u.Tool != d.m.Tool || u.Exit != 0 {
+			t.Errorf("unlock event %+v: want tool %s, exit 0", u, d.m.Tool)
+		}
+		got = append(got, unlock.Outcome(u.Outcome))
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("unlock events %v, want %v", got, want)
+	}
+}
+
 func (d *dellRun) journal(t *testing.T) []string {
 	j, err := restore.New(d.opts.Env.Root, d.state).Journal()
 	if err != nil {
@@ -119,6 +137,12 @@ func TestDellCycleInstall(t *testing.T) {
 	if s.ChipReads != 0 || s.FlasherRuns != 0 {
 		t.Errorf("the chip was touched before the unlock: %+v", s)
 	}
+	d.wantUnlocks(t, unlock.OverrideArmed)
+	// The board check fails, and the unlock stage (not the manual steps)
+	// is what fixes it.
+	if c := d.ev.check("board"); c == nil || c.Status != "fail" || c.Fix != "" {
+		t.Errorf("board check before the unlock: %+v", c)
+	}
 
 	d.m.ShutDown()
 	s, err = d.install(t)
@@ -133,6 +157,20 @@ func TestDellCycleInstall(t *testing.T) {
 	}
 	if j := d.journal(t); len(j) != 0 {
 		t.Errorf("journal after the install: %v", j)
+	}
+	if len(s.Next) == 0 || s.Next[0].ID != NextShutDown {
+		t.Errorf("after the write, next is %+v; want shut_down first (the tool's last word)", s.Next)
+	}
+	d.wantUnlocks(t, unlock.SMIsDisabled)
+	// The checks run again after the unlock; only the board check changed.
+	var boards []string
+	for _, p := range d.ev.payloads(TypeCheck) {
+		if c := p.(*Check); c.Source == SourceMachine {
+			boards = append(boards, c.ID+":"+c.Status)
+		}
+	}
+	if n := len(boards); n < 2 || boards[n-1] != "board:pass" || strings.Count(strings.Join(boards, " "), "board:") != 2 {
+		t.Errorf("machine checks: %v; want each once, then board:pass after the unlock", boards)
 	}
 	stages := strings.Join(d.ev.stages(), " ")
 	for _, want := range []string{"unlock:start unlock:ok", "write:ok", "restore:ok"} {

@@ -34,6 +34,15 @@ func (in *installer) dellCycle(r *preflight.Report) bool {
 	return c.Status == preflight.Fail
 }
 
+// cycleCheck is the board check as install shows it when the unlock
+// stage follows: failing, and fixed by that stage rather than by the
+// manual steps ('libreflash check' prints those).
+func cycleCheck(c preflight.Check) *Check {
+	ev := machineCheck(c, true)
+	ev.Fix = ""
+	return ev
+}
+
 // checkUnlockTool refuses --unlock-tool on a machine that is not on the
 // Dell route: running it elsewhere pokes an EC that is not Dell's.
 func (in *installer) checkUnlockTool(r *preflight.Report) error {
@@ -60,7 +69,10 @@ func (in *installer) checkUnlockTool(r *preflight.Report) error {
 func (in *installer) unlockStage(ctx context.Context) (*preflight.Report, error) {
 	in.stage(StageUnlock, StatusStart)
 	c := &unlock.Cycle{Env: in.o.Env, Journal: in.protections(), Find: unlock.FindOptions{Explicit: in.o.UnlockTool},
-		Timeout: in.o.UnlockTimeout, Log: in.toolLog()}
+		Timeout: in.o.UnlockTimeout, Log: in.toolLog(),
+		Ran: func(tool string, r *unlock.Result) {
+			in.emit(&Unlock{Tool: tool, Outcome: string(r.Outcome), Exit: r.ExitCode})
+		}}
 	d, err := c.Advance(ctx, in.report.Board.Lock)
 	var armed *unlock.ArmedError
 	switch {
@@ -73,9 +85,15 @@ func (in *installer) unlockStage(ctx context.Context) (*preflight.Report, error)
 		return nil, err
 	}
 	in.smisDisabled = d.Outcome == unlock.SMIsDisabled
+	in.unlocked = true
 	in.stage(StageUnlock, StatusOK)
+	// The checks again, now that the flash is unlocked; only what changed
+	// is said again.
 	r := preflight.Run(ctx, in.o.Env, in.preflightOptions())
 	for _, c := range r.Checks {
+		if was, ok := in.report.Get(c.ID); ok && was.Status == c.Status && was.Summary == c.Summary {
+			continue
+		}
 		in.emit(machineCheck(c, c.Status == preflight.Fail))
 	}
 	return r, nil

@@ -31,6 +31,9 @@ type Cycle struct {
 	Find    FindOptions
 	Timeout time.Duration
 	Log     io.Writer
+	// Ran, when set, hears of every run of the tool: its result (the
+	// outcome empty when the run failed).
+	Ran func(tool string, r *Result)
 }
 
 // Disabled is what Advance reports when the install may go on.
@@ -85,6 +88,9 @@ func (c *Cycle) Advance(ctx context.Context, ls *preflight.LockState) (*Disabled
 		_ = c.Journal.Forget(a.ID)
 	}
 	r, err := tool.Run(ctx, RunOptions{Log: c.Log, Timeout: c.Timeout})
+	if c.Ran != nil && r != nil {
+		c.Ran(tool.Path, r)
+	}
 	if err != nil {
 		return nil, c.failed(e, err)
 	}

@@ -1,26 +1,36 @@
+//go:build linux
+
 package vmtest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"libreflash/internal/exitcode"
 )
 
-// issue 15: in a q35 guest with a Dell Latitude E6400's SMBIOS identity
-// (scripts/vmdell.sh), libreflash check names the machine and the Dell
-// route, and its lock-state probes read the real emulated ICH9: HSFS
-// through RCBA and /dev/mem, SMI_EN at PMBASE+0x30 by port read,
-// GEN_PMCON_1 and BIOS_CNTL from PCI config.
+// issue 15: the Dell Latitude unlock cycle on a real kernel, across guest
+// boots that keep the state directory and the flash chip on a disk
+// (scripts/vmdell.sh). Each guest is a q35 (ICH9) with a Latitude E6400's
+// SMBIOS identity; internal/vmtest/dellfake sets its registers as Dell's
+// BIOS does at power-on and stands in for dell_flash_unlock and the EC.
+// libreflash reads the real emulated registers through the real kernel
+// (HSFS through RCBA and /dev/mem, SMI_EN by port read, BIOS_CNTL and
+// GEN_PMCON_1 from PCI config) and drives the cycle; the flasher is
+// Debian's flashrom.
 func TestDellGuest(t *testing.T) {
 	skipUnlessRunnable(t)
 	out := t.TempDir()
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "../../scripts/vmdell.sh", "--out", out)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -31,43 +41,251 @@ func TestDellGuest(t *testing.T) {
 	if err != nil {
 		t.Fatalf("scripts/vmdell.sh: %v", err)
 	}
-	read := func(name string) string {
-		b, err := os.ReadFile(filepath.Join(out, "dell", name))
-		if err != nil {
-			t.Fatal(err)
+	g := &dellBoot{t: t, out: out}
+	factory, rom := g.file("factory.bin"), g.file("e6400.rom")
+
+	t.Run("arm", func(t *testing.T) {
+		g := g.boot(t, "arm")
+		g.contains("firmware.txt", "cold power-on", "override strap unset")
+		// check names the machine and the Dell route, from real registers.
+		b := g.check("check.json")
+		if b.ID != "board" {
+			t.Fatalf("board is not the first check: %+v", b)
 		}
-		return string(b)
+		for _, want := range []string{"Dell Latitude E6400", "running Dell Inc. A34", "route dell_unlock", "(locked: the unlock cycle is needed)"} {
+			if !strings.Contains(b.Summary, want) {
+				t.Errorf("board summary %q lacks %q", b.Summary, want)
+			}
+		}
+		for _, want := range []string{"BIOS_CNTL=0x02 (BLE=1", "HSFS=0x6000 (FDV=1 FDOPSS=1: descriptor override not in effect)",
+			"at port 0x630 (GBL_SMI_EN=1)", "SMI_LOCK=0"} {
+			if !strings.Contains(b.Detail, want) {
+				t.Errorf("board detail %q lacks %q", b.Detail, want)
+			}
+		}
+		if strings.Contains(b.Detail, "not read:") {
+			t.Errorf("a lock register could not be read in the guest: %s", b.Detail)
+		}
+		g.exit("check.json", exitcode.Blocked)
+		g.contains("check.txt", "[FAIL] board", "1. Run dell_flash_unlock as root")
+
+		// The first install arms the override: exit 6, shut down.
+		g.exit("install.json", exitcode.Reboot)
+		s := g.summary("install.json")
+		if s.Result != "prepared" || len(s.Next) == 0 || s.Next[0].ID != "shut_down" || s.FlasherRuns != 0 {
+			t.Errorf("first install: %+v", s)
+		}
+		g.unlocks("install.json", "override_armed")
+		g.pending("dell-override-armed")
+		// Again in the same boot: the same answer, the tool not run.
+		g.exit("install-again.txt", exitcode.Reboot)
+		g.contains("install-again.txt", "already armed for the next boot: shut down (do not reboot)")
+		g.smis(true)
+		g.chip(factory)
+	})
+
+	t.Run("flash", func(t *testing.T) {
+		g := g.boot(t, "flash")
+		g.contains("firmware.txt", "cold power-on", "override strap set")
+		g.contains("check.txt", "descriptor override in effect, SMIs still enabled: the second unlock run is due")
+		g.exit("install.json", exitcode.OK)
+		s := g.summary("install.json")
+		if s.Result != "ok" || len(s.Next) == 0 || s.Next[0].ID != "shut_down" {
+			t.Errorf("install after the power cycle: %+v; want ok, next shut_down", s)
+		}
+		g.unlocks("install.json", "smis_disabled")
+		events := g.read("install.json")
+		for _, want := range []string{`"stage":"write","status":"ok"`, `"type":"verify","time"`, `"ok":true`, "enabled SMIs again (dell_flash_unlock)"} {
+			if !strings.Contains(events, want) {
+				t.Errorf("install events lack %s", want)
+			}
+		}
+		g.pending()
+		g.smis(true)
+		g.chip(rom)
+	})
+
+	t.Run("writefail", func(t *testing.T) {
+		g := g.boot(t, "writefail")
+		g.exit("install.txt", exitcode.Unchanged)
+		g.contains("install.txt", "unlock: dell_flash_unlock disabled SMIs", "write: failed",
+			"the chip is unchanged", "undone: enabled SMIs again (dell_flash_unlock)")
+		g.pending()
+		g.smis(true)
+		g.chip(factory)
+	})
+
+	t.Run("nochip", func(t *testing.T) {
+		g := g.boot(t, "nochip")
+		// Debian's flashrom -p internal really ran on the ICH9.
+		g.contains("flasher.log", "-p internal", `Found chipset "Intel ICH9"`)
+		g.exit("install.txt", exitcode.Blocked)
+		g.contains("install.txt", "unlock: dell_flash_unlock disabled SMIs", "plan: failed",
+			"undone: enabled SMIs again (dell_flash_unlock)", "nothing was touched")
+		g.pending()
+		g.smis(true)
+	})
+
+	t.Run("rebooted", func(t *testing.T) {
+		g := g.boot(t, "rebooted")
+		g.contains("firmware.txt", "warm power-on", "override strap unset")
+		g.exit("install.txt", exitcode.Blocked)
+		g.contains("install.txt", "the machine was rebooted instead of shut down", "nothing was written",
+			"run the same command again to arm it again")
+		g.pending()
+		g.smis(true)
+		g.chip(factory)
+	})
+
+	t.Run("noec", func(t *testing.T) {
+		g := g.boot(t, "noec")
+		g.exit("install.txt", exitcode.Blocked)
+		g.contains("install.txt", `the embedded controller did not answer: "Timeout while waiting for EC!"`,
+			"nothing was lowered", "nothing was touched")
+		g.contains("flasher.log", "Sending FDO override command to EC:")
+		g.pending()
+		g.smis(true)
+		b := g.check("after.json")
+		if !strings.Contains(b.Detail, "FDOPSS=1") {
+			t.Errorf("the override strap changed: %s", b.Detail)
+		}
+		g.chip(factory)
+	})
+}
+
+// dellBoot reads one guest boot's results.
+type dellBoot struct {
+	t    *testing.T
+	out  string
+	name string
+}
+
+func (g *dellBoot) boot(t *testing.T, name string) *dellBoot {
+	return &dellBoot{t: t, out: g.out, name: name}
+}
+
+func (g *dellBoot) file(name string) []byte {
+	g.t.Helper()
+	b, err := os.ReadFile(filepath.Join(g.out, g.name, name))
+	if err != nil {
+		g.t.Fatal(err)
 	}
-	if dmi := read("dmi"); !strings.Contains(dmi, "Dell Inc.\nLatitude E6400\nDell Inc.") {
-		t.Fatalf("the guest's DMI is not the Dell identity:\n%s", dmi)
+	return b
+}
+
+func (g *dellBoot) read(name string) string { g.t.Helper(); return string(g.file(name)) }
+
+func (g *dellBoot) exit(name string, want int) {
+	g.t.Helper()
+	rc, err := strconv.Atoi(strings.TrimSpace(g.read(name + ".rc")))
+	if err != nil || rc != want {
+		g.t.Errorf("%s/%s: exit %s, want %d\n%s", g.name, name, g.read(name+".rc"), want, g.read(name))
 	}
-	var r struct {
-		Checks []struct{ ID, Status, Summary, Detail string }
-	}
-	if err := json.Unmarshal([]byte(read("check.json")), &r); err != nil {
-		t.Fatal(err)
-	}
-	if len(r.Checks) == 0 || r.Checks[0].ID != "board" {
-		t.Fatalf("board is not the first check: %+v", r.Checks)
-	}
-	b := r.Checks[0]
-	for _, want := range []string{"Dell Latitude E6400", "running Dell Inc. A34", "route dell_unlock"} {
-		if !strings.Contains(b.Summary, want) {
-			t.Errorf("board summary %q lacks %q", b.Summary, want)
+}
+
+func (g *dellBoot) contains(name string, want ...string) {
+	g.t.Helper()
+	s := g.read(name)
+	for _, w := range want {
+		if !strings.Contains(s, w) {
+			g.t.Errorf("%s/%s lacks %q:\n%s", g.name, name, w, s)
 		}
 	}
-	// Real registers: q35's RCRB serves no SPI controller (HSFS reads 0:
-	// no valid descriptor), SeaBIOS leaves SMIs enabled (GBL_SMI_EN) and
-	// sets SMI_LOCK, at PMBASE 0x600.
-	for _, want := range []string{"HSFS=0x0000 (FDV=0", "SMI_EN=", "at port 0x630 (GBL_SMI_EN=1)", "SMI_LOCK=", "BIOS_CNTL=0x00"} {
-		if !strings.Contains(b.Detail, want) {
-			t.Errorf("board detail %q lacks %q", b.Detail, want)
+}
+
+type dellCheck struct{ ID, Status, Summary, Detail string }
+
+// check is the first check of a check --json output (the board check).
+func (g *dellBoot) check(name string) dellCheck {
+	g.t.Helper()
+	var r struct{ Checks []dellCheck }
+	if err := json.Unmarshal(g.file(name), &r); err != nil || len(r.Checks) == 0 {
+		g.t.Fatalf("%s/%s: %v\n%s", g.name, name, err, g.read(name))
+	}
+	return r.Checks[0]
+}
+
+type dellSummary struct {
+	Result      string
+	Exit        int
+	FlasherRuns int `json:"flasher_runs"`
+	Next        []struct{ ID string }
+}
+
+// lines are the JSON event lines of an install --json output.
+func (g *dellBoot) lines(name string) []map[string]json.RawMessage {
+	var out []map[string]json.RawMessage
+	for _, l := range bytes.Split(g.file(name), []byte("\n")) {
+		var m map[string]json.RawMessage
+		if json.Unmarshal(l, &m) == nil && m["type"] != nil {
+			out = append(out, m)
 		}
 	}
-	if strings.Contains(b.Detail, "not read:") {
-		t.Errorf("a lock register could not be read in the guest: %s", b.Detail)
+	return out
+}
+
+func (g *dellBoot) summary(name string) dellSummary {
+	g.t.Helper()
+	var s dellSummary
+	for _, m := range g.lines(name) {
+		if string(m["type"]) == `"summary"` {
+			b, _ := json.Marshal(m)
+			_ = json.Unmarshal(b, &s)
+			return s
+		}
 	}
-	if txt := read("check.txt"); !strings.Contains(txt, "[pass] board") {
-		t.Errorf("check:\n%s", txt)
+	g.t.Fatalf("%s/%s has no summary", g.name, name)
+	return s
+}
+
+// unlocks: the outcomes of the run's unlock events, in order.
+func (g *dellBoot) unlocks(name string, want ...string) {
+	g.t.Helper()
+	var got []string
+	for _, m := range g.lines(name) {
+		if string(m["type"]) == `"unlock"` {
+			var o string
+			_ = json.Unmarshal(m["outcome"], &o)
+			got = append(got, o)
+		}
+	}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		g.t.Errorf("%s/%s: unlock outcomes %v, want %v", g.name, name, got, want)
+	}
+}
+
+// pending: the journal's pending actions after the boot's install(s).
+func (g *dellBoot) pending(want ...string) {
+	g.t.Helper()
+	var st struct{ Pending []struct{ Action string } }
+	if err := json.Unmarshal(g.file("status.json"), &st); err != nil {
+		g.t.Fatalf("%s/status.json: %v", g.name, err)
+	}
+	var got []string
+	for _, p := range st.Pending {
+		got = append(got, p.Action)
+	}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		g.t.Errorf("%s: pending %v, want %v\n%s", g.name, got, want, g.read("status.txt"))
+	}
+}
+
+// smis: GBL_SMI_EN as the check at the end of the boot read it.
+func (g *dellBoot) smis(on bool) {
+	g.t.Helper()
+	want := "(GBL_SMI_EN=0)"
+	if on {
+		want = "(GBL_SMI_EN=1)"
+	}
+	if b := g.check("after.json"); !strings.Contains(b.Detail, want) {
+		g.t.Errorf("%s: after the boot's runs, SMIs: %s; want %s", g.name, b.Detail, want)
+	}
+}
+
+// chip: the emulated flash chip, dumped from the state disk after the boot.
+func (g *dellBoot) chip(want []byte) {
+	g.t.Helper()
+	if got := g.file("chip.bin"); !bytes.Equal(got, want) {
+		g.t.Errorf("%s: the flash chip holds %d bytes that are not what it should hold", g.name, len(got))
 	}
 }
