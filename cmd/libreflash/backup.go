@@ -79,10 +79,11 @@ func (a *app) runBackup(ctx context.Context, o *backupOptions) error {
 }
 
 // backupChecks runs the same checks as 'libreflash check' for the
-// programmer, with the flasher the pipeline found.
+// programmer, on the flasher the pipeline found (as install does: the
+// flasher check judges the binary that runs, not a second lookup).
 func (a *app) backupChecks(env *preflight.Env, facts *diagnose.Facts) pipeline.Checker {
 	return func(ctx context.Context, programmer string, f *runner.Flasher) ([]pipeline.Check, error) {
-		r := preflight.Run(ctx, env, preflight.Options{Programmer: programmer, FlasherPath: f.Path})
+		r := preflight.Run(ctx, pipeline.WithFlasher(env, f.Path, f), preflight.Options{Programmer: programmer, FlasherPath: f.Path})
 		if err := ctx.Err(); err != nil {
 			// A signal during the checks: what failed then is the user's
 			// wish to stop, not the machine.

@@ -229,20 +229,7 @@ func (in *installer) install(ctx context.Context) (*written, error) {
 	}
 
 	if found != nil {
-		// The checks look at the flasher this run found: not a second
-		// --help run of the same binary.
-		env := *in.o.Env
-		find := env.FindFlasher
-		if find == nil {
-			find = runner.Find
-		}
-		env.FindFlasher = func(ctx context.Context, fo runner.FindOptions) (*runner.Flasher, error) {
-			if fo.Explicit == o.FlasherPath {
-				return found, nil
-			}
-			return find(ctx, fo)
-		}
-		in.o.Env = &env
+		in.o.Env = WithFlasher(in.o.Env, o.FlasherPath, found)
 	}
 	if err := in.check(ctx); err != nil {
 		return nil, err

@@ -9,6 +9,7 @@ import (
 	"libreflash/internal/exitcode"
 	"libreflash/internal/preflight"
 	"libreflash/internal/restore"
+	"libreflash/internal/runner"
 )
 
 // check runs every machine check. A rehearsal shows them all but blocks on
@@ -155,4 +156,25 @@ func (in *installer) offerPrepare(ctx context.Context, blocking []preflight.Chec
 func machineCheck(c preflight.Check, blocks bool) *Check {
 	return &Check{Source: SourceMachine, ID: c.ID, Status: string(c.Status), Summary: c.Summary,
 		Detail: c.Detail, Fix: c.Fix, Docs: c.Docs, Blocks: blocks}
+}
+
+// WithFlasher is env with its flasher check given f, the flasher this run
+// found for path (--flasher, or "" for the search), instead of a lookup of
+// its own: the checks judge the binary that will run, without a second
+// --help run of it, and a fixture machine's root (tests) decides the
+// machine's facts but not where the flasher is. Other lookups go to env's
+// own FindFlasher.
+func WithFlasher(env *preflight.Env, path string, f *runner.Flasher) *preflight.Env {
+	e := *env
+	find := e.FindFlasher
+	if find == nil {
+		find = runner.Find
+	}
+	e.FindFlasher = func(ctx context.Context, fo runner.FindOptions) (*runner.Flasher, error) {
+		if fo.Explicit == path {
+			return f, nil
+		}
+		return find(ctx, fo)
+	}
+	return &e
 }
