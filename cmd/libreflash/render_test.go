@@ -203,3 +203,4 @@ checks: ok
 		t.Errorf("status:\n%s\nwant:\n%s", status.String(), want)
 	}
 }
+
