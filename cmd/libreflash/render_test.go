@@ -203,4 +203,3 @@ checks: ok
 		t.Errorf("status:\n%s\nwant:\n%s", status.String(), want)
 	}
 }
-
