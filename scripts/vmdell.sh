@@ -124,6 +124,16 @@ step() {
   emit "$B/$name" /tmp/step.out $rc
   echo "vmdell-guest: $B/$name rc=$rc"
 }
+# install NAME: libreflash install as the user types it, output in NAME.txt;
+# the run's own record beside it: NAME.events (its events.jsonl, what
+# --json prints) and NAME.log (its flasher.log, the tool's output too).
+install() {
+  step "$1.txt" libreflash install /disk/e6400.rom --yes
+  run=$(ls -d /var/lib/libreflash/runs/* 2>/dev/null | sort | tail -n 1)
+  [ -n "$run" ] || return 0
+  emit "$B/$1.events" "$run/events.jsonl" 0
+  emit "$B/$1.log" "$run/flasher.log" 0
+}
 for m in virtio_pci virtio_blk crc32c_generic ext4; do modprobe $m; done
 disk=
 for i in 1 2 3 4 5 6 7 8 9 10; do
@@ -141,19 +151,17 @@ case $B in
 arm)
   step check.txt libreflash check
   step check.json libreflash check --json
-  step install.json libreflash install /disk/e6400.rom --yes --json
-  step install-again.txt libreflash install /disk/e6400.rom --yes
+  install install
+  install install-again
   ;;
 flash)
   step check.txt libreflash check
-  step install.json libreflash install /disk/e6400.rom --yes --json
+  install install
   ;;
-writefail|nochip|rebooted|noec)
-  step install.txt libreflash install /disk/e6400.rom --yes
+*)
+  install install
   ;;
 esac
-last=$(ls -d /var/lib/libreflash/runs/* 2>/dev/null | sort | tail -n 1)
-[ -z "$last" ] || step flasher.log cat "$last/flasher.log"
 step status.txt libreflash status
 step status.json libreflash status --json
 step after.json libreflash check --json

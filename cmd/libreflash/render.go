@@ -54,10 +54,11 @@ type renderer struct {
 	findings   []*pipeline.Finding // causes, printed once the outcome is known
 	plan       *pipeline.Plan      // the run's plan
 	backup     *pipeline.VerifiedBackup
-	wouldBlock []string        // a rehearsal: the checks that stop the real run
-	failed     map[string]bool // checks shown failing: a later pass of one is shown too
-	summarized bool            // the summary was printed
-	unknown    bool            // the chip's state was found unknown
+	using      *pipeline.FlasherInfo // the flasher the run uses
+	wouldBlock []string              // a rehearsal: the checks that stop the real run
+	failed     map[string]bool       // checks shown failing: a later pass of one is shown too
+	summarized bool                  // the summary was printed
+	unknown    bool                  // the chip's state was found unknown
 }
 
 type renderMode int
@@ -114,6 +115,8 @@ func (r *renderer) text(p pipeline.Payload) bool {
 		r.flasher(d)
 	case *pipeline.FlasherMessage:
 		r.flasherMessage(d)
+	case *pipeline.Strays:
+		r.strays(d)
 	case *pipeline.Signal:
 		r.signal(d)
 	case *pipeline.PreviousRun:

@@ -3,12 +3,14 @@ package main
 import (
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
 	"libreflash/internal/diagnose"
 	"libreflash/internal/pipeline"
 	"libreflash/internal/preflight"
+	"libreflash/internal/runner"
 	"libreflash/internal/unlock"
 )
 
@@ -270,7 +272,70 @@ func chipText(c pipeline.ChipRef) string {
 }
 
 func (r *renderer) flasher(f *pipeline.FlasherInfo) {
+	r.using = f
 	r.line("using %s %s (%s)", f.Kind, f.Version, f.Path)
+}
+
+// strays is a flasher run that left processes behind, in one line: what
+// happened, what libreflash did about it, and what to check.
+func (r *renderer) strays(s *pipeline.Strays) {
+	name, path := "the flasher", "the flasher"
+	if f := r.using; f != nil {
+		name, path = f.Kind, f.Path
+	}
+	run := opLabel(&pipeline.Progress{Stage: s.Stage, Op: s.Op, Pass: s.Pass, Passes: s.Passes})
+	what := fmt.Sprintf("%s, pid %d, %s,", name, s.PID, run)
+	var did, check []string
+	if n := len(s.Killed); n > 0 {
+		what += fmt.Sprintf(" left %s running after it exited", processes(s.Killed))
+		did = append(did, "libreflash killed "+them(n)+", as it kills whatever a flasher leaves in its process group")
+		check = append(check, "whether "+path+" is a wrapper script that starts programs in the background")
+	}
+	if s.Waited > 0 {
+		held := "a process it started outside its process group"
+		if len(s.Held) > 0 {
+			held = processes(s.Held) + ", which it started outside its process group,"
+		}
+		if len(s.Killed) > 0 {
+			what += ", and " + held + " kept its output open"
+		} else {
+			what += " exited, but " + held + " kept its output open"
+		}
+		did = append(did, fmt.Sprintf("libreflash stopped waiting for that output after %s and did not kill %s",
+			seconds(s.Waited), them(max(len(s.Held), 1))))
+		ps := "'ps -eo pid,pgid,args'"
+		if len(s.Held) > 0 {
+			var pids []string
+			for _, p := range s.Held {
+				pids = append(pids, strconv.Itoa(p.PID))
+			}
+			ps = "'ps -o pid,args -p " + strings.Join(pids, ",") + "'"
+		}
+		check = append(check, "with "+ps+" that nothing it left still runs (it could use the chip) before you run libreflash again")
+	}
+	r.line("warning: %s; %s; %s's own exit status and output still decide the result; check %s",
+		what, strings.Join(did, "; "), name, strings.Join(check, ", and "))
+}
+
+// processes names processes: "sleep (pid 42)", "sleep (pid 42), sh (pid 43)".
+func processes(ps []runner.Process) string {
+	var out []string
+	for _, p := range ps {
+		name := p.Name
+		if name == "" {
+			name = "a process"
+		}
+		out = append(out, fmt.Sprintf("%s (pid %d)", name, p.PID))
+	}
+	return strings.Join(out, ", ")
+}
+
+// them is "it" or "them", for n processes.
+func them(n int) string {
+	if n == 1 {
+		return "it"
+	}
+	return "them"
 }
 
 func (r *renderer) flasherMessage(m *pipeline.FlasherMessage) {

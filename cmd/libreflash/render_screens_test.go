@@ -8,6 +8,7 @@ import (
 
 	"libreflash/internal/diagnose"
 	"libreflash/internal/pipeline"
+	"libreflash/internal/runner"
 	"libreflash/internal/testutil"
 )
 
@@ -155,6 +156,28 @@ var screens = []struct {
 				Next:  []pipeline.Next{{ID: pipeline.NextSafeToReboot}, {ID: pipeline.NextFixAndRetry, Command: scrRetry}, {ID: pipeline.NextKeepBackup, Path: scrBackup}}}))
 	}},
 	{"install-unknown-state", "install", scrUnknown},
+	{"backup-strays", "backup", func() []pipeline.Event {
+		// The flasher (a wrapper script, say) left a process in its group
+		// after read 1, and one that left the group held its output after
+		// read 2.
+		var e []pipeline.Event
+		for _, x := range scrBackupRun() {
+			e = append(e, x)
+			p, ok := x.Data.(*pipeline.Progress)
+			if !ok || p.Status != pipeline.StatusOK {
+				continue
+			}
+			s := &pipeline.Strays{Stage: pipeline.StageBackup, Op: pipeline.PhaseRead, Pass: p.Pass, Passes: p.Passes, PID: 4100 + p.Pass}
+			if p.Pass == 1 {
+				s.Killed = []runner.Process{{PID: 4200, Name: "sleep"}}
+			} else {
+				s.Held, s.Waited = []runner.Process{{PID: 4300, Name: "logger"}}, 2
+			}
+			e = append(e, ev(s))
+		}
+		return append(e, ev(&pipeline.Summary{Result: pipeline.ResultOK, Backup: &pipeline.BackupRef{Path: scrBackup, SHA256: scrSHA},
+			Chip: &scrChip, ChipReads: 2, Log: scrLog, Seconds: 1}))
+	}},
 	{"backup-ok", "backup", func() []pipeline.Event {
 		return append(scrBackupRun(), ev(&pipeline.Summary{Result: pipeline.ResultOK, Backup: &pipeline.BackupRef{Path: scrBackup, SHA256: scrSHA},
 			Chip: &scrChip, ChipReads: 2, Log: scrLog, Seconds: 1}))

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -572,3 +573,103 @@ esac
 
 func isStage(e Event) bool    { _, ok := e.Data.(*Stage); return ok }
 func isProgress(e Event) bool { _, ok := e.Data.(*Progress); return ok }
+
+// A flasher run that leaves processes behind (here a wrapper script around
+// the real flashrom) is told as a flasher_strays event after its
+// progress ends: read 1 leaves one in its process group, which is killed;
+// read 2 one that left the group and holds its output, which is waited for
+// and left running. The backup itself is not changed by them.
+func TestBackupStrays(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: the wrapper must be root-owned to pass the ownership check")
+	}
+	flashrom(t)
+	if _, err := os.Stat("/usr/bin/setsid"); err != nil {
+		t.Skip("no setsid")
+	}
+	dir := t.TempDir()
+	img, want := testutil.ChipImage(t, dir, 4<<20)
+	bin := filepath.Join(dir, "bin")
+	if err := os.Mkdir(bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	count, pid1, pid2 := filepath.Join(dir, "count"), filepath.Join(dir, "pid1"), filepath.Join(dir, "pid2")
+	wrapper := filepath.Join(bin, "flashrom")
+	script := `#!/bin/sh
+case " $* " in
+*" -r "*)
+	n=$(cat '` + count + `' 2>/dev/null || echo 0); n=$((n+1)); echo $n > '` + count + `'
+	if [ $n = 1 ]; then
+		sleep 300 &
+		echo $! > '` + pid1 + `'
+	else
+		/usr/bin/setsid sh -c 'echo $$ > ` + pid2 + `; exec sleep 300' >&2 &
+		while [ ! -s '` + pid2 + `' ]; do sleep 0.05; done
+	fi ;;
+esac
+exec ` + systemFlashrom + ` "$@"
+`
+	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f, err := runner.Find(context.Background(), runner.FindOptions{Explicit: wrapper})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec recorder
+	sum, err := Backup(context.Background(), BackupOptions{Programmer: "dummy:emulate=SST25VF032B,image=" + img, Flasher: f,
+		StateDir: filepath.Join(dir, "state"), Root: dmiRoot(t), Sink: rec.sink})
+	pids := map[string]int{}
+	for _, p := range []string{pid1, pid2} {
+		b, _ := os.ReadFile(p)
+		pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+		pids[p] = pid
+		if pid > 1 {
+			t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGKILL) })
+		}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(sum.Backup.Path); !bytes.Equal(got, want) || sum.Result != ResultOK {
+		t.Fatalf("summary %+v; backup equals chip: %v", sum, bytes.Equal(got, want))
+	}
+	var seq []string
+	var strays []*Strays
+	for _, e := range rec.events() {
+		switch d := e.Data.(type) {
+		case *Progress:
+			if d.Op == PhaseRead && d.Status != "" {
+				seq = append(seq, fmt.Sprintf("read %d:%s", d.Pass, d.Status))
+			}
+		case *Strays:
+			seq = append(seq, fmt.Sprintf("strays %d", d.Pass))
+			strays = append(strays, d)
+		}
+	}
+	if s := strings.Join(seq, " "); s != "read 1:start read 1:ok strays 1 read 2:start read 2:ok strays 2" {
+		t.Fatalf("sequence %s", s)
+	}
+	s1, s2 := strays[0], strays[1]
+	if s1.Stage != StageBackup || s1.Op != PhaseRead || s1.Passes != 2 || s1.PID <= 0 || s1.Waited != 0 || len(s1.Held) != 0 ||
+		len(s1.Killed) != 1 || s1.Killed[0] != (runner.Process{PID: pids[pid1], Name: "sleep"}) {
+		t.Errorf("read 1's strays %+v, want sleep %d killed", s1, pids[pid1])
+	}
+	if s2.Waited != runner.PipeGrace().Seconds() || len(s2.Killed) != 0 ||
+		len(s2.Held) != 1 || s2.Held[0] != (runner.Process{PID: pids[pid2], Name: "sleep"}) {
+		t.Errorf("read 2's strays %+v, want sleep %d holding the output", s2, pids[pid2])
+	}
+	if err := syscall.Kill(pids[pid1], 0); err == nil {
+		if b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pids[pid1])); !bytes.Contains(b, []byte(") Z")) {
+			t.Errorf("read 1's stray %d still runs", pids[pid1])
+		}
+	}
+	if err := syscall.Kill(pids[pid2], 0); err != nil {
+		t.Errorf("read 2's escaped holder %d was killed: %v", pids[pid2], err)
+	}
+	// events.jsonl keeps them too.
+	evf, _ := os.ReadFile(sum.Events)
+	if n := bytes.Count(evf, []byte(`"type":"flasher_strays"`)); n != 2 {
+		t.Errorf("events.jsonl has %d flasher_strays events", n)
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"libreflash/internal/diagnose"
 	"libreflash/internal/restore"
 	"libreflash/internal/rom"
+	"libreflash/internal/runner"
 )
 
 // Schema is the version of the event stream's JSON shape, sent as "schema"
@@ -34,6 +35,7 @@ const (
 	TypePrepare       = "prepare"         // *Prepare: reversible changes planned or made
 	TypeFlasher       = "flasher"         // *FlasherInfo: the flasher found
 	TypeFlasherOutput = "flasher_message" // *FlasherMessage: a warning or error line of the flasher
+	TypeStrays        = "flasher_strays"  // *Strays: a flasher run left processes behind
 	TypeSignal        = "signal"          // *Signal: a stop signal received while the chip was busy
 	TypePreviousRun   = "previous_run"    // *PreviousRun: an earlier run that did not finish
 	TypeBackup        = "backup"          // *VerifiedBackup: a verified double read kept
@@ -48,7 +50,7 @@ const (
 
 // EventTypes lists every event type, for the schema documentation's test.
 var EventTypes = []string{TypeStage, TypeProgress, TypeCheck, TypePlan, TypeFinding, TypePrepare,
-	TypeFlasher, TypeFlasherOutput, TypeSignal, TypePreviousRun, TypeBackup, TypeBackupCheck, TypeVerify,
+	TypeFlasher, TypeFlasherOutput, TypeStrays, TypeSignal, TypePreviousRun, TypeBackup, TypeBackupCheck, TypeVerify,
 	TypeChipState, TypeRestore, TypeMAC, TypeUnlock, TypeSummary}
 
 // Stage and progress statuses.
@@ -148,6 +150,8 @@ func newPayload(typ string) Payload {
 		return &FlasherInfo{}
 	case TypeFlasherOutput:
 		return &FlasherMessage{}
+	case TypeStrays:
+		return &Strays{}
 	case TypeSignal:
 		return &Signal{}
 	case TypePreviousRun:
@@ -435,6 +439,29 @@ type FlasherMessage struct {
 
 // EventType implements Payload.
 func (*FlasherMessage) EventType() string { return TypeFlasherOutput }
+
+// Strays is a flasher run that left processes behind when it exited
+// (runner.Result): those still in its process group were killed; those that
+// had left the group and kept its output open were waited for, Waited
+// seconds, then left running. The flasher's own exit status and output
+// still decide the run.
+type Strays struct {
+	Stage  string `json:"stage,omitempty"` // the pipeline stage of the run
+	Op     Phase  `json:"op"`              // the run's operation: probe, read, write, verify, erase
+	Pass   int    `json:"pass,omitempty"`  // read n of m, as in its progress events
+	Passes int    `json:"passes,omitempty"`
+	PID    int    `json:"pid"` // the flasher's
+	// Killed were left in the flasher's process group: killed.
+	Killed []runner.Process `json:"killed,omitempty"`
+	// Held kept the flasher's output open from outside its process group:
+	// not killed, they may still run. Waited is set (seconds) whenever
+	// output was held, even when its holders could not be named.
+	Held   []runner.Process `json:"held,omitempty"`
+	Waited float64          `json:"waited,omitempty"`
+}
+
+// EventType implements Payload.
+func (*Strays) EventType() string { return TypeStrays }
 
 // Signal is a stop signal received while the flasher erased or wrote:
 // libreflash goes on until the chip is in a known state, then stops.

@@ -41,6 +41,9 @@ type IO struct {
 	// after libreflash dies (issue 13 item 3); OnStart is told its pid.
 	Inherit []*os.File
 	OnStart func(pid int)
+	// OnEnd is told each flasher run's result once it is over (a probe
+	// may make two runs).
+	OnEnd func(*runner.Result)
 }
 
 // WriteOp is one write of the chip.
@@ -88,14 +91,14 @@ func (r *realFlasher) spec(args []string, o IO) runner.Spec {
 		fmt.Fprintf(o.Log, "# libreflash: %s\n", runner.QuoteArgv(append([]string{r.f.Path, "-p", r.prog}, args...)))
 	}
 	return runner.Spec{Programmer: r.prog, Args: args, Log: o.Log, Shield: o.Shield, OnEvent: o.OnEvent, OnSignal: o.OnSignal,
-		Inherit: o.Inherit, OnStart: o.OnStart}
+		Inherit: o.Inherit, OnStart: o.OnStart, OnEnd: o.OnEnd}
 }
 
 func (r *realFlasher) Probe(ctx context.Context, o IO) (*Probe, error) {
 	if o.Log != nil {
 		fmt.Fprintf(o.Log, "# libreflash: probe: %s\n", runner.QuoteArgv([]string{r.f.Path, "-p", r.prog}))
 	}
-	p, err := r.f.ProbeWith(ctx, runner.Spec{Programmer: r.prog, Log: o.Log, Inherit: o.Inherit, OnStart: o.OnStart})
+	p, err := r.f.ProbeWith(ctx, runner.Spec{Programmer: r.prog, Log: o.Log, Inherit: o.Inherit, OnStart: o.OnStart, OnEnd: o.OnEnd})
 	if p == nil {
 		return &Probe{}, err
 	}

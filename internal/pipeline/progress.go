@@ -70,6 +70,22 @@ func runOp(emit Sink, tick time.Duration, o flasherOp, said *seen, reads func(in
 		}
 	}
 
+	var (
+		endMu sync.Mutex
+		left  []*runner.Result // runs that left processes behind
+	)
+	userEnd := spec.OnEnd
+	spec.OnEnd = func(res *runner.Result) {
+		if len(res.Strays) > 0 || res.OutputHeld {
+			endMu.Lock()
+			left = append(left, res)
+			endMu.Unlock()
+		}
+		if userEnd != nil {
+			userEnd(res)
+		}
+	}
+
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -92,7 +108,34 @@ func runOp(emit Sink, tick time.Duration, o flasherOp, said *seen, reads func(in
 	r.mu.Lock()
 	r.end(err == nil)
 	r.mu.Unlock()
+	endMu.Lock()
+	defer endMu.Unlock()
+	for _, l := range left {
+		emit(Event{Data: straysEvent(o, l)})
+	}
 	return res, err
+}
+
+// straysEvent is the flasher_strays event of a run that left processes
+// behind.
+func straysEvent(o flasherOp, res *runner.Result) *Strays {
+	ev := &Strays{Stage: o.Stage, Op: runPhase(res.Argv), PID: res.Pid, Killed: res.Strays, Held: res.Held}
+	if ev.Op == PhaseRead {
+		ev.Pass, ev.Passes = o.Pass, o.Passes
+	}
+	if res.OutputHeld {
+		ev.Waited = runner.PipeGrace().Seconds()
+	}
+	return ev
+}
+
+// runPhase is what a flasher command line does, as a phase: a run with
+// no operation probes.
+func runPhase(argv []string) Phase {
+	if op := runner.OperationOf(argv); op != "" {
+		return Phase(op)
+	}
+	return PhaseProbe
 }
 
 // seen remembers flasher messages already shown in this run.

@@ -57,12 +57,12 @@ func (f *Flasher) Probe(ctx context.Context, programmer string, log io.Writer) (
 
 // ProbeWith is Probe with the parts of base that every run of the probe
 // takes: the programmer, the log, the files it inherits (the locks, which
-// a probe holds like any flasher run: issue 13) and OnStart.
+// a probe holds like any flasher run: issue 13), OnStart and OnEnd.
 func (f *Flasher) ProbeWith(ctx context.Context, base Spec) (*Probe, error) {
 	programmer, log := base.Programmer, base.Log
 	run := func(args []string, w io.Writer, onEvent func(Event)) (*Result, error) {
 		return f.Run(ctx, Spec{Programmer: programmer, Args: args, Log: w, OnEvent: onEvent,
-			Inherit: base.Inherit, OnStart: base.OnStart})
+			Inherit: base.Inherit, OnStart: base.OnStart, OnEnd: base.OnEnd})
 	}
 	p := &Probe{}
 	var chips []Chip

@@ -50,6 +50,9 @@ type Spec struct {
 	// before Run returns), e.g. to record it in the run's state. Its
 	// process group has the same id.
 	OnStart func(pid int)
+	// OnEnd, when set, is told the Result once the flasher and its process
+	// group are gone and its output has ended, before Run returns.
+	OnEnd func(*Result)
 }
 
 // Result is what a flasher run did.
@@ -63,11 +66,30 @@ type Result struct {
 	StderrTail string        // last lines of stderr (sanitised), for error messages
 	Duration   time.Duration // wall time
 	CPU        time.Duration // the flasher's user+system CPU time
-	// Strays is set when something the flasher started was still running
-	// (or still held its output open) after it exited; runner killed it.
-	// The flasher's own exit status and output still decide the result.
-	Strays bool
+	// Strays are the processes the flasher started that were still in its
+	// process group after it exited: Run killed them (SIGKILL to the
+	// group). The flasher's own exit status and output still decide the
+	// result.
+	Strays []Process
+	// Held are processes outside the flasher's process group (started by
+	// it, then gone their own way) that still held its output open
+	// pipeGrace after the flasher and its group were gone: Run stopped
+	// reading and went on. They were not killed and may still run.
+	// OutputHeld is set even when they could not be named.
+	Held       []Process
+	OutputHeld bool
 }
+
+// Process is another process Run saw: its pid and its name (comm,
+// sanitised).
+type Process struct {
+	PID  int    `json:"pid"`
+	Name string `json:"name"`
+}
+
+// PipeGrace is how long Run waits, after the flasher and its process group
+// are gone, for a process outside the group to let go of its output.
+func PipeGrace() time.Duration { return pipeGrace }
 
 // killGrace is how long a stopped flasher gets between SIGTERM and SIGKILL.
 const killGrace = 2 * time.Second
@@ -186,13 +208,12 @@ func (f *Flasher) Run(ctx context.Context, s Spec) (*Result, error) {
 	go copyOutput(&copying, stderr, errR)
 
 	done := make(chan error, 1)
-	strays := false
 	go func() {
 		// Wait for the flasher to exit without reaping it: while it is a
 		// zombie its pid, and so its process group id, cannot be reused,
 		// and whatever it left behind in the group can be killed safely.
 		if exitedNoReap(pgid) {
-			strays = groupHasOthers(pgid)
+			res.Strays = groupMembers(pgid)
 			_ = syscall.Kill(-pgid, syscall.SIGKILL)
 		}
 		done <- cmd.Wait()
@@ -247,14 +268,14 @@ loop:
 	select {
 	case <-drained:
 	case <-time.After(pipeGrace):
-		strays = true
+		res.OutputHeld = true
+		res.Held = pipeHolders(outR, errR)
 		outR.Close()
 		errR.Close()
 		<-drained
 	}
 	outR.Close()
 	errR.Close()
-	res.Strays = strays
 	res.Duration = time.Since(start)
 	if ps := cmd.ProcessState; ps != nil {
 		res.ExitCode = ps.ExitCode()
@@ -262,6 +283,9 @@ loop:
 	}
 	parser.Close(res.ExitCode)
 	res.StderrTail = Sanitize(tail(tailw.String(), 8))
+	if s.OnEnd != nil {
+		s.OnEnd(res)
+	}
 
 	if res.Killed {
 		var sig os.Signal
@@ -517,33 +541,83 @@ func copyOutput(wg *sync.WaitGroup, w io.Writer, r *os.File) {
 	_, _ = io.CopyBuffer(w, r, buf)
 }
 
-// groupHasOthers reports whether a process other than pgid itself is in
-// process group pgid (from /proc).
-func groupHasOthers(pgid int) bool {
-	d, err := os.Open("/proc")
-	if err != nil {
-		return false
-	}
-	defer d.Close()
-	names, _ := d.Readdirnames(-1)
-	for _, n := range names {
-		pid, err := strconv.Atoi(n)
-		if err != nil || pid == pgid {
-			continue
+// groupMembers lists the processes other than pgid itself in process
+// group pgid (from /proc).
+func groupMembers(pgid int) []Process {
+	var out []Process
+	eachProcess(func(pid int, dir string) {
+		if pid == pgid {
+			return
 		}
-		b, err := os.ReadFile("/proc/" + n + "/stat")
+		b, err := os.ReadFile(dir + "/stat")
 		if err != nil {
-			continue
+			return
 		}
 		// pid (comm) state ppid pgrp …; comm may hold spaces and ')'
 		i := bytes.LastIndexByte(b, ')')
 		if i < 0 {
-			continue
+			return
 		}
 		f := strings.Fields(string(b[i+1:]))
 		if len(f) > 2 && f[2] == strconv.Itoa(pgid) {
-			return true
+			out = append(out, Process{PID: pid, Name: procName(b)})
+		}
+	})
+	return out
+}
+
+// pipeHolders lists the processes that have one of the pipes open (either
+// end), from /proc/PID/fd, leaving out libreflash itself.
+func pipeHolders(pipes ...*os.File) []Process {
+	want := map[string]bool{}
+	for _, p := range pipes {
+		var st syscall.Stat_t
+		if err := syscall.Fstat(int(p.Fd()), &st); err == nil {
+			want[fmt.Sprintf("pipe:[%d]", st.Ino)] = true
 		}
 	}
-	return false
+	self := os.Getpid()
+	var out []Process
+	eachProcess(func(pid int, dir string) {
+		if pid == self {
+			return
+		}
+		fds, err := os.ReadDir(dir + "/fd")
+		if err != nil {
+			return
+		}
+		for _, fd := range fds {
+			if l, err := os.Readlink(dir + "/fd/" + fd.Name()); err == nil && want[l] {
+				b, _ := os.ReadFile(dir + "/stat")
+				out = append(out, Process{PID: pid, Name: procName(b)})
+				return
+			}
+		}
+	})
+	return out
+}
+
+// eachProcess calls fn for every process in /proc.
+func eachProcess(fn func(pid int, dir string)) {
+	d, err := os.Open("/proc")
+	if err != nil {
+		return
+	}
+	defer d.Close()
+	names, _ := d.Readdirnames(-1)
+	for _, n := range names {
+		if pid, err := strconv.Atoi(n); err == nil {
+			fn(pid, "/proc/"+n)
+		}
+	}
+}
+
+// procName is the comm of a /proc/PID/stat line ("pid (comm) …"),
+// sanitised; "" when there is none.
+func procName(stat []byte) string {
+	i, j := bytes.IndexByte(stat, '('), bytes.LastIndexByte(stat, ')')
+	if i < 0 || j < i {
+		return ""
+	}
+	return Sanitize(string(stat[i+1 : j]))
 }

@@ -83,8 +83,8 @@ exit 0
 	if err != nil {
 		t.Fatalf("a flasher that exited 0 after VERIFIED: %v", err)
 	}
-	if res.ExitCode != 0 || !res.Strays || res.Killed {
-		t.Errorf("result %+v, want exit 0 with strays", res)
+	if res.ExitCode != 0 || len(res.Strays) != 1 || res.Strays[0].Name != "sleep" || res.OutputHeld || res.Killed {
+		t.Errorf("result %+v, want exit 0 with one stray, sleep, killed", res)
 	}
 	if !strings.Contains(ev.texts(), "Verifying flash... VERIFIED.") {
 		t.Errorf("events:\n%s", ev.texts())
@@ -92,8 +92,12 @@ exit 0
 	if res.Duration > 200*time.Second {
 		t.Errorf("Run waited for the stray child (%s)", res.Duration)
 	}
-	if pid := readPid(t, pidFile); !gone(pid) {
+	pid := readPid(t, pidFile)
+	if !gone(pid) {
 		t.Errorf("the flasher's stray child %d still runs", pid)
+	}
+	if len(res.Strays) == 1 && res.Strays[0].PID != pid {
+		t.Errorf("stray %+v, want pid %d", res.Strays[0], pid)
 	}
 }
 
@@ -114,12 +118,15 @@ exit 3
 `)}
 	res, err := f.Run(context.Background(), Spec{Args: []string{"-r", "x.rom"}})
 	var re *RunError
-	if !errors.As(err, &re) || re.ExitCode != 3 || res.ExitCode != 3 || !res.Strays {
-		t.Fatalf("err %v, result %+v: want exit status 3, strays", err, res)
+	if !errors.As(err, &re) || re.ExitCode != 3 || res.ExitCode != 3 || !res.OutputHeld || len(res.Strays) != 0 {
+		t.Fatalf("err %v, result %+v: want exit status 3, output held, no stray in the group", err, res)
 	}
 	pid := readPid(t, pidFile)
 	if !alive(pid) {
 		t.Errorf("the escaped child %d should still run (it left the group)", pid)
+	}
+	if len(res.Held) != 1 || res.Held[0] != (Process{PID: pid, Name: "sleep"}) {
+		t.Errorf("held by %+v, want pid %d, sleep", res.Held, pid)
 	}
 }
 

@@ -70,16 +70,19 @@ func TestDellGuest(t *testing.T) {
 		g.contains("check.txt", "[FAIL] board", "1. Run dell_flash_unlock as root")
 
 		// The first install arms the override: exit 6, shut down.
-		g.exit("install.json", exitcode.Reboot)
-		s := g.summary("install.json")
+		g.exit("install.txt", exitcode.Reboot)
+		s := g.summary("install.events")
 		if s.Result != "prepared" || len(s.Next) == 0 || s.Next[0].ID != "shut_down" || s.FlasherRuns != 0 {
 			t.Errorf("first install: %+v", s)
 		}
-		g.unlocks("install.json", "override_armed")
+		g.unlocks("install.events", "override_armed")
+		g.contains("install.txt", "unlock: dell_flash_unlock armed the descriptor override for the next boot",
+			"result:  prepared: shut down (do not reboot), power on, then run the same command again")
 		g.pending("dell-override-armed")
 		// Again in the same boot: the same answer, the tool not run.
 		g.exit("install-again.txt", exitcode.Reboot)
 		g.contains("install-again.txt", "already armed for the next boot: shut down (do not reboot)")
+		g.unlocks("install-again.events")
 		g.smis(true)
 		g.chip(factory)
 	})
@@ -88,13 +91,15 @@ func TestDellGuest(t *testing.T) {
 		g := g.boot(t, "flash")
 		g.contains("firmware.txt", "cold power-on", "override strap set")
 		g.contains("check.txt", "descriptor override in effect, SMIs still enabled: the second unlock run is due")
-		g.exit("install.json", exitcode.OK)
-		s := g.summary("install.json")
+		g.exit("install.txt", exitcode.OK)
+		s := g.summary("install.events")
 		if s.Result != "ok" || len(s.Next) == 0 || s.Next[0].ID != "shut_down" {
 			t.Errorf("install after the power cycle: %+v; want ok, next shut_down", s)
 		}
-		g.unlocks("install.json", "smis_disabled")
-		events := g.read("install.json")
+		g.unlocks("install.events", "smis_disabled")
+		g.contains("install.txt", "unlock: dell_flash_unlock disabled SMIs", "[pass] board:",
+			"undone: enabled SMIs again (dell_flash_unlock)", "1. shut down (do not reboot)")
+		events := g.read("install.events")
 		for _, want := range []string{`"stage":"write","status":"ok"`, `"type":"verify","time"`, `"ok":true`, "enabled SMIs again (dell_flash_unlock)"} {
 			if !strings.Contains(events, want) {
 				t.Errorf("install events lack %s", want)
@@ -118,7 +123,7 @@ func TestDellGuest(t *testing.T) {
 	t.Run("nochip", func(t *testing.T) {
 		g := g.boot(t, "nochip")
 		// Debian's flashrom -p internal really ran on the ICH9.
-		g.contains("flasher.log", "-p internal", `Found chipset "Intel ICH9"`)
+		g.contains("install.log", "-p internal", `Found chipset "Intel ICH9"`)
 		g.exit("install.txt", exitcode.Blocked)
 		g.contains("install.txt", "unlock: dell_flash_unlock disabled SMIs", "plan: failed",
 			"undone: enabled SMIs again (dell_flash_unlock)", "nothing was touched")
@@ -142,7 +147,7 @@ func TestDellGuest(t *testing.T) {
 		g.exit("install.txt", exitcode.Blocked)
 		g.contains("install.txt", `the embedded controller did not answer: "Timeout while waiting for EC!"`,
 			"nothing was lowered", "nothing was touched")
-		g.contains("flasher.log", "Sending FDO override command to EC:")
+		g.contains("install.log", "Sending FDO override command to EC:")
 		g.pending()
 		g.smis(true)
 		b := g.check("after.json")
