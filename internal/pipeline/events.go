@@ -640,6 +640,7 @@ const (
 	NextRetryBackup     = "retry_backup"     // Command writes the backup back
 	NextExternal        = "external"         // an external programmer, Docs
 	NextShutDown        = "shut_down"        // shut down (do not reboot), power on again
+	NextSMIsStay        = "smis_stay"        // the Dell unlock's SMIs stay disabled for the recovery; Command enables them after
 )
 
 // Next is one step the user should take, in the order given.
