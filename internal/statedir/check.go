@@ -25,9 +25,10 @@ type UnsafeError struct {
 	Offender string // the component or entry at fault
 	Reason   string // "owned by uid 1000, not root", "a FIFO", ...
 	// Fix is the command that takes the group and other write bits away
-	// when that is all that is wrong with the offender: the state
-	// directory or something in it, owned as it must be (a directory
-	// made under a umask of 002, say). Empty otherwise.
+	// when that is what is wrong with the offender, owned as it must be
+	// (a directory made under a umask of 002, say): of the whole state
+	// directory when the offender is it or in it, else of the offending
+	// directory above it. Empty otherwise (see unsafeError).
 	Fix string
 }
 
