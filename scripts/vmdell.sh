@@ -35,6 +35,9 @@
 #             on q35's register-only RCRB "finds" a 256 KiB part; the plan
 #             refuses the 4 MiB image, SMIs are enabled again
 #   rebooted  after a reboot instead: the strap is not set → exit 3
+#   killed    after a shut down, the install killed (kill -9) during the
+#             backup with SMIs disabled: status shows the step pending,
+#             restore runs the tool to enable them
 #   noec      a first install where the EC does not answer: the tool times
 #             out → exit 3, nothing written, nothing lowered
 set -euo pipefail
@@ -158,6 +161,22 @@ flash)
   step check.txt libreflash check
   install install
   ;;
+killed)
+  # The install killed (kill -9) while it backs up, with SMIs disabled;
+  # once the flasher it started has ended, status and restore.
+  libreflash install /disk/e6400.rom --yes >/tmp/killed.out 2>&1 </dev/null &
+  pid=$! i=0
+  until grep -qs '"stage":"backup","status":"start"' /var/lib/libreflash/runs/*/events.jsonl || [ $i -ge 1200 ]; do
+    sleep 0.1; i=$((i + 1))
+  done
+  kill -9 $pid
+  wait $pid
+  emit "$B/install.txt" /tmp/killed.out $?
+  i=0
+  while pidof flashrom >/dev/null && [ $i -lt 1200 ]; do sleep 0.1; i=$((i + 1)); done
+  step status-killed.json libreflash status --json
+  step restore.txt libreflash restore
+  ;;
 *)
   install install
   ;;
@@ -226,7 +245,7 @@ both() { # PID PID
 boot arm "$d/arm.img" "$d/arm.ec" cold 1 & a=$!
 boot noec "$d/noec.img" - cold 1 & b=$!
 both "$a" "$b"
-for b in flash nochip writefail rebooted; do cp "$d/arm.img" "$d/$b.img"; cp "$d/arm.ec" "$d/$b.ec"; done
+for b in flash nochip writefail rebooted killed; do cp "$d/arm.img" "$d/$b.img"; cp "$d/arm.ec" "$d/$b.ec"; done
 boot flash "$d/flash.img" "$d/flash.ec" cold 1 & a=$!
 boot nochip "$d/nochip.img" "$d/nochip.ec" cold 0 & b=$!
 both "$a" "$b"
@@ -234,5 +253,6 @@ both "$a" "$b"
 boot writefail "$d/writefail.img" "$d/writefail.ec" cold 1 spi_blacklist=0x2052d860c7 & a=$!
 boot rebooted "$d/rebooted.img" "$d/rebooted.ec" warm 1 & b=$!
 both "$a" "$b"
+boot killed "$d/killed.img" "$d/killed.ec" cold 1
 vm_decode "$out"
 vm_log "results in $out"

@@ -3,7 +3,9 @@
 // /run — for the checks (preflight), the board facts (rom) and the
 // reversible changes (restore) alike. It is "/" on a real machine; tests
 // point it at a fixture copy, so nothing they do reaches the host (like
-// snapd's dirs.SetRootDir, without the global).
+// snapd's dirs.SetRootDir, without the global). Directories libreflash
+// makes there, or in its state directory, get their mode exactly,
+// whatever the umask (MkdirAll, Mkdirat).
 package host
 
 import "path/filepath"

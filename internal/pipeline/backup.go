@@ -14,8 +14,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/renameio/v2"
-
 	"libreflash/internal/diagnose"
 	"libreflash/internal/exitcode"
 	"libreflash/internal/runner"
@@ -380,9 +378,6 @@ func readTwice(ctx context.Context, s *session, r readSpec) (*VerifiedBackup, er
 			if h.err == nil && h.size != r.chip.Size {
 				h.err = fmt.Errorf("read %d of %d: %s has %d bytes, the chip %d", i+1, readPasses, p, h.size, r.chip.Size)
 			}
-			if h.err == nil {
-				h.err = os.Chmod(p, 0o600)
-			}
 		}(pass-1, p)
 		rec := ReadRecord{}
 		if res != nil {
@@ -437,7 +432,7 @@ func readTwice(ctx context.Context, s *session, r readSpec) (*VerifiedBackup, er
 		if err != nil {
 			return nil, err
 		}
-		if err := renameio.WriteFile(filepath.Join(dir, "flasher.log"), data, 0o600); err != nil {
+		if err := statedir.WriteFile(filepath.Join(dir, "flasher.log"), data, true); err != nil {
 			return nil, err
 		}
 		made = append(made, filepath.Join(dir, "flasher.log"))
@@ -482,7 +477,7 @@ func writeManifest(dir string, m *Manifest) error {
 	if err != nil {
 		return err
 	}
-	return renameio.WriteFile(filepath.Join(dir, "manifest.json"), append(data, '\n'), 0o600)
+	return statedir.WriteFile(filepath.Join(dir, "manifest.json"), append(data, '\n'), true)
 }
 
 // readManifest reads a backup's manifest.json.

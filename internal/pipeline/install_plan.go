@@ -3,7 +3,6 @@ package pipeline
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -11,6 +10,7 @@ import (
 	"libreflash/internal/exitcode"
 	"libreflash/internal/rom"
 	"libreflash/internal/runner"
+	"libreflash/internal/statedir"
 )
 
 // installPlan is what the plan decided, for the stages after it.
@@ -82,7 +82,7 @@ func (in *installer) plan(ctx context.Context, src *source, found *runner.Flashe
 	pl.image = filepath.Join(in.rec.dir, "image.rom")
 	copied := make(chan error, 1)
 	if img != nil {
-		go func() { copied <- os.WriteFile(pl.image, img.Bytes(), 0o600) }()
+		go func() { copied <- statedir.WriteFile(pl.image, img.Bytes(), false) }()
 	} else {
 		copied <- nil // an archive's image is chosen by the chip's size: copied then
 	}
@@ -101,7 +101,7 @@ func (in *installer) plan(ctx context.Context, src *source, found *runner.Flashe
 		if img, err = in.chooseROM(src, pl.chip.Size, machine); err != nil {
 			return fail(err)
 		}
-		if err := os.WriteFile(pl.image, img.Bytes(), 0o600); err != nil {
+		if err := statedir.WriteFile(pl.image, img.Bytes(), false); err != nil {
 			return fail(err)
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"libreflash/internal/exitcode"
+	"libreflash/internal/statedir"
 )
 
 // A rehearsal runs the whole install against flashrom's or flashprog's dummy
@@ -131,5 +132,5 @@ func seedChip(path, from string, rom []byte) error {
 	} else {
 		data = FactoryImage(rom)
 	}
-	return os.WriteFile(path, data, 0o600)
+	return statedir.WriteFile(path, data, false)
 }

@@ -5,11 +5,10 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/google/renameio/v2"
-
 	"libreflash/internal/archive"
 	"libreflash/internal/exitcode"
 	"libreflash/internal/rom"
+	"libreflash/internal/statedir"
 )
 
 // source is what install writes from: an image, or a checked release
@@ -164,7 +163,7 @@ func (in *installer) carryMAC(pl *installPlan, bk *installBackup) error {
 	}
 	ev := &MACEvent{MACChange: *c}
 	if c.Changed() {
-		if err := renameio.WriteFile(pl.image, out, 0o600); err != nil {
+		if err := statedir.WriteFile(pl.image, out, true); err != nil {
 			return err
 		}
 		pl.img = rom.Parse(pl.img.Path, out)

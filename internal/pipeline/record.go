@@ -40,10 +40,10 @@ func newRecord(stateDir, command string, start time.Time, rom string) (*record, 
 		return nil, fmt.Errorf("create run directory: %w", err)
 	}
 	r := &record{dir: dir, logPath: filepath.Join(dir, "flasher.log"), eventsPath: filepath.Join(dir, "events.jsonl")}
-	if r.log, err = os.OpenFile(r.logPath, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600); err != nil {
+	if r.log, err = statedir.CreateFile(r.logPath); err != nil {
 		return nil, err
 	}
-	if r.events, err = os.OpenFile(r.eventsPath, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600); err != nil {
+	if r.events, err = statedir.CreateFile(r.eventsPath); err != nil {
 		r.log.Close()
 		return nil, err
 	}

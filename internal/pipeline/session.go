@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"io"
+	"os"
 	"sync"
 	"time"
 
@@ -96,8 +97,14 @@ func (s *session) probe(ctx context.Context, stage string) (*Probe, []byte, erro
 	return p, buf.Bytes(), err
 }
 
-// read reads the whole chip into file: pass n of passes (0 when alone).
+// read reads the whole chip into file, a new name in the state directory:
+// pass n of passes (0 when alone). file is made 0600 before the flasher
+// writes into it and is 0600 after, whatever the umask (statedir.NewOutput);
+// a read that fails leaves no empty file behind.
 func (s *session) read(ctx context.Context, stage string, pass, passes int, file string, shield bool) (*runner.Result, []byte, error) {
+	if err := statedir.NewOutput(file); err != nil {
+		return nil, nil, err
+	}
 	buf := newDiagLog()
 	res, err := runOp(s.emit, s.tick, flasherOp{Stage: stage, Op: PhaseRead, Pass: pass, Passes: passes,
 		IO: IO{Log: s.logWriter(buf), Shield: shield}}, &s.said, s.addReads,
@@ -108,6 +115,11 @@ func (s *session) read(ctx context.Context, stage string, pass, passes int, file
 		})
 	if res != nil {
 		s.runs.add(res.Argv)
+	}
+	if err == nil {
+		err = statedir.Private(file)
+	} else if fi, serr := os.Lstat(file); serr == nil && fi.Mode().IsRegular() && fi.Size() == 0 {
+		os.Remove(file)
 	}
 	return res, buf.Bytes(), err
 }

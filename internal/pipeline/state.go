@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -20,19 +19,19 @@ const DefaultStateDir = statedir.Default
 // stamp is the UTC timestamp used in directory names: sortable, no colons.
 func stamp(t time.Time) string { return t.UTC().Format("20060102T150405Z") }
 
-// mkdirNew creates a new directory parent/name, or parent/name-2, -3 … when
-// that exists: an earlier backup is never reused, let alone overwritten.
-// Mkdir fails when the name exists, which is the O_EXCL we need.
+// mkdirNew creates a new directory parent/name (mode 0700), or
+// parent/name-2, -3 … when that exists: an earlier backup is never reused,
+// let alone overwritten. Mkdir fails when the name exists, which is the
+// O_EXCL we need.
 func mkdirNew(parent, name string) (string, error) {
 	for i := 1; i < 1000; i++ {
 		p := filepath.Join(parent, name)
 		if i > 1 {
 			p = fmt.Sprintf("%s-%d", p, i)
 		}
-		err := os.Mkdir(p, 0o700)
+		err := statedir.Mkdir(p)
 		if err == nil {
-			// The umask may only have removed bits; make it exact.
-			return p, os.Chmod(p, 0o700)
+			return p, nil
 		}
 		if !errors.Is(err, fs.ErrExist) {
 			return "", err

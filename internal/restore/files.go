@@ -168,7 +168,7 @@ func (m *Manager) applyFile(fc *FileChange) error {
 	mode, uid, gid := os.FileMode(fc.Mode), fc.UID, fc.GID
 	if !fc.Existed {
 		mode, uid, gid = 0o644, m.TrustedUID, 0
-		if err := os.MkdirAll(filepath.Dir(m.path(fc.Path)), 0o755); err != nil {
+		if err := host.MkdirAll(filepath.Dir(m.path(fc.Path)), 0o755); err != nil {
 			return err
 		}
 	}

@@ -9,8 +9,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/google/renameio/v2"
-
 	"libreflash/internal/statedir"
 )
 
@@ -200,7 +198,7 @@ func (j *Journal) save(path string) error {
 	if err != nil {
 		return err
 	}
-	if err := renameio.WriteFile(path, append(b, '\n'), 0o600); err != nil {
+	if err := statedir.WriteFile(path, append(b, '\n'), true); err != nil {
 		return fmt.Errorf("write journal: %w", err)
 	}
 	return syncDir(filepath.Dir(path))

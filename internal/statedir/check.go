@@ -5,10 +5,15 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 
 	"libreflash/internal/exitcode"
+	"libreflash/internal/host"
+	"libreflash/internal/runner"
 	"libreflash/internal/safepath"
 )
 
@@ -19,6 +24,11 @@ type UnsafeError struct {
 	Dir      string // the state directory
 	Offender string // the component or entry at fault
 	Reason   string // "owned by uid 1000, not root", "a FIFO", ...
+	// Fix is the command that takes the group and other write bits away
+	// when that is all that is wrong with the offender: the state
+	// directory or something in it, owned as it must be (a directory
+	// made under a umask of 002, say). Empty otherwise.
+	Fix string
 }
 
 func (e *UnsafeError) Error() string {
@@ -30,6 +40,11 @@ func (e *UnsafeError) ExitCode() int { return exitcode.Blocked }
 
 // Hint implements exitcode.Hinter.
 func (e *UnsafeError) Hint() string {
+	if e.Fix != "" {
+		return "root trusts what it finds in the state directory (the journal, backups, the image to write), so only its owner may write there;\n" +
+			"if no one else could have written there (look at what is in " + e.Offender + " first), take the write bits away and run again:\n" +
+			"  " + e.Fix
+	}
 	return "root trusts what it finds in the state directory (the journal, backups, the image to write), so it must be root's alone;\n" +
 		"use one only root can write, such as the default " + Default + " (or: sudo mkdir -m 700 /root/libreflash, then --state-dir /root/libreflash),\n" +
 		"and do not chown a directory another user could have prepared: look at what is in " + e.Offender + " first"
@@ -83,7 +98,7 @@ func Check(dir string) error {
 	if err := safepath.Check(exist, rule); err != nil {
 		var ie *safepath.InsecureError
 		if errors.As(err, &ie) {
-			return &UnsafeError{Dir: abs, Offender: ie.Path, Reason: ie.Reason}
+			return unsafeError(abs, ie)
 		}
 		return permHint(fmt.Errorf("state directory %s: %w", abs, err))
 	}
@@ -100,6 +115,50 @@ func Check(dir string) error {
 	}
 	n := 0
 	return walk(abs, fd, abs, 0, &n)
+}
+
+// unsafeError is the UnsafeError for ie, found checking the state
+// directory dir. An offender that is only group- or world-writable, and
+// owned as it must be, gets the chmod that mends it: for the state
+// directory or an entry in it, of the whole state directory (libreflash's
+// alone); for a directory above it, of that directory only. A sticky
+// directory such as /tmp gets none: its write bits are the others'.
+func unsafeError(dir string, ie *safepath.InsecureError) *UnsafeError {
+	e := &UnsafeError{Dir: dir, Offender: ie.Path, Reason: ie.Reason}
+	fi, err := os.Lstat(ie.Path)
+	if err != nil || !(fi.IsDir() || fi.Mode().IsRegular()) || fi.Mode().Perm()&0o022 == 0 || fi.Mode()&os.ModeSticky != 0 {
+		return e
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok || !slices.Contains(owners(), int(st.Uid)) {
+		return e
+	}
+	e.Fix = "chmod go-w " + runner.QuotePath(ie.Path)
+	if within(ie.Path, dir) {
+		if di, err := os.Stat(dir); err != nil || di.Mode()&os.ModeSticky != 0 {
+			return e
+		}
+		e.Fix = "chmod -R go-w " + runner.QuotePath(dir)
+	}
+	if st.Uid == 0 {
+		e.Fix = "sudo " + e.Fix
+	}
+	return e
+}
+
+// within says whether p is dir or below it, as named or with symlinks
+// resolved.
+func within(p, dir string) bool {
+	dirs := []string{dir}
+	if real, err := filepath.EvalSymlinks(dir); err == nil {
+		dirs = append(dirs, real)
+	}
+	for _, d := range dirs {
+		if p == d || strings.HasPrefix(p, d+"/") {
+			return true
+		}
+	}
+	return false
 }
 
 // walk checks the entries of the open directory fd (named name), closing fd.
@@ -130,7 +189,7 @@ func walk(dir string, fd int, name string, depth int, n *int) error {
 		if err := rule.Info(p, fi, false); err != nil {
 			var ie *safepath.InsecureError
 			if errors.As(err, &ie) {
-				return &UnsafeError{Dir: dir, Offender: ie.Path, Reason: ie.Reason}
+				return unsafeError(dir, ie)
 			}
 			return err
 		}
@@ -162,8 +221,8 @@ func walk(dir string, fd int, name string, depth int, n *int) error {
 }
 
 // Ensure checks dir (Check) and creates it and its missing parents with
-// mode 0700: backups and the journal hold the machine's firmware and its
-// boot configuration.
+// mode 0700 exactly, whatever the umask: backups and the journal hold the
+// machine's firmware and its boot configuration.
 func Ensure(dir string) error {
 	if fi, err := os.Stat(dir); err == nil && !fi.IsDir() {
 		return permHint(fmt.Errorf("create state directory: %s is not a directory", dir))
@@ -171,7 +230,7 @@ func Ensure(dir string) error {
 	if err := Check(dir); err != nil {
 		return err
 	}
-	err := os.MkdirAll(dir, 0o700)
+	err := host.MkdirAll(dir, DirMode)
 	if err == nil {
 		var fi os.FileInfo
 		if fi, err = os.Stat(dir); err == nil && !fi.IsDir() {

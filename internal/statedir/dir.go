@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"libreflash/internal/exitcode"
+	"libreflash/internal/host"
 )
 
 // Dir is a checked state directory, held open: every file in it is reached
@@ -101,7 +102,8 @@ func (d *Dir) pathErr(op, rel string, err error) error {
 
 // OpenFile opens rel below the state directory, never following a symlink
 // in any component. flag is as for os.OpenFile; O_NOFOLLOW and O_CLOEXEC
-// are always added. Only regular files are returned.
+// are always added. Only regular files are returned. A file it creates
+// has mode perm exactly, whatever the umask.
 func (d *Dir) OpenFile(rel string, flag int, perm os.FileMode) (*os.File, error) {
 	pfd, name, err := d.parent(rel)
 	if err != nil {
@@ -110,7 +112,19 @@ func (d *Dir) OpenFile(rel string, flag int, perm os.FileMode) (*os.File, error)
 	if pfd != d.fd {
 		defer unix.Close(pfd)
 	}
-	fd, err := unix.Openat(pfd, name, flag|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NONBLOCK, uint32(perm.Perm()))
+	flag |= unix.O_NOFOLLOW | unix.O_CLOEXEC | unix.O_NONBLOCK
+	// A file this call creates gets perm exactly, whatever the umask; so
+	// that it knows, O_CREAT is tried with O_EXCL first.
+	created := flag&os.O_CREATE != 0
+	excl := flag
+	if created {
+		excl |= unix.O_EXCL
+	}
+	fd, err := unix.Openat(pfd, name, excl, uint32(perm.Perm()))
+	if created && flag&unix.O_EXCL == 0 && errors.Is(err, unix.EEXIST) {
+		created = false
+		fd, err = unix.Openat(pfd, name, flag&^os.O_CREATE, 0)
+	}
 	if err != nil {
 		return nil, d.pathErr("open", rel, err)
 	}
@@ -123,6 +137,12 @@ func (d *Dir) OpenFile(rel string, flag int, perm os.FileMode) (*os.File, error)
 	if !fi.Mode().IsRegular() {
 		f.Close()
 		return nil, &os.PathError{Op: "open", Path: f.Name(), Err: errors.New("not a regular file")}
+	}
+	if created && fi.Mode().Perm() != perm.Perm() {
+		if err := f.Chmod(perm.Perm()); err != nil {
+			f.Close()
+			return nil, err
+		}
 	}
 	// O_NONBLOCK was only there so that a FIFO cannot hang the open.
 	if err := unix.SetNonblock(fd, false); err != nil {
@@ -165,8 +185,8 @@ func (d *Dir) ReadFile(rel string, max int64) ([]byte, error) {
 	return b, nil
 }
 
-// Mkdir makes the directory rel (mode 0700) if it is missing; an existing
-// symlink of that name is an error.
+// Mkdir makes the directory rel (mode 0700 exactly, whatever the umask) if
+// it is missing; an existing symlink of that name is an error.
 func (d *Dir) Mkdir(rel string) error {
 	pfd, name, err := d.parent(rel)
 	if err != nil {
@@ -175,7 +195,7 @@ func (d *Dir) Mkdir(rel string) error {
 	if pfd != d.fd {
 		defer unix.Close(pfd)
 	}
-	err = unix.Mkdirat(pfd, name, 0o700)
+	err = host.Mkdirat(pfd, name, DirMode)
 	if err == nil || errors.Is(err, unix.EEXIST) {
 		var st unix.Stat_t
 		if err := unix.Fstatat(pfd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {

@@ -7,8 +7,6 @@ import (
 	"path/filepath"
 	"sort"
 	"time"
-
-	"github.com/google/renameio/v2"
 )
 
 // RunState is $STATE/runs/<UTC timestamp>/state.json: how far a backup or
@@ -71,22 +69,7 @@ func WriteRun(dir string, st RunState, durable bool) error {
 		return err
 	}
 	b = append(b, '\n')
-	if durable {
-		return renameio.WriteFile(filepath.Join(dir, RunStateFile), b, 0o600)
-	}
-	tmp, err := os.CreateTemp(dir, "."+RunStateFile+"-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), filepath.Join(dir, RunStateFile))
+	return WriteFile(filepath.Join(dir, RunStateFile), b, durable)
 }
 
 // Run is one run directory and its state.

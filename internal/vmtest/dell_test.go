@@ -142,6 +142,27 @@ func TestDellGuest(t *testing.T) {
 		g.chip(factory)
 	})
 
+	t.Run("killed", func(t *testing.T) {
+		g := g.boot(t, "killed")
+		g.exit("install.txt", 128+int(syscall.SIGKILL))
+		// The journal says what the killed run left lowered ...
+		var st struct {
+			Pending []struct{ Action, Expect string }
+		}
+		if err := json.Unmarshal(g.file("status-killed.json"), &st); err != nil {
+			t.Fatal(err)
+		}
+		if len(st.Pending) != 1 || st.Pending[0].Action != "dell-smis-disabled" {
+			t.Errorf("status after the kill: %+v; want dell-smis-disabled pending", st.Pending)
+		}
+		// ... and restore runs the tool to enable SMIs again.
+		g.exit("restore.txt", exitcode.OK)
+		g.contains("restore.txt", "enabled SMIs again (dell_flash_unlock)")
+		g.pending()
+		g.smis(true)
+		g.chip(factory)
+	})
+
 	t.Run("noec", func(t *testing.T) {
 		g := g.boot(t, "noec")
 		g.exit("install.txt", exitcode.Blocked)
