@@ -5,13 +5,13 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 
 	"github.com/spf13/cobra"
 
 	"libreflash/internal/diagnose"
 	"libreflash/internal/exitcode"
+	"libreflash/internal/host"
 	"libreflash/internal/pipeline"
 	"libreflash/internal/preflight"
 	"libreflash/internal/runner"
@@ -68,7 +68,7 @@ func (a *app) runBackup(ctx context.Context, o *backupOptions) error {
 		FlasherPath: o.flasher,
 		StateDir:    statedir.Resolve(o.stateDir, a.getenv),
 		Root:        env.Path("/"),
-		RunDir:      filepath.Join(hostRoot, statedir.RunDir),
+		RunDir:      host.Root(hostRoot).Path(statedir.RunDir),
 		Check:       a.backupChecks(env, &facts),
 		Diagnose: func(log []byte, exit int) []diagnose.Finding {
 			return diagnose.DiagnoseRun(log, exit, facts).Findings

@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 
 	"github.com/spf13/cobra"
 
+	"libreflash/internal/host"
 	"libreflash/internal/pipeline"
 	"libreflash/internal/rom"
 	"libreflash/internal/runner"
@@ -154,7 +154,7 @@ func (a *app) runInstall(ctx context.Context, o *installOptions, romPath string)
 		RehearseFrom:      o.rehearseFrom,
 		RehearseParams:    o.rehearseParams,
 		Env:               a.preflightEnv(),
-		RunDir:            filepath.Join(hostRoot, statedir.RunDir),
+		RunDir:            host.Root(hostRoot).Path(statedir.RunDir),
 		Protections:       a.restoreManager,
 		Confirm:           confirm,
 		Choose:            choose,

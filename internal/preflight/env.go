@@ -60,12 +60,11 @@ type Node struct {
 }
 
 // Path returns the host path p under e.Root (internal/host).
-func (e *Env) Path(p string) string { return host.Root(e.Root).Path(p) }
+func (e *Env) Path(p string) string { return e.host().Path(p) }
 
-// maxRead bounds what a check reads from one file: the files are small on
-// real machines, and a fixture or a strange kernel must not make a check
-// hang or eat memory (proc files report size 0, so ReadFile cannot tell).
-const maxRead = 4 << 20
+// host is the machine's root, which also reads the running kernel's state
+// (command line, modules, release) for the checks as for restore.
+func (e *Env) host() host.Root { return host.Root(e.Root) }
 
 // readFile reads the host file p, transparently gunzipping names ending in
 // .gz.
@@ -84,7 +83,7 @@ func (e *Env) readFile(p string) ([]byte, error) {
 		defer z.Close()
 		r = z
 	}
-	b, err := io.ReadAll(io.LimitReader(r, maxRead))
+	b, err := io.ReadAll(io.LimitReader(r, host.MaxRead))
 	return b, err
 }
 

@@ -51,15 +51,3 @@ func (r IomemEntry) overlaps(start, end uint64) bool {
 	}
 	return r.Start <= end && start <= r.End
 }
-
-// parseModules returns the module names in /proc/modules ("name size refs
-// deps state address" per line).
-func parseModules(b []byte) []string {
-	var out []string
-	for line := range strings.Lines(string(b)) {
-		if f := strings.Fields(line); len(f) > 0 {
-			out = append(out, f[0])
-		}
-	}
-	return out
-}

@@ -46,17 +46,14 @@ func gather(ctx context.Context, e *Env, o Options, programmer string) *state {
 	if !s.linux {
 		return s
 	}
-	s.release, _ = e.readString("/proc/sys/kernel/osrelease")
+	h := e.host()
+	s.release = h.KernelRelease()
 	s.kconfig = loadKConfig(e, s.release)
-	if b, err := e.readFile("/proc/cmdline"); err == nil {
-		s.cmdline = kcmdline.Parse(string(b))
-	}
+	s.cmdline, _ = h.Cmdline()
 	if b, err := e.readFile("/proc/iomem"); err == nil {
 		s.iomem = ParseIomem(b)
 	}
-	if b, err := e.readFile("/proc/modules"); err == nil {
-		s.modules = parseModules(b)
-	}
+	s.modules, _ = h.Modules()
 	s.secure = readSecureBoot(e)
 	s.lock = readLockdown(s)
 	s.chip = findChipset(e)

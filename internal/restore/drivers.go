@@ -15,17 +15,12 @@ var conflictingModules = []string{
 	"lpc_ich",
 }
 
-// loadedModules reads /proc/modules.
+// loadedModules is the set of loaded modules (/proc/modules).
 func (m *Manager) loadedModules() map[string]bool {
-	b, err := m.readHost("/proc/modules")
-	if err != nil {
-		return nil
-	}
+	mods, _ := m.root().Modules()
 	out := map[string]bool{}
-	for _, l := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(l); len(f) > 0 {
-			out[f[0]] = true
-		}
+	for _, mod := range mods {
+		out[mod] = true
 	}
 	return out
 }
@@ -64,7 +59,7 @@ func (m *Manager) planDrivers(j *Journal) (*Step, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Entry{Action: ActionDrivers, Backend: backendModprobe, BootID: m.bootID(), Modules: mods,
+	e := &Entry{Action: ActionDrivers, Backend: backendModprobe, BootID: m.root().BootID(), Modules: mods,
 		Apply:  []Command{{Tool: t, Args: append([]string{"-r"}, mods...)}},
 		Expect: "none of " + strings.Join(mods, ", ") + " in /proc/modules"}
 	return m.describe(s, e), nil
@@ -74,7 +69,7 @@ func (m *Manager) planDrivers(j *Journal) (*Step, error) {
 // are not loaded now. After a reboot the kernel loaded them itself, so
 // nothing is left to do.
 func (m *Manager) reloadCommands(e *Entry) []Command {
-	if e.BootID != "" && e.BootID != m.bootID() {
+	if e.BootID != "" && e.BootID != m.root().BootID() {
 		return nil
 	}
 	t, err := m.findTool("modprobe")

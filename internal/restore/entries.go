@@ -75,7 +75,7 @@ func (m *Manager) Begin(e *Entry) (*Entry, error) {
 	e.Created = m.now()
 	e.State = StateApplying
 	if e.BootID == "" {
-		e.BootID = m.bootID()
+		e.BootID = m.root().BootID()
 	}
 	j.Entries = append(j.Entries, e)
 	return e, j.save(m.journalPath())

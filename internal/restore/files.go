@@ -23,7 +23,11 @@ func sha(b []byte) string {
 }
 
 // path joins a host path to the root directory (internal/host).
-func (m *Manager) path(p string) string { return host.Root(m.Root).Path(p) }
+func (m *Manager) path(p string) string { return m.root().Path(p) }
+
+// root is the machine's root: its files, and the running kernel's state
+// as /proc shows it there (command line, modules, boot id, release).
+func (m *Manager) root() host.Root { return host.Root(m.Root) }
 
 // readHost reads a host file under the root.
 func (m *Manager) readHost(host string) ([]byte, error) { return os.ReadFile(m.path(host)) }
@@ -70,13 +74,13 @@ func (m *Manager) snapshot(host string, newContent []byte, fallback, remove stri
 // temporary file where a boot loader reads every file (grub.d/*.cfg); a new
 // file gets its final name directly (linkat fails if it exists: O_EXCL).
 // Where the file system has no O_TMPFILE, a named temporary file is used.
-func (m *Manager) writeHost(host string, data []byte, mode os.FileMode, uid, gid int) error {
-	real, err := m.resolve(host)
+func (m *Manager) writeHost(hostPath string, data []byte, mode os.FileMode, uid, gid int) error {
+	real, err := m.resolve(hostPath)
 	if errors.Is(err, os.ErrNotExist) {
 		// A new file: in its directory as the host resolves it.
 		var d string
-		if d, err = m.resolve(filepath.Dir(host)); err == nil {
-			real = filepath.Join(d, filepath.Base(host))
+		if d, err = m.resolve(filepath.Dir(hostPath)); err == nil {
+			real = filepath.Join(d, filepath.Base(hostPath))
 		}
 	}
 	if err != nil {
@@ -84,7 +88,7 @@ func (m *Manager) writeHost(host string, data []byte, mode os.FileMode, uid, gid
 	}
 	dir := filepath.Dir(real)
 	if err := m.checkOwnership(dir); err != nil {
-		return fmt.Errorf("%s: not writing there: %w", host, err)
+		return fmt.Errorf("%s: not writing there: %w", hostPath, err)
 	}
 	fd, err := unix.Open(dir, oTmpfile|unix.O_WRONLY|unix.O_CLOEXEC, 0o600)
 	if err != nil {
@@ -106,7 +110,7 @@ func (m *Manager) writeHost(host string, data []byte, mode os.FileMode, uid, gid
 	}
 	m.step("file-temp")
 	link := func(to string) error {
-		return unix.Linkat(unix.AT_FDCWD, fmt.Sprintf("/proc/self/fd/%d", fd), unix.AT_FDCWD, to, unix.AT_SYMLINK_FOLLOW)
+		return unix.Linkat(unix.AT_FDCWD, host.SelfFD(fd), unix.AT_FDCWD, to, unix.AT_SYMLINK_FOLLOW)
 	}
 	if _, err := os.Lstat(real); errors.Is(err, os.ErrNotExist) {
 		if err := link(real); err != nil {

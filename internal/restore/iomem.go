@@ -254,7 +254,7 @@ func (m *Manager) planIomem(ctx context.Context, j *Journal) (*Step, error) {
 			manualIomemFallback}
 		return s, nil
 	}
-	e := &Entry{Action: ActionIomem, Backend: b, Reboot: true, Param: iomemParam, BootID: m.bootID(),
+	e := &Entry{Action: ActionIomem, Backend: b, Reboot: true, Param: iomemParam, BootID: m.root().BootID(),
 		Expect: "iomem=relaxed in /proc/cmdline after the next boot"}
 	var err error
 	switch b {
@@ -435,7 +435,7 @@ func (m *Manager) planKernelCmdline(e *Entry) error {
 		return err
 	}
 	e.Files = []*FileChange{fc}
-	kver := m.kernelRelease()
+	kver := m.root().KernelRelease()
 	image := kernelImage(kver)
 	if t, err := m.findTool("kernel-install"); err == nil && kverRE.MatchString(kver) && m.existsHost(image) {
 		c := Command{Tool: t, Args: []string{"add", kver, image}}

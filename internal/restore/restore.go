@@ -109,32 +109,14 @@ func (e *JournalError) Hint() string {
 	return "nothing was changed; the journal lists what libreflash changed, so look at it before removing it"
 }
 
-// cmdline returns the running kernel's arguments (/proc/cmdline).
-func (m *Manager) cmdline() ([]kcmdline.Param, bool) {
-	b, err := m.readHost("/proc/cmdline")
+// iomemInEffect says whether the running kernel has iomem=relaxed, and
+// whether its command line could be read at all.
+func (m *Manager) iomemInEffect() (on, known bool) {
+	p, err := m.root().Cmdline()
 	if err != nil {
-		return nil, false
-	}
-	return kcmdline.Parse(strings.TrimSpace(string(b))), true
-}
-
-// iomemInEffect says whether the running kernel has iomem=relaxed.
-func (m *Manager) iomemInEffect() (bool, bool) {
-	p, ok := m.cmdline()
-	if !ok {
 		return false, false
 	}
 	return kcmdline.Has(p, "iomem", "relaxed"), true
-}
-
-func (m *Manager) bootID() string {
-	b, _ := m.readHost("/proc/sys/kernel/random/boot_id")
-	return strings.TrimSpace(string(b))
-}
-
-func (m *Manager) kernelRelease() string {
-	b, _ := m.readHost("/proc/sys/kernel/osrelease")
-	return strings.TrimSpace(string(b))
 }
 
 func (m *Manager) now() time.Time {

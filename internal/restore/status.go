@@ -106,7 +106,7 @@ func (m *Manager) Status() (*Status, error) {
 				p.InEffect = &v
 			}
 		case ActionDrivers:
-			v := e.BootID == m.bootID() && len(m.loaded(e.Modules)) == 0
+			v := e.BootID == m.root().BootID() && len(m.loaded(e.Modules)) == 0
 			p.InEffect = &v
 		}
 		st.Pending = append(st.Pending, p)

@@ -1,7 +1,6 @@
 package runner
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -17,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"libreflash/internal/exitcode"
+	"libreflash/internal/host"
 )
 
 // Spec is one run of the flasher.
@@ -545,24 +544,14 @@ func copyOutput(wg *sync.WaitGroup, w io.Writer, r *os.File) {
 // group pgid (from /proc).
 func groupMembers(pgid int) []Process {
 	var out []Process
-	eachProcess(func(pid int, dir string) {
+	for _, pid := range host.PIDs() {
 		if pid == pgid {
-			return
+			continue
 		}
-		b, err := os.ReadFile(dir + "/stat")
-		if err != nil {
-			return
+		if st, err := host.ReadProcStat(pid); err == nil && st.PGRP == pgid {
+			out = append(out, Process{PID: pid, Name: Sanitize(st.Comm)})
 		}
-		// pid (comm) state ppid pgrp …; comm may hold spaces and ')'
-		i := bytes.LastIndexByte(b, ')')
-		if i < 0 {
-			return
-		}
-		f := strings.Fields(string(b[i+1:]))
-		if len(f) > 2 && f[2] == strconv.Itoa(pgid) {
-			out = append(out, Process{PID: pid, Name: procName(b)})
-		}
-	})
+	}
 	return out
 }
 
@@ -578,46 +567,22 @@ func pipeHolders(pipes ...*os.File) []Process {
 	}
 	self := os.Getpid()
 	var out []Process
-	eachProcess(func(pid int, dir string) {
+	for _, pid := range host.PIDs() {
 		if pid == self {
-			return
+			continue
 		}
-		fds, err := os.ReadDir(dir + "/fd")
+		dir := host.ProcDir(pid) + "/fd/"
+		fds, err := os.ReadDir(dir)
 		if err != nil {
-			return
+			continue
 		}
 		for _, fd := range fds {
-			if l, err := os.Readlink(dir + "/fd/" + fd.Name()); err == nil && want[l] {
-				b, _ := os.ReadFile(dir + "/stat")
-				out = append(out, Process{PID: pid, Name: procName(b)})
-				return
+			if l, err := os.Readlink(dir + fd.Name()); err == nil && want[l] {
+				st, _ := host.ReadProcStat(pid)
+				out = append(out, Process{PID: pid, Name: Sanitize(st.Comm)})
+				break
 			}
 		}
-	})
+	}
 	return out
-}
-
-// eachProcess calls fn for every process in /proc.
-func eachProcess(fn func(pid int, dir string)) {
-	d, err := os.Open("/proc")
-	if err != nil {
-		return
-	}
-	defer d.Close()
-	names, _ := d.Readdirnames(-1)
-	for _, n := range names {
-		if pid, err := strconv.Atoi(n); err == nil {
-			fn(pid, "/proc/"+n)
-		}
-	}
-}
-
-// procName is the comm of a /proc/PID/stat line ("pid (comm) …"),
-// sanitised; "" when there is none.
-func procName(stat []byte) string {
-	i, j := bytes.IndexByte(stat, '('), bytes.LastIndexByte(stat, ')')
-	if i < 0 || j < i {
-		return ""
-	}
-	return Sanitize(string(stat[i+1 : j]))
 }

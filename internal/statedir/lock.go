@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"libreflash/internal/exitcode"
+	"libreflash/internal/host"
 )
 
 // Lock file names.
@@ -259,45 +260,17 @@ func (r record) flasherAlive() bool {
 	if err := unix.Kill(r.flasher, 0); err != nil && !errors.Is(err, unix.EPERM) {
 		return false
 	}
-	st, ok := procStat(r.flasher)
-	if !ok {
+	st, err := host.ReadProcStat(r.flasher)
+	if err != nil {
 		return true // no /proc (BSD): the pid exists
 	}
-	if st.state == "Z" || st.state == "X" {
+	if st.State == "Z" || st.State == "X" {
 		return false
 	}
-	return r.start == 0 || st.start == r.start
-}
-
-type pstat struct {
-	state string
-	start uint64
-}
-
-// procStat reads the state and start time (clock ticks after boot) of pid
-// from /proc/PID/stat.
-func procStat(pid int) (pstat, bool) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return pstat{}, false
-	}
-	i := strings.LastIndexByte(string(b), ')')
-	if i < 0 {
-		return pstat{}, false
-	}
-	f := strings.Fields(string(b[i+1:]))
-	// Fields after the name start at field 3 (state); starttime is 22.
-	if len(f) < 20 {
-		return pstat{}, false
-	}
-	start, err := strconv.ParseUint(f[19], 10, 64)
-	if err != nil {
-		return pstat{}, false
-	}
-	return pstat{state: f[0], start: start}, true
+	return r.start == 0 || st.Start == r.start
 }
 
 func procStart(pid int) uint64 {
-	st, _ := procStat(pid)
-	return st.start
+	st, _ := host.ReadProcStat(pid)
+	return st.Start
 }
