@@ -31,6 +31,9 @@
 #   writefail after a shut down, a chip that refuses every erase command:
 #             the write fails with the chip unchanged, SMIs are enabled
 #             again
+#   unknown   after a shut down, a chip that refuses every program command:
+#             erased, the write and the rollback fail, an unknown state;
+#             SMIs stay disabled for the recovery, and the run says so
 #   nochip    after a shut down, no flash chip: Debian's flashrom -p internal
 #             on q35's register-only RCRB "finds" a 256 KiB part; the plan
 #             refuses the 4 MiB image, SMIs are enabled again
@@ -245,7 +248,7 @@ both() { # PID PID
 boot arm "$d/arm.img" "$d/arm.ec" cold 1 & a=$!
 boot noec "$d/noec.img" - cold 1 & b=$!
 both "$a" "$b"
-for b in flash nochip writefail rebooted killed; do cp "$d/arm.img" "$d/$b.img"; cp "$d/arm.ec" "$d/$b.ec"; done
+for b in flash nochip writefail rebooted killed unknown; do cp "$d/arm.img" "$d/$b.img"; cp "$d/arm.ec" "$d/$b.ec"; done
 boot flash "$d/flash.img" "$d/flash.ec" cold 1 & a=$!
 boot nochip "$d/nochip.img" "$d/nochip.ec" cold 0 & b=$!
 both "$a" "$b"
@@ -253,6 +256,9 @@ both "$a" "$b"
 boot writefail "$d/writefail.img" "$d/writefail.ec" cold 1 spi_blacklist=0x2052d860c7 & a=$!
 boot rebooted "$d/rebooted.img" "$d/rebooted.ec" warm 1 & b=$!
 both "$a" "$b"
-boot killed "$d/killed.img" "$d/killed.ec" cold 1
+boot killed "$d/killed.img" "$d/killed.ec" cold 1 & a=$!
+# Program refused: byte program and AAI word program (SST25VF032B).
+boot unknown "$d/unknown.img" "$d/unknown.ec" cold 1 spi_blacklist=0x02ad & b=$!
+both "$a" "$b"
 vm_decode "$out"
 vm_log "results in $out"

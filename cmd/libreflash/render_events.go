@@ -131,10 +131,11 @@ func (r *renderer) flushFixes() {
 }
 
 var stepText = map[string]string{
-	pipeline.StepBackup:   "back up: read the chip twice; the reads must be identical",
-	pipeline.StepVerify:   "verify: read the chip back and compare it with the image",
-	pipeline.StepRollback: "on failure: write the verified backup back, the same way",
-	pipeline.StepRestore:  "restore: raise again the protections 'prepare' lowered",
+	pipeline.StepBackup:     "back up: read the chip twice; the reads must be identical",
+	pipeline.StepVerify:     "verify: read the chip back and compare it with the image",
+	pipeline.StepRollback:   "on failure: write the verified backup back, the same way",
+	pipeline.StepRestore:    "restore: raise again the protections 'prepare' lowered",
+	pipeline.StepEnableSMIs: "enable SMIs: run dell_flash_unlock again, after the verified write or a failure that leaves the chip known (shutdown needs them)",
 }
 
 var regionReasons = map[string]string{

@@ -189,6 +189,9 @@ func (r *renderer) nextTexts(s *pipeline.Summary) []string {
 			t = "copy the backup off this machine now (a USB stick): " + n.Path
 		case pipeline.NextProtectionsStay:
 			t = "the protections libreflash lowered stay lowered: the flasher needs them to recover"
+		case pipeline.NextSMIsStay:
+			t = "SMIs stay disabled (dell_flash_unlock): writing the chip needs them off; once it holds a good image, run '" +
+				n.Command + "' to enable them before you shut down"
 		case pipeline.NextRetryBackup:
 			t = "write the backup back: " + n.Command
 		case pipeline.NextExternal:

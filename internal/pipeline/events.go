@@ -291,6 +291,10 @@ const (
 	StepVerify   = "verify"   // libreflash reads the chip and compares
 	StepRollback = "rollback" // on failure: write the verified backup back
 	StepRestore  = "restore"  // raise the protections prepare lowered
+	// StepEnableSMIs: run the Dell unlock tool again to enable the SMIs
+	// this run disabled (also with --no-restore; not after an unknown
+	// state).
+	StepEnableSMIs = "enable_smis"
 )
 
 // Plan is what an install will do, shown before it asks to go on.
@@ -640,6 +644,7 @@ const (
 	NextRetryBackup     = "retry_backup"     // Command writes the backup back
 	NextExternal        = "external"         // an external programmer, Docs
 	NextShutDown        = "shut_down"        // shut down (do not reboot), power on again
+	NextSMIsStay        = "smis_stay"        // the Dell unlock's SMIs stay disabled for the recovery; Command enables them after
 )
 
 // Next is one step the user should take, in the order given.

@@ -162,6 +162,9 @@ func TestDellCycleInstall(t *testing.T) {
 		t.Errorf("after the write, next is %+v; want shut_down first (the tool's last word)", s.Next)
 	}
 	d.wantUnlocks(t, unlock.SMIsDisabled)
+	if p, ok := d.ev.first(TypePlan).(*Plan); !ok || len(p.Steps) == 0 || p.Steps[len(p.Steps)-1] != StepEnableSMIs {
+		t.Errorf("plan %+v: want enable_smis as the last step", d.ev.first(TypePlan))
+	}
 	// The checks run again after the unlock; only the board check changed.
 	var boards []string
 	for _, p := range d.ev.payloads(TypeCheck) {

@@ -195,6 +195,9 @@ func (in *installer) plan(ctx context.Context, src *source, found *runner.Flashe
 	if p.Restore {
 		p.Steps = append(p.Steps, StepRestore)
 	}
+	if in.smisDisabled {
+		p.Steps = append(p.Steps, StepEnableSMIs)
+	}
 	pl.event = p
 	in.emit(p)
 	in.stage(StagePlan, StatusOK)

@@ -545,6 +545,13 @@ func TestInstallUnknownStateWhenRollbackFails(t *testing.T) {
 	if len(s.Next) == 6 && (s.Next[1].Path != s.Backup.Path || !strings.Contains(s.Next[3].Command, "-w "+s.Backup.Path)) {
 		t.Errorf("recovery steps %+v do not name the backup", s.Next)
 	}
+	// No finding tells a user with a chip in an unknown state that it may
+	// reboot (the failed rollback's own run "wrote nothing").
+	for _, p := range r.ev.payloads(TypeFinding) {
+		if f := p.(*Finding); strings.Contains(f.Fix, "you may reboot") || strings.Contains(f.Fix, "safe to reboot") {
+			t.Errorf("finding %s after an unknown state says: %s", f.ID, f.Fix)
+		}
+	}
 	checkRunRecord(t, s)
 }
 

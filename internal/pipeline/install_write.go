@@ -267,6 +267,10 @@ func (in *installer) rollBack(ctx context.Context, w *written, v *Verify, cause 
 	} else {
 		rd := diagnose.DiagnoseRun(rb.log, rb.exitCode(), in.report.Facts)
 		for _, f := range rd.Findings {
+			// The rollback started on a chip already in an unknown
+			// state: whatever its own run says ("nothing was
+			// written"), the fix is the unknown state's.
+			f.Fix = diagnose.Fix(f.ID, diagnose.UnknownState, in.report.Facts)
 			in.emit(&Finding{f})
 		}
 	}
@@ -279,8 +283,14 @@ func (in *installer) rollBack(ctx context.Context, w *written, v *Verify, cause 
 
 // recoverySteps are what to do with a chip in an unknown state, in order.
 func (in *installer) recoverySteps(w *written) []Next {
+	stay := []Next{{ID: NextProtectionsStay}}
+	if in.smisDisabled {
+		// Said on their own: they are what the write back needs, and
+		// what a shut down afterwards needs enabled again.
+		stay = append(stay, Next{ID: NextSMIsStay, Command: "sudo libreflash restore"})
+	}
 	if w == nil || w.backup == nil {
-		return []Next{{ID: NextKeepPower}, {ID: NextProtectionsStay}, {ID: NextRunAgain, Command: in.retryCommand()}}
+		return append(append([]Next{{ID: NextKeepPower}}, stay...), Next{ID: NextRunAgain, Command: in.retryCommand()})
 	}
 	b := w.backup.target
 	info := in.s.fl.Info()
@@ -288,14 +298,12 @@ func (in *installer) recoverySteps(w *written) []Next {
 	if w.plan.region {
 		argv = append(argv, "--ifd", "-i", "bios", "-N")
 	}
-	return []Next{
-		{ID: NextKeepPower},
-		{ID: NextCopyBackup, Path: b.Path, SHA256: b.SHA256},
-		{ID: NextProtectionsStay},
-		{ID: NextRetryBackup, Command: "sudo " + runner.QuoteArgv(argv)},
-		{ID: NextRunAgain, Command: in.retryCommand()},
-		{ID: NextExternal, Path: b.Path, Docs: "https://libreboot.org/docs/install/spi.html"},
-	}
+	next := []Next{{ID: NextKeepPower}, {ID: NextCopyBackup, Path: b.Path, SHA256: b.SHA256}}
+	next = append(next, stay...)
+	return append(next,
+		Next{ID: NextRetryBackup, Command: "sudo " + runner.QuoteArgv(argv)},
+		Next{ID: NextRunAgain, Command: in.retryCommand()},
+		Next{ID: NextExternal, Path: b.Path, Docs: "https://libreboot.org/docs/install/spi.html"})
 }
 
 // primary is the diagnosis's first cause and its fix, for messages.

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"libreflash/internal/host"
 )
 
 // gbeDrivers are the Linux drivers of the Intel Ethernet controllers whose
@@ -19,12 +21,12 @@ type NIC struct {
 	MAC     string       `json:"address"`
 }
 
-// ReadGbENIC finds, under root (sys/class/net), the interface of an Intel
+// ReadGbENIC finds, under root (/sys/class/net; "" is "/"), the interface of an Intel
 // controller whose MAC the GbE region holds: what the machine uses now,
 // which a written image should keep. ok is false when there is none (no
 // such controller, or the driver is not loaded).
 func ReadGbENIC(root string) (nic NIC, ok bool) {
-	base := filepath.Join(root, "sys/class/net")
+	base := host.Root(root).Path("/sys/class/net")
 	ents, err := os.ReadDir(base)
 	if err != nil {
 		return nic, false
