@@ -194,3 +194,43 @@ func TestCrashLeavesNoTempFile(t *testing.T) {
 		diffTrees(t, before, snapshotTree(t, e.root))
 	}
 }
+
+// A crash between linking the new /etc/default/grub to its temporary name
+// and the rename leaves that temporary file beside it (Linux cannot link
+// over a file): restore removes it, and nothing that only looks like it
+// (another file's, a wrong name, a directory, someone else's).
+func TestCrashAfterLinkTempRemoved(t *testing.T) {
+	e := newEnv(t, familyNamed("arch"))
+	dir := filepath.Join(e.root, "etc/default")
+	keep := []string{".grub.libreflash-0123456789abcdeg.tmp", ".grub.libreflash-0123.tmp", ".grub.d.libreflash-0123456789abcdef.tmp",
+		"grub.libreflash-0123456789abcdef.tmp", ".grub.libreflash-0123456789abcdef.tmp.bak"}
+	for _, n := range keep {
+		writeT(t, filepath.Join(dir, n), "not libreflash's\n", 0o644)
+	}
+	others := filepath.Join(dir, ".grub.libreflash-fedcba9876543210.tmp")
+	writeT(t, others, "someone else's\n", 0o644)
+	if err := os.Chown(others, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	asDir := filepath.Join(dir, ".grub.libreflash-aaaaaaaaaaaaaaaa.tmp")
+	if err := os.Mkdir(asDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	before := snapshotTree(t, e.root)
+	spec, _ := json.Marshal(crashSpec{Family: "arch", Root: e.root, State: e.state, Op: "prepare", Step: "file-linked"})
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), crashEnv+"="+string(spec))
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != crashExit {
+		t.Fatalf("no crash between link and rename: %v\n%s", err, out)
+	}
+	left, _ := filepath.Glob(filepath.Join(dir, ".grub.libreflash-????????????????.tmp"))
+	if len(left) != 4 { // the crash's, a non-hex lookalike, someone else's, the directory
+		t.Fatalf("after the crash: %q, want the crash's temporary file beside three lookalikes", left)
+	}
+	if _, err := e.manager().Restore(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	diffTrees(t, before, snapshotTree(t, e.root))
+}

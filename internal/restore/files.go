@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/google/renameio/v2"
@@ -90,6 +91,9 @@ func (m *Manager) writeHost(hostPath string, data []byte, mode os.FileMode, uid,
 	if err := m.checkOwnership(dir); err != nil {
 		return fmt.Errorf("%s: not writing there: %w", hostPath, err)
 	}
+	if err := m.removeTemps(real); err != nil {
+		return err
+	}
 	fd, err := unix.Open(dir, oTmpfile|unix.O_WRONLY|unix.O_CLOEXEC, 0o600)
 	if err != nil {
 		return m.writeRenameio(real, data, mode, uid, gid)
@@ -120,15 +124,60 @@ func (m *Manager) writeHost(hostPath string, data []byte, mode os.FileMode, uid,
 	}
 	var rnd [8]byte
 	_, _ = rand.Read(rnd[:])
-	tmp := filepath.Join(dir, fmt.Sprintf(".%s.libreflash-%x.tmp", filepath.Base(real), rnd))
+	tmp := filepath.Join(dir, fmt.Sprintf(".%s%s%x%s", filepath.Base(real), tempInfix, rnd, tempSuffix))
 	if err := link(tmp); err != nil {
 		return err
 	}
+	m.step("file-linked")
 	if err := os.Rename(tmp, real); err != nil {
 		os.Remove(tmp)
 		return err
 	}
 	return syncDir(dir)
+}
+
+// The temporary name writeHost links an existing file's replacement to,
+// for the rename over it: ".NAME.libreflash-<16 hex digits>.tmp". Linux
+// cannot link a file over another, so a crash between the link and the
+// rename leaves one such file beside NAME; removeTemps takes it away.
+const (
+	tempInfix  = ".libreflash-"
+	tempSuffix = ".tmp"
+)
+
+// removeTemps removes what a crash of an earlier writeHost left beside the
+// file real: regular files named exactly as writeHost names its temporary
+// file for real, owned by the trusted user. Nothing else is touched.
+func (m *Manager) removeTemps(real string) error {
+	dir, prefix := filepath.Dir(real), "."+filepath.Base(real)+tempInfix
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		return nil // no directory, no leftovers; writing will tell
+	}
+	removed := false
+	for _, de := range des {
+		n := de.Name()
+		hexPart, ok1 := strings.CutPrefix(n, prefix)
+		hexPart, ok2 := strings.CutSuffix(hexPart, tempSuffix)
+		if !ok1 || !ok2 || len(hexPart) != 16 || strings.Trim(hexPart, "0123456789abcdef") != "" {
+			continue
+		}
+		fi, err := os.Lstat(filepath.Join(dir, n))
+		if err != nil || !fi.Mode().IsRegular() {
+			continue
+		}
+		if uid, _ := fileOwner(fi); uid != m.TrustedUID {
+			continue
+		}
+		if err := os.Remove(filepath.Join(dir, n)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+		removed = true
+	}
+	if removed {
+		return syncDir(dir)
+	}
+	return nil
 }
 
 // writeRenameio is writeHost for file systems without O_TMPFILE.
@@ -195,6 +244,12 @@ func (e *ConflictError) Hint() string {
 // original bytes, mode and owner back, and a file edited since has only
 // libreflash's change taken out (Fallback).
 func (m *Manager) undoFile(fc *FileChange) (changed bool, err error) {
+	// A crash while writing it may have left a temporary file beside it.
+	if real, err := m.resolve(fc.Path); err == nil {
+		if err := m.removeTemps(real); err != nil {
+			return false, err
+		}
+	}
 	cur, err := os.ReadFile(m.path(fc.Path))
 	exists := err == nil
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
