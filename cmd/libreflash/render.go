@@ -55,6 +55,7 @@ type renderer struct {
 	plan       *pipeline.Plan      // the run's plan
 	backup     *pipeline.VerifiedBackup
 	using      *pipeline.FlasherInfo // the flasher the run uses
+	begun      map[string]bool       // plain: phases whose start line was printed, not yet their end
 	wouldBlock []string              // a rehearsal: the checks that stop the real run
 	failed     map[string]bool       // checks shown failing: a later pass of one is shown too
 	summarized bool                  // the summary was printed

@@ -180,6 +180,9 @@ func TestRenderTranscripts(t *testing.T) {
 						t.Fatalf("fed in %d-byte chunks, the output differs from the whole:\n%s", size, testutil.LineDiff(whole, got))
 					}
 				}
+				if dup := repeatedStart(whole); dup != "" {
+					t.Errorf("the plain lines start %q twice: a phase done again says which pass or attempt it is", dup)
+				}
 				golden := filepath.Join("testdata", "render", "flashers", name+".golden")
 				if _, err := os.Stat(golden); err != nil && !*update {
 					t.Fatalf("no golden for this recorded run: after adding transcripts, run\n"+
@@ -193,4 +196,21 @@ func TestRenderTranscripts(t *testing.T) {
 	if n == 0 {
 		t.Fatal("no recorded flasher runs found")
 	}
+}
+
+// repeatedStart is a phase's start line ("reading what the chip holds…")
+// that the plain rendering of one flasher run prints twice, or "".
+func repeatedStart(rendered []byte) string {
+	plain, _, _ := strings.Cut(string(rendered), "-- tty --")
+	seen := map[string]bool{}
+	for _, l := range strings.Split(plain, "\n") {
+		if !strings.HasSuffix(l, "…") || strings.HasPrefix(l, "error: ") || strings.HasPrefix(l, "warning: ") {
+			continue
+		}
+		if seen[l] {
+			return l
+		}
+		seen[l] = true
+	}
+	return ""
 }

@@ -23,8 +23,9 @@ var phaseNames = map[pipeline.Phase]string{
 	pipeline.PhaseVerify: "verifying the chip",
 }
 
-// opLabel is "reading the chip (1 of 2)", or in a rollback "rollback:
-// writing the chip".
+// opLabel is "reading the chip (1 of 2)", "writing the chip (attempt 2)"
+// when the flasher tries again, or in a rollback "rollback: writing the
+// chip".
 func opLabel(p *pipeline.Progress) string {
 	label := phaseNames[p.Op]
 	if p.Op == pipeline.PhaseRead && (p.Stage == pipeline.StageWrite || p.Stage == pipeline.StageRollback) {
@@ -38,8 +39,14 @@ func opLabel(p *pipeline.Progress) string {
 	if label == "" {
 		label = string(p.Op)
 	}
-	if p.Passes > 1 {
+	switch {
+	case p.Passes > 1:
 		label += fmt.Sprintf(" (%d of %d)", p.Pass, p.Passes)
+	case p.Pass > 0 && (p.Op == pipeline.PhaseErase || p.Op == pipeline.PhaseWrite):
+		// the flasher tries again (another erase function)
+		label += fmt.Sprintf(" (attempt %d)", p.Pass)
+	case p.Pass > 1:
+		label += fmt.Sprintf(" (pass %d)", p.Pass)
 	}
 	if p.Stage == pipeline.StageRollback {
 		label = "rollback: " + label
@@ -58,10 +65,22 @@ func endText(p *pipeline.Progress) string {
 }
 
 func (r *renderer) progressPlain(p *pipeline.Progress) {
+	key := p.Stage + "/" + string(p.Op)
 	switch p.Status {
 	case pipeline.StatusStart:
+		if r.begun[key] && p.Pass == 0 {
+			// It began before and never ended: the flasher's first bar
+			// named the work of a write stage (erase, erase check),
+			// and now the write itself is measured. Said once.
+			return
+		}
+		if r.begun == nil {
+			r.begun = map[string]bool{}
+		}
+		r.begun[key] = true
 		r.line("%s…", opLabel(p))
 	case pipeline.StatusOK, pipeline.StatusFail:
+		delete(r.begun, key)
 		r.line("%s", endText(p))
 	}
 }

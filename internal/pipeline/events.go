@@ -229,10 +229,10 @@ const (
 // Percent is set only when the flasher reports one (never invented);
 // Elapsed is always set and never goes backwards within an operation.
 type Progress struct {
-	Stage   string  `json:"stage,omitempty"` // the pipeline stage the flasher run belongs to
-	Op      Phase   `json:"op"`              // the phase: probe, read, erase, write, verify
-	Pass    int     `json:"pass,omitempty"`  // read n of m; 0 when there is one pass
-	Passes  int     `json:"passes,omitempty"`
+	Stage   string  `json:"stage,omitempty"`  // the pipeline stage the flasher run belongs to
+	Op      Phase   `json:"op"`               // the phase: probe, read, erase, write, verify
+	Pass    int     `json:"pass,omitempty"`   // read n of m; 0 when there is one pass
+	Passes  int     `json:"passes,omitempty"` // 0 with a Pass: the flasher did the phase again (an erase attempt, a re-read)
 	Status  string  `json:"status,omitempty"` // start, ok, fail; "" for an update
 	Percent *int    `json:"percent,omitempty"`
 	Elapsed float64 `json:"elapsed"` // seconds since the operation started

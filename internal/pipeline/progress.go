@@ -40,6 +40,12 @@ type progressAdapter struct {
 	started     time.Time
 	percent     int // last percentage of op, -1 if none
 	lastElapsed float64
+	given       Phase         // the phase pass/passes belong to (flasherOp.Op)
+	times       map[Phase]int // how often each phase started in this run
+	opPass      int           // the open phase's pass/passes, as its events carry them
+	opPasses    int
+	reread      bool // op is a re-read of the chip after a failed erase attempt
+	attempt     int  // the erase/write attempt under way, once one failed; else 0
 }
 
 // runOp runs one flasher operation (run, given the IO to use) and reports
@@ -47,7 +53,8 @@ type progressAdapter struct {
 // signal event), not obeyed. reads, when not nil, is told of every chip
 // read the flasher starts.
 func runOp(emit Sink, tick time.Duration, o flasherOp, said *seen, reads func(int), run func(IO) (*runner.Result, error)) (*runner.Result, error) {
-	r := &progressAdapter{emit: emit, stage: o.Stage, pass: o.Pass, passes: o.Passes, said: said, reads: reads}
+	r := &progressAdapter{emit: emit, stage: o.Stage, pass: o.Pass, passes: o.Passes, said: said, reads: reads,
+		given: o.Op, times: map[Phase]int{}}
 	r.mu.Lock()
 	if o.Op != "" {
 		r.start(o.Op, false)
@@ -162,7 +169,7 @@ func (s *seen) first(text string) bool {
 }
 
 func (r *progressAdapter) ev(status string) Event {
-	p := &Progress{Stage: r.stage, Op: r.op, Pass: r.pass, Passes: r.passes, Status: status,
+	p := &Progress{Stage: r.stage, Op: r.op, Pass: r.opPass, Passes: r.opPasses, Status: status,
 		Elapsed: time.Since(r.started).Seconds()}
 	if r.percent >= 0 {
 		p.Percent = Percent(r.percent)
@@ -175,9 +182,24 @@ func (r *progressAdapter) ev(status string) Event {
 	return Event{Data: p}
 }
 
-// start opens op; the caller holds mu.
+// start opens op; the caller holds mu. The pass is the one given for the
+// run's phase (read n of m); for an erase or write once an attempt failed,
+// the attempt; else, when the flasher does a phase again within the run
+// (the re-read after a failed erase, a second read), the how-manieth time
+// it is: from 2, of an unknown number.
 func (r *progressAdapter) start(op Phase, named bool) {
 	r.op, r.named, r.started, r.percent, r.lastElapsed = op, named, time.Now(), -1, 0
+	r.times[op]++
+	switch n := r.times[op]; {
+	case r.passes > 0 && op == r.given:
+		r.opPass, r.opPasses = r.pass, r.passes
+	case r.attempt > 0 && (op == PhaseErase || op == PhaseWrite):
+		r.opPass, r.opPasses = r.attempt, 0
+	case n > 1:
+		r.opPass, r.opPasses = n, 0
+	default:
+		r.opPass, r.opPasses = 0, 0
+	}
 	if r.reads != nil && (op == PhaseRead || op == PhaseVerify) {
 		r.reads(1)
 	}
@@ -219,7 +241,9 @@ func (r *progressAdapter) toPhase(op Phase) {
 	}
 	if r.op != "" && r.percent < 0 {
 		// A write stage measures its erase first, then its write: the
-		// bar takes the name of the work measured.
+		// bar takes the name of the work measured, and the phase it
+		// replaces, having measured nothing, did not happen.
+		r.times[r.op]--
 		r.start(op, true)
 		return
 	}
@@ -259,7 +283,29 @@ func (r *progressAdapter) event(e runner.Event) {
 		// the work changed within the flasher's stage: erase, erase
 		// check, program, or a re-read of the chip after a failed erase
 		r.mu.Lock()
-		r.toPhase(Phase(e.Phase))
+		switch ph := Phase(e.Phase); {
+		case e.FullRead && ph == PhaseRead && r.op != "" && r.op != PhaseRead && r.op != PhaseVerify:
+			// flashrom ≤1.3 and flashprog read the chip again when an
+			// erase attempt failed, then try another erase function:
+			// the attempt ends failed, its number said (1 when
+			// first); the re-read has a pass of its own, and what the
+			// next attempt erases or writes the next number.
+			r.attempt = max(r.attempt, 1)
+			if r.opPass == 0 {
+				r.opPass = r.attempt
+			}
+			r.end(false)
+			r.attempt++
+			r.start(PhaseRead, true)
+			r.reread = true
+		case r.reread && ph != PhaseRead:
+			// the re-read is done: the next attempt
+			r.reread = false
+			r.end(true)
+			r.start(ph, true)
+		default:
+			r.toPhase(ph)
+		}
 		r.mu.Unlock()
 	case runner.EvWarning, runner.EvError, runner.EvUnknownState:
 		if r.said.first(e.Text) {

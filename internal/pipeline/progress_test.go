@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -48,6 +49,52 @@ func TestRunOpWriteTranscript(t *testing.T) {
 		if p != 100 {
 			t.Errorf("%s ended at %d%%", op, p)
 		}
+	}
+}
+
+// flashrom 1.3 tries another erase function when one fails, reading the
+// chip again first (the recorded transcript: two erase opcodes ignored by
+// the chip, the third works). Each attempt ends before the next starts:
+// the failed ones failed, with their number; the re-reads and the later
+// attempts say which they are, so that no two starts are alike; every
+// read of the chip is counted.
+func TestRunOpEraseRetries(t *testing.T) {
+	tr := filepath.Join(testutil.Flashers(t, "flashrom-1.3.0-debian-matrix"), "erase-ignored-2052-full.stdout")
+	sh := &runner.Flasher{Path: "/bin/cat"}
+	var rec recorder
+	reads := 0
+	_, err := runOp(rec.sink, time.Hour, flasherOp{Stage: StageWrite}, &seen{}, func(n int) { reads += n }, func(o IO) (*runner.Result, error) {
+		return sh.Run(context.Background(), runner.Spec{Args: []string{tr}, OnEvent: o.OnEvent})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seq []string
+	starts := map[string]bool{}
+	for _, e := range rec.events() {
+		p, ok := e.Data.(*Progress)
+		if !ok || p.Status == "" {
+			continue
+		}
+		k := fmt.Sprintf("%s/%d", p.Op, p.Pass)
+		if p.Passes != 0 {
+			t.Errorf("%s: passes %d, but the flasher never says how many attempts it makes", k, p.Passes)
+		}
+		seq = append(seq, k+":"+p.Status)
+		if p.Status == StatusStart {
+			if starts[k] {
+				t.Errorf("%s started twice", k)
+			}
+			starts[k] = true
+		}
+	}
+	want := "read/0:start read/0:ok write/0:start write/1:fail read/2:start read/2:ok write/2:start write/2:fail " +
+		"read/3:start read/3:ok write/3:start write/3:ok verify/0:start verify/0:ok"
+	if got := strings.Join(seq, " "); got != want {
+		t.Errorf("ops\n%s\nwant\n%s", got, want)
+	}
+	if reads != 4 {
+		t.Errorf("%d chip reads counted, want 4 (old contents, two re-reads, verify)", reads)
 	}
 }
 
