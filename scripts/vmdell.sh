@@ -161,6 +161,7 @@ arm)
   install install-again
   ;;
 flash)
+  step status-before.txt libreflash status
   step check.txt libreflash check
   install install
   ;;

@@ -33,6 +33,12 @@ func (a *app) restoreManager(stateDir string) *restore.Manager {
 	m.Undoers = map[string]restore.Undoer{restore.ActionDellSMIs: func(ctx context.Context, e *restore.Entry) error {
 		return unlock.Undoer(a.preflightEnv(), 0, nil)(ctx, e)
 	}}
+	// status reads the same registers to say whether the Dell steps are
+	// in effect.
+	m.InEffect = map[string]func(*restore.Entry) (bool, bool){}
+	for action := range unlock.InEffect(nil) {
+		m.InEffect[action] = func(e *restore.Entry) (bool, bool) { return unlock.InEffect(a.preflightEnv())[action](e) }
+	}
 	return m
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"libreflash/internal/exitcode"
+	"libreflash/internal/restore"
 )
 
 type statusOptions struct {
@@ -61,7 +62,11 @@ It changes nothing.`,
 				if len(p.Files) > 0 {
 					fmt.Fprintf(w, "      files: %s\n", strings.Join(p.Files, ", "))
 				}
-				if strings.HasPrefix(p.Action, "dell-") && p.Expect != "" {
+				switch {
+				case p.Action == restore.ActionDellOverride && p.InEffect != nil && *p.InEffect:
+					// Shut down and powered on since: the next step is due.
+					fmt.Fprintf(w, "      the descriptor override is in effect now: run the same install again; it disables SMIs, writes and enables them\n")
+				case strings.HasPrefix(p.Action, "dell-") && p.Expect != "":
 					// Where the Dell unlock cycle stands, and what comes next.
 					fmt.Fprintf(w, "      %s\n", p.Expect)
 				}

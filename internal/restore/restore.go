@@ -66,6 +66,10 @@ type Manager struct {
 	// Undoers undo the journal-only actions (entries.go), keyed by
 	// action; an entry without one stays in the journal.
 	Undoers map[string]Undoer
+	// InEffect reads whether a journal-only action's change is in effect
+	// on the running machine (status's in_effect), keyed by action; known
+	// false leaves it null.
+	InEffect map[string]func(*Entry) (on, known bool)
 
 	// hook, when set (tests only), is called at each step of Apply and Undo
 	// so tests can simulate a crash there.

@@ -108,6 +108,12 @@ func (m *Manager) Status() (*Status, error) {
 		case ActionDrivers:
 			v := e.BootID == m.root().BootID() && len(m.loaded(e.Modules)) == 0
 			p.InEffect = &v
+		default:
+			if f := m.InEffect[e.Action]; f != nil {
+				if v, known := f(e); known {
+					p.InEffect = &v
+				}
+			}
 		}
 		st.Pending = append(st.Pending, p)
 	}

@@ -206,6 +206,24 @@ func (e *RebootedError) Hint() string {
 	return "run the same command again to arm it again, then shut down (do not reboot) and power on"
 }
 
+// InEffect reads, from the lock registers, whether a Dell entry's change
+// is in effect now (restore.Manager.InEffect, for status): the override
+// strap for dell-override-armed (in effect once the machine was shut down
+// and powered on: the next install disables SMIs), GBL_SMI_EN clear for
+// dell-smis-disabled.
+func InEffect(env *preflight.Env) map[string]func(*restore.Entry) (bool, bool) {
+	return map[string]func(*restore.Entry) (bool, bool){
+		restore.ActionDellOverride: func(*restore.Entry) (bool, bool) {
+			ls := preflight.ReadLockState(env)
+			return ls.DescriptorUnlocked(), ls.HSFSKnown
+		},
+		restore.ActionDellSMIs: func(*restore.Entry) (bool, bool) {
+			ls := preflight.ReadLockState(env)
+			return !ls.GblSMIEn, ls.SMIEnKnown
+		},
+	}
+}
+
 // Undoer is restore's undo of a dell-smis-disabled entry: run the tool
 // again when SMIs are (or may be) disabled, and read that it enabled
 // them. With SMIs enabled already, the tool is not run (it would disable

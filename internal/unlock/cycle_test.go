@@ -118,6 +118,27 @@ func TestUndoerLeavesEnabledSMIs(t *testing.T) {
 	}
 }
 
+// status's in_effect for the Dell entries comes from the registers.
+func TestInEffect(t *testing.T) {
+	m := newMachine(t)
+	probe := InEffect(m.Env)
+	for _, c := range []struct {
+		regs           string
+		override, smis bool
+	}{
+		{"fdo=0\nsmi=1\n", false, false}, // armed, not yet power-cycled
+		{"fdo=1\nsmi=1\n", true, false},  // the strap is set: the SMI step is due
+		{"fdo=1\nsmi=0\n", true, true},   // SMIs disabled for the write
+	} {
+		m.Write(c.regs)
+		o, ok1 := probe[restore.ActionDellOverride](nil)
+		s, ok2 := probe[restore.ActionDellSMIs](nil)
+		if !ok1 || !ok2 || o != c.override || s != c.smis {
+			t.Errorf("%q: override in effect %v (%v), SMIs disabled %v (%v); want %v, %v", c.regs, o, ok1, s, ok2, c.override, c.smis)
+		}
+	}
+}
+
 // A tool that hangs on the SMI step is stopped; GBL_SMI_EN still reads 1,
 // so nothing is lowered and the journal is empty again.
 func TestCycleHang(t *testing.T) {

@@ -79,6 +79,8 @@ func TestDellGuest(t *testing.T) {
 		g.contains("install.txt", "unlock: dell_flash_unlock armed the descriptor override for the next boot",
 			"result:  prepared: shut down (do not reboot), power on, then run the same command again")
 		g.pending("dell-override-armed")
+		g.contains("status.txt", "dell-override-armed via dell_flash_unlock, applied, not in effect",
+			"descriptor override armed for the next boot: shut down (do not reboot)")
 		// Again in the same boot: the same answer, the tool not run.
 		g.exit("install-again.txt", exitcode.Reboot)
 		g.contains("install-again.txt", "already armed for the next boot: shut down (do not reboot)")
@@ -90,6 +92,8 @@ func TestDellGuest(t *testing.T) {
 	t.Run("flash", func(t *testing.T) {
 		g := g.boot(t, "flash")
 		g.contains("firmware.txt", "cold power-on", "override strap set")
+		g.contains("status-before.txt", "dell-override-armed via dell_flash_unlock, applied, in effect",
+			"the descriptor override is in effect now: run the same install again")
 		g.contains("check.txt", "descriptor override in effect, SMIs still enabled: the second unlock run is due")
 		g.exit("install.txt", exitcode.OK)
 		s := g.summary("install.events")
@@ -160,13 +164,16 @@ func TestDellGuest(t *testing.T) {
 		g.exit("install.txt", 128+int(syscall.SIGKILL))
 		// The journal says what the killed run left lowered ...
 		var st struct {
-			Pending []struct{ Action, Expect string }
+			Pending []struct {
+				Action, Expect string
+				InEffect       *bool `json:"in_effect"`
+			}
 		}
 		if err := json.Unmarshal(g.file("status-killed.json"), &st); err != nil {
 			t.Fatal(err)
 		}
-		if len(st.Pending) != 1 || st.Pending[0].Action != "dell-smis-disabled" {
-			t.Errorf("status after the kill: %+v; want dell-smis-disabled pending", st.Pending)
+		if len(st.Pending) != 1 || st.Pending[0].Action != "dell-smis-disabled" || st.Pending[0].InEffect == nil || !*st.Pending[0].InEffect {
+			t.Errorf("status after the kill: %+v; want dell-smis-disabled pending, in effect (GBL_SMI_EN reads 0)", st.Pending)
 		}
 		// ... and restore runs the tool to enable SMIs again.
 		g.exit("restore.txt", exitcode.OK)
