@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the tests need, then runs every test: format, vet,
 # staticcheck, the cross-builds, the Go tests (unit, testscript, real
-# flashrom on emulated chips), the real-kernel tests under QEMU and the
-# linux/386 tests (in a QEMU guest when this kernel cannot run 32-bit
+# flashrom on emulated chips), the real-kernel tests under QEMU (the checks'
+# scenarios, then the Dell unlock cycle across boots) and the linux/386
+# tests (in a QEMU guest when this kernel cannot run 32-bit
 # binaries). Every stage runs even when an earlier one failed; the end
 # names the stages that failed, and the exit status is 1 if any did.
 # 10-40 minutes on 2 cores without KVM (docs/development.md).
@@ -82,6 +83,26 @@ real_kernel() {
   return "$rc"
 }
 
+# The Dell unlock cycle across guest boots (scripts/vmdell.sh), then
+# internal/vmtest's assertions on what the guests recorded.
+dell_cycle() {
+  if [ "$(go env GOOS)/$(go env GOARCH)" != linux/amd64 ]; then
+    echo "skipped: the guests run this host's amd64 flashrom"
+    return 0
+  fi
+  echo "(8 QEMU guest boots, 2 at a time: under a minute with KVM, 2-7 minutes without)"
+  local out rc=0
+  out=$(mktemp -d "${TMPDIR:-/tmp}/libreflash-vmdell-out.XXXXXX")
+  scripts/vmdell.sh --out "$out" || rc=$?
+  go test -count=1 -run TestDellGuest ./internal/vmtest -vmdell.results="$out" || rc=$?
+  if [ "$rc" = 0 ]; then
+    rm -rf "$out"
+  else
+    echo "results kept in $out (boot-*/console.log, boot-*/qemu.out)" >&2
+  fi
+  return "$rc"
+}
+
 # Some kernels cannot execute 32-bit binaries (no IA32 emulation, or a
 # hypervisor without it); there the 386 tests run inside a real-kernel
 # guest whose kernel can (scripts/test386.sh), and are vetted here.
@@ -108,6 +129,7 @@ stage "staticcheck" staticcheck ./...
 stage "cross-builds ($RELEASE_TARGETS)" cross_builds
 stage "go test ./..." go_tests
 stage "real-kernel tests (QEMU)" real_kernel
+stage "Dell unlock cycle (QEMU)" dell_cycle
 stage "linux/386 (ThinkPad X60/T60-class machines)" linux_386
 
 echo
