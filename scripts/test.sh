@@ -63,18 +63,14 @@ go_tests() {
   LIBREFLASH_VMTEST=0 go test -count=1 -timeout 60m ./...
 }
 
-# The guests boot in scripts/vmtest.sh, which says what it does as it goes;
-# internal/vmtest then asserts on their results.
-real_kernel() {
-  if [ "$(go env GOOS)/$(go env GOARCH)" != linux/amd64 ]; then
-    echo "skipped: the guests run this host's amd64 flashrom"
-    return 0
-  fi
-  echo "(5 QEMU guests, 2 at a time: about a minute with KVM, 5-15 minutes without)"
-  local out rc=0
-  out=$(mktemp -d "${TMPDIR:-/tmp}/libreflash-vmtest-out.XXXXXX")
-  scripts/vmtest.sh --out "$out" || rc=$?
-  go test -count=1 -run TestRealKernel ./internal/vmtest -vmtest.results="$out" || rc=$?
+# guests SCRIPT TEST FLAG: SCRIPT boots its QEMU guests and says what it
+# does as it goes; internal/vmtest's TEST then asserts on their results
+# (-FLAG=DIR). A failed run keeps the results and names them.
+guests() {
+  local script=$1 test=$2 flag=$3 out rc=0
+  out=$(mktemp -d "${TMPDIR:-/tmp}/libreflash-$(basename "$script" .sh)-out.XXXXXX")
+  "$script" --out "$out" || rc=$?
+  go test -count=1 -run "$test" ./internal/vmtest -"$flag"="$out" || rc=$?
   if [ "$rc" = 0 ]; then
     rm -rf "$out"
   else
@@ -83,24 +79,24 @@ real_kernel() {
   return "$rc"
 }
 
-# The Dell unlock cycle across guest boots (scripts/vmdell.sh), then
-# internal/vmtest's assertions on what the guests recorded.
+amd64_guests() {
+  [ "$(go env GOOS)/$(go env GOARCH)" = linux/amd64 ] && return 0
+  echo "skipped: the guests run this host's amd64 flashrom"
+  return 1
+}
+
+# The checks' scenarios on a real kernel.
+real_kernel() {
+  amd64_guests || return 0
+  echo "(5 QEMU guests, 2 at a time: about a minute with KVM, 5-15 minutes without)"
+  guests scripts/vmtest.sh TestRealKernel vmtest.results
+}
+
+# The Dell unlock cycle across guest boots.
 dell_cycle() {
-  if [ "$(go env GOOS)/$(go env GOARCH)" != linux/amd64 ]; then
-    echo "skipped: the guests run this host's amd64 flashrom"
-    return 0
-  fi
+  amd64_guests || return 0
   echo "(8 QEMU guest boots, 2 at a time: under a minute with KVM, 2-7 minutes without)"
-  local out rc=0
-  out=$(mktemp -d "${TMPDIR:-/tmp}/libreflash-vmdell-out.XXXXXX")
-  scripts/vmdell.sh --out "$out" || rc=$?
-  go test -count=1 -run TestDellGuest ./internal/vmtest -vmdell.results="$out" || rc=$?
-  if [ "$rc" = 0 ]; then
-    rm -rf "$out"
-  else
-    echo "results kept in $out (boot-*/console.log, boot-*/qemu.out)" >&2
-  fi
-  return "$rc"
+  guests scripts/vmdell.sh TestDellGuest vmdell.results
 }
 
 # Some kernels cannot execute 32-bit binaries (no IA32 emulation, or a
