@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the tests need, then runs every test: format, vet,
 # staticcheck, the cross-builds, the Go tests (unit, testscript, real
-# flashrom on emulated chips), the real-kernel tests under QEMU and the
-# linux/386 tests (in a QEMU guest when this kernel cannot run 32-bit
+# flashrom on emulated chips), the real-kernel tests under QEMU (the checks'
+# scenarios, then the Dell unlock cycle across boots) and the linux/386
+# tests (in a QEMU guest when this kernel cannot run 32-bit
 # binaries). Every stage runs even when an earlier one failed; the end
 # names the stages that failed, and the exit status is 1 if any did.
 # 10-40 minutes on 2 cores without KVM (docs/development.md).
@@ -62,24 +63,40 @@ go_tests() {
   LIBREFLASH_VMTEST=0 go test -count=1 -timeout 60m ./...
 }
 
-# The guests boot in scripts/vmtest.sh, which says what it does as it goes;
-# internal/vmtest then asserts on their results.
-real_kernel() {
-  if [ "$(go env GOOS)/$(go env GOARCH)" != linux/amd64 ]; then
-    echo "skipped: the guests run this host's amd64 flashrom"
-    return 0
-  fi
-  echo "(5 QEMU guests, 2 at a time: about a minute with KVM, 5-15 minutes without)"
-  local out rc=0
-  out=$(mktemp -d "${TMPDIR:-/tmp}/libreflash-vmtest-out.XXXXXX")
-  scripts/vmtest.sh --out "$out" || rc=$?
-  go test -count=1 -run TestRealKernel ./internal/vmtest -vmtest.results="$out" || rc=$?
+# guests SCRIPT TEST FLAG: SCRIPT boots its QEMU guests and says what it
+# does as it goes; internal/vmtest's TEST then asserts on their results
+# (-FLAG=DIR). A failed run keeps the results and names them.
+guests() {
+  local script=$1 test=$2 flag=$3 out rc=0
+  out=$(mktemp -d "${TMPDIR:-/tmp}/libreflash-$(basename "$script" .sh)-out.XXXXXX")
+  "$script" --out "$out" || rc=$?
+  go test -count=1 -run "$test" ./internal/vmtest -"$flag"="$out" || rc=$?
   if [ "$rc" = 0 ]; then
     rm -rf "$out"
   else
     echo "results kept in $out (boot-*/console.log, boot-*/qemu.out)" >&2
   fi
   return "$rc"
+}
+
+amd64_guests() {
+  [ "$(go env GOOS)/$(go env GOARCH)" = linux/amd64 ] && return 0
+  echo "skipped: the guests run this host's amd64 flashrom"
+  return 1
+}
+
+# The checks' scenarios on a real kernel.
+real_kernel() {
+  amd64_guests || return 0
+  echo "(5 QEMU guests, 2 at a time: about a minute with KVM, 5-15 minutes without)"
+  guests scripts/vmtest.sh TestRealKernel vmtest.results
+}
+
+# The Dell unlock cycle across guest boots.
+dell_cycle() {
+  amd64_guests || return 0
+  echo "(8 QEMU guest boots, 2 at a time: under a minute with KVM, 2-7 minutes without)"
+  guests scripts/vmdell.sh TestDellGuest vmdell.results
 }
 
 # Some kernels cannot execute 32-bit binaries (no IA32 emulation, or a
@@ -108,6 +125,7 @@ stage "staticcheck" staticcheck ./...
 stage "cross-builds ($RELEASE_TARGETS)" cross_builds
 stage "go test ./..." go_tests
 stage "real-kernel tests (QEMU)" real_kernel
+stage "Dell unlock cycle (QEMU)" dell_cycle
 stage "linux/386 (ThinkPad X60/T60-class machines)" linux_386
 
 echo
