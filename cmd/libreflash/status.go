@@ -81,7 +81,11 @@ It changes nothing.`,
 				fmt.Fprintf(w, "  %s: %s\n", o.Path, o.Summary)
 			}
 			k := st.Kernel
-			fmt.Fprintf(w, "Running kernel: iomem=relaxed %s", map[bool]string{true: "on", false: "off"}[k.IomemRelaxed])
+			iomem := map[bool]string{true: "on", false: "off"}[k.IomemRelaxed]
+			if !k.Cmdline {
+				iomem = "unknown (/proc/cmdline unreadable)"
+			}
+			fmt.Fprintf(w, "Running kernel: iomem=relaxed %s", iomem)
 			if len(k.Drivers) > 0 {
 				fmt.Fprintf(w, "; loaded drivers: %s", strings.Join(k.Drivers, ", "))
 			}
