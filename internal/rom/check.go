@@ -251,17 +251,7 @@ func checkChipSize(img *Image, o CheckOptions) Verdict {
 const junkThreshold = 64 << 10
 
 func checkBlank(img *Image) Verdict {
-	var hist [256]int64
-	for _, b := range img.data {
-		hist[b]++
-	}
-	top := 0
-	for i := range hist {
-		if hist[i] > hist[top] {
-			top = i
-		}
-	}
-	other := img.Size() - hist[top]
+	top, other := blankness(img.data)
 	fix := "this is not a firmware image: download the Libreboot release again and check its checksum; if it is a backup, read the chip again"
 	switch {
 	case other == 0:
@@ -272,6 +262,41 @@ func checkBlank(img *Image) Verdict {
 			Detail:  fmt.Sprintf("a coreboot image has well over %d KiB of code and data", junkThreshold>>10), Fix: fix}
 	}
 	return Verdict{ID: "blank", Status: Pass, Summary: "image has content (not blank)"}
+}
+
+// blankness finds whether all but fewer than junkThreshold bytes of data
+// are one value: that value and how many bytes differ from it; otherwise
+// other is at least junkThreshold (and top means nothing). It reads a
+// content image's first few hundred KiB, not all of it: if one value fills
+// all but fewer than junkThreshold bytes, it is the majority of any
+// 2*junkThreshold+1 bytes in a row, so the first such run names the only
+// candidate, and counting the bytes that differ from it can stop at
+// junkThreshold.
+func blankness(data []byte) (top byte, other int64) {
+	head := data[:min(len(data), 2*junkThreshold+1)]
+	var hist [256]int
+	for _, b := range head {
+		hist[b]++
+	}
+	for i := range hist {
+		if hist[i] > hist[top] {
+			top = byte(i)
+		}
+	}
+	const chunk = 4 << 10
+	same := bytes.Repeat([]byte{top}, chunk)
+	for off := 0; off < len(data) && other < junkThreshold; off += chunk {
+		c := data[off:min(off+chunk, len(data))]
+		if bytes.Equal(c, same[:len(c)]) {
+			continue
+		}
+		for _, b := range c {
+			if b != top {
+				other++
+			}
+		}
+	}
+	return top, other
 }
 
 func checkDescriptor(img *Image) Verdict {

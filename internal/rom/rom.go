@@ -18,6 +18,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"sync"
 	"syscall"
 
 	"libreflash/internal/exitcode"
@@ -39,6 +40,9 @@ type Image struct {
 	FMAP *FMAP
 	// CBFS is the coreboot file system, nil when not found.
 	CBFS *CBFS
+
+	sha    sync.Once
+	shaHex string
 }
 
 // Size is the image's size in bytes.
@@ -47,10 +51,14 @@ func (img *Image) Size() int64 { return int64(len(img.data)) }
 // Bytes returns the image contents. Callers must not modify them.
 func (img *Image) Bytes() []byte { return img.data }
 
-// SHA256 is the hex digest of the whole image.
+// SHA256 is the hex digest of the whole image, computed once (the
+// contents never change: SetMAC returns a copy).
 func (img *Image) SHA256() string {
-	s := sha256.Sum256(img.data)
-	return hex.EncodeToString(s[:])
+	img.sha.Do(func() {
+		s := sha256.Sum256(img.data)
+		img.shaHex = hex.EncodeToString(s[:])
+	})
+	return img.shaHex
 }
 
 // OpenError says why an image could not be read. It blocks the run before
