@@ -95,7 +95,7 @@ real_kernel() {
 # The Dell unlock cycle across guest boots.
 dell_cycle() {
   amd64_guests || return 0
-  echo "(8 QEMU guest boots, 2 at a time: under a minute with KVM, 2-7 minutes without)"
+  echo "(9 QEMU guest boots, 2 at a time: under a minute with KVM, 2-7 minutes without)"
   guests scripts/vmdell.sh TestDellGuest vmdell.results
 }
 

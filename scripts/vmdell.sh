@@ -43,6 +43,9 @@
 #             restore runs the tool to enable them
 #   noec      a first install where the EC does not answer: the tool times
 #             out → exit 3, nothing written, nothing lowered
+#   coreboot  the same laptop already running Libreboot (SMBIOS vendor
+#             coreboot, no BIOS lock): route direct, the install writes
+#             without the unlock tool, next reboot
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -160,7 +163,7 @@ arm)
   install install
   install install-again
   ;;
-flash)
+flash|coreboot)
   step status-before.txt libreflash status
   step check.txt libreflash check
   install install
@@ -212,16 +215,21 @@ mkdisk() { # OUT
 mkec() { head -c 4096 /dev/zero >"$1"; }
 
 # boot NAME STATE EC(or -) POWER CHIP(1/0) [CHIP-EXTRA]: one guest, its
-# results in OUT/NAME.
+# results in OUT/NAME. Dell's BIOS, unless FW=coreboot.
 boot() {
   local name=$1 disk=$2 ec=$3 power=$4 chip=$5 extra=${6:-} drives append
+  local bios="type=0,vendor=Dell Inc.,version=A34,date=12/19/2012"
   drives=(-drive "file=$disk,if=none,id=state,format=raw" -device virtio-blk-pci,drive=state,serial=state)
   [ "$ec" = - ] || drives+=(-drive "file=$ec,if=none,id=ec,format=raw" -device virtio-blk-pci,drive=ec,serial=dell-ec)
   append="console=ttyS0 panic=-1 nokaslr no_timer_check iomem=relaxed dellfake.boot=$name dellfake.power=$power"
   [ "$chip" = 1 ] && append+=" dellfake.chip"
   [ -z "$extra" ] || append+=" dellfake.chipextra=$extra"
+  if [ "${FW:-}" = coreboot ]; then
+    append+=" dellfake.fw=coreboot"
+    bios="type=0,vendor=coreboot,version=25.06"
+  fi
   vm_qemu "$name" "$out/boot-$name" "$timeout_s" -M "$vm_machine,smm=off" -accel "$accel" -cpu "$vm_cpu" -m 512 -smp 1 \
-    -smbios "type=0,vendor=Dell Inc.,version=A34,date=12/19/2012" \
+    -smbios "$bios" \
     -smbios "type=1,manufacturer=Dell Inc.,product=Latitude E6400" \
     "${drives[@]}" -kernel "$vmlinuz" -initrd "$work/initrd.cpio" -append "$append"
   if ! vm_finished "$out/boot-$name"; then
@@ -261,5 +269,7 @@ boot killed "$d/killed.img" "$d/killed.ec" cold 1 & a=$!
 # Program refused: byte program and AAI word program (SST25VF032B).
 boot unknown "$d/unknown.img" "$d/unknown.ec" cold 1 spi_blacklist=0x02ad & b=$!
 both "$a" "$b"
+mkdisk "$d/coreboot.img"
+FW=coreboot boot coreboot "$d/coreboot.img" - cold 1
 vm_decode "$out"
 vm_log "results in $out"

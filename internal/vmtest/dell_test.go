@@ -187,6 +187,28 @@ func TestDellGuest(t *testing.T) {
 		g.chip(factory)
 	})
 
+	// The same laptop already running Libreboot: the board check sees
+	// coreboot and the direct route, and the install never runs the
+	// unlock tool (installed all the same).
+	t.Run("coreboot", func(t *testing.T) {
+		g := g.boot(t, "coreboot")
+		b := g.check("after.json")
+		if b.ID != "board" || b.Status != "pass" || !strings.Contains(b.Summary, "running coreboot 25.06: route direct") {
+			t.Errorf("board check on coreboot: %+v", b)
+		}
+		g.exit("install.txt", exitcode.OK)
+		s := g.summary("install.events")
+		if s.Result != "ok" || len(s.Next) == 0 || s.Next[0].ID != "reboot" {
+			t.Errorf("install on coreboot: %+v; want ok, next reboot", s)
+		}
+		g.unlocks("install.events")
+		if strings.Contains(g.read("install.log"), "SMIs") || strings.Contains(g.read("install.txt"), "unlock:") {
+			t.Error("the unlock tool ran on a machine running coreboot")
+		}
+		g.pending()
+		g.chip(rom)
+	})
+
 	t.Run("noec", func(t *testing.T) {
 		g := g.boot(t, "noec")
 		g.exit("install.txt", exitcode.Blocked)

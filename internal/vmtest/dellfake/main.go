@@ -13,7 +13,9 @@
 //	                        override strap reads unset) — unless the EC was
 //	                        armed and this power-on follows a shut down
 //	                        (dellfake.power=cold on the kernel command
-//	                        line): then the strap reads set, once.
+//	                        line): then the strap reads set, once. With
+//	                        dellfake.fw=coreboot it is Libreboot instead:
+//	                        no BIOS lock (the guest's SMBIOS says coreboot).
 //	dell_flash_unlock       (this binary installed under that name) the
 //	                        unlock tool's behaviour and messages, as its
 //	                        public source has them (see
@@ -89,6 +91,10 @@ func firmware() error {
 		return err
 	}
 	cold := bytes.Contains(cmdline, []byte("dellfake.power=cold"))
+	bc := byte(bcBLE)
+	if bytes.Contains(cmdline, []byte("dellfake.fw=coreboot")) {
+		bc = 0 // Libreboot leaves the flash writable
+	}
 	strap := false
 	if ec := findEC(); ec != "" {
 		b, err := readEC(ec)
@@ -118,7 +124,7 @@ func firmware() error {
 	if err := mmio(rcba+hsfsOff, func(p *uint32) { atomic.StoreUint32(p, hsfs) }, true); err != nil {
 		return err
 	}
-	if _, err := cfg.WriteAt([]byte{bcBLE}, biosCntl); err != nil {
+	if _, err := cfg.WriteAt([]byte{bc}, biosCntl); err != nil {
 		return err
 	}
 	if err := unix.Iopl(3); err != nil {
@@ -126,7 +132,7 @@ func firmware() error {
 	}
 	outl(pmbase+smiEnOff, inl(pmbase+smiEnOff)|gblSMIEn)
 	fmt.Printf("dellfake firmware: %s power-on, HSFS=%#04x (override strap %s), BIOS_CNTL=%#02x, SMI_EN=%#08x\n",
-		map[bool]string{true: "cold", false: "warm"}[cold], hsfs, map[bool]string{true: "set", false: "unset"}[strap], bcBLE, inl(pmbase+smiEnOff))
+		map[bool]string{true: "cold", false: "warm"}[cold], hsfs, map[bool]string{true: "set", false: "unset"}[strap], bc, inl(pmbase+smiEnOff))
 	return nil
 }
 
