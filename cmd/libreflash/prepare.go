@@ -35,10 +35,7 @@ func (a *app) restoreManager(stateDir string) *restore.Manager {
 	}}
 	// status reads the same registers to say whether the Dell steps are
 	// in effect.
-	m.InEffect = map[string]func(*restore.Entry) (bool, bool){}
-	for action := range unlock.InEffect(nil) {
-		m.InEffect[action] = func(e *restore.Entry) (bool, bool) { return unlock.InEffect(a.preflightEnv())[action](e) }
-	}
+	m.InEffect = unlock.InEffect(a.preflightEnv)
 	return m
 }
 

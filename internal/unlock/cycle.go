@@ -210,15 +210,16 @@ func (e *RebootedError) Hint() string {
 // is in effect now (restore.Manager.InEffect, for status): the override
 // strap for dell-override-armed (in effect once the machine was shut down
 // and powered on: the next install disables SMIs), GBL_SMI_EN clear for
-// dell-smis-disabled.
-func InEffect(env *preflight.Env) map[string]func(*restore.Entry) (bool, bool) {
+// dell-smis-disabled. The machine (env()) is looked at only when there is
+// such an entry.
+func InEffect(env func() *preflight.Env) map[string]func(*restore.Entry) (bool, bool) {
 	return map[string]func(*restore.Entry) (bool, bool){
 		restore.ActionDellOverride: func(*restore.Entry) (bool, bool) {
-			ls := preflight.ReadLockState(env)
+			ls := preflight.ReadLockState(env())
 			return ls.DescriptorUnlocked(), ls.HSFSKnown
 		},
 		restore.ActionDellSMIs: func(*restore.Entry) (bool, bool) {
-			ls := preflight.ReadLockState(env)
+			ls := preflight.ReadLockState(env())
 			return !ls.GblSMIEn, ls.SMIEnKnown
 		},
 	}

@@ -121,7 +121,7 @@ func TestUndoerLeavesEnabledSMIs(t *testing.T) {
 // status's in_effect for the Dell entries comes from the registers.
 func TestInEffect(t *testing.T) {
 	m := newMachine(t)
-	probe := InEffect(m.Env)
+	probe := InEffect(func() *preflight.Env { return m.Env })
 	for _, c := range []struct {
 		regs           string
 		override, smis bool
