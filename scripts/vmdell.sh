@@ -21,7 +21,7 @@
 # (dellfake.chip), the guest's /usr/sbin/flashrom runs Debian's flashrom
 # with the internal programmer replaced by the dummy programmer emulating
 # the E6400's 4 MiB chip in a file on the state disk. Without it, flashrom
-# -p internal really runs and finds no chip.
+# -p internal really runs on the ICH9 (and finds no usable chip).
 #
 # Boots (the harness is the user: it shuts down or reboots between them):
 #   arm       the first install: the tool arms the override → exit 6;
@@ -57,7 +57,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --out) out=$2; shift 2 ;;
     --timeout) timeout_s=$2; shift 2 ;;
-    -h|--help) sed -n '2,36p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,49p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "vmdell: unknown argument: $1" >&2; exit 2 ;;
   esac
 done
