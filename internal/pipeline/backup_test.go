@@ -605,6 +605,7 @@ case " $* " in
 	else
 		/usr/bin/setsid sh -c 'echo $$ > ` + pid2 + `; exec sleep 300' >&2 &
 		while [ ! -s '` + pid2 + `' ]; do sleep 0.05; done
+		while [ "$(cat /proc/$(cat '` + pid2 + `')/comm 2>/dev/null)" != sleep ]; do sleep 0.01; done
 	fi ;;
 esac
 exec ` + systemFlashrom + ` "$@"

@@ -71,10 +71,13 @@ func gone(pid int) bool {
 func TestRunStrayChildHoldsStdout(t *testing.T) {
 	dir := t.TempDir()
 	pidFile := filepath.Join(dir, "pid")
+	// (It waits until the child is sleep: a fork that has not exec'd yet
+	// still bears the script's name.)
 	f := &Flasher{Path: standIn(t, `echo "Reading old flash chip contents... done."
 echo "Erasing and writing flash chip... Erase/write done."
 sleep 300 &
 echo $! > '`+pidFile+`'
+while [ "$(cat /proc/$!/comm 2>/dev/null)" != sleep ]; do :; done
 echo "Verifying flash... VERIFIED."
 exit 0
 `)}
@@ -113,6 +116,7 @@ func TestRunEscapedChildHoldsStderr(t *testing.T) {
 	pidFile := filepath.Join(dir, "pid")
 	f := &Flasher{Path: standIn(t, `/usr/bin/setsid sh -c 'echo $$ > `+pidFile+`; exec sleep 300' >&2 &
 while [ ! -s '`+pidFile+`' ]; do sleep 0.05; done
+while [ "$(cat /proc/$(cat '`+pidFile+`')/comm 2>/dev/null)" != sleep ]; do sleep 0.01; done
 echo "Reading flash... done."
 exit 3
 `)}
