@@ -155,10 +155,7 @@ func (in *installer) writeFailed(ctx context.Context, w *written, fr *flashRun, 
 	var cause string
 	fixFor := func(string) string { return "" }
 	if fr.err != nil {
-		d := diagnose.DiagnoseRun(fr.log, fr.exitCode(), in.report.Facts)
-		for _, f := range d.Findings {
-			in.emit(&Finding{f})
-		}
+		d := in.diagnoseRun(fr, "")
 		cause, fixFor = primary(d, in.report.Facts)
 		switch {
 		case fr.unknown:
@@ -206,10 +203,7 @@ func (in *installer) stillUnknown(ctx context.Context, w *written, fr *flashRun,
 	cause := "the chip does not hold the image after the write"
 	fixFor := func(string) string { return "" }
 	if fr.err != nil {
-		d := diagnose.DiagnoseRun(fr.log, fr.exitCode(), in.report.Facts)
-		for _, f := range d.Findings {
-			in.emit(&Finding{f})
-		}
+		d := in.diagnoseRun(fr, "")
 		cause, fixFor = primary(d, in.report.Facts)
 		if fr.unchanged || !fr.wrote && d.StoppedBeforeChip() {
 			// It still holds the snapshot: the rollback need not read it.
@@ -265,20 +259,30 @@ func (in *installer) rollBack(ctx context.Context, w *written, v *Verify, cause 
 				Tip: strings.TrimSpace(fixFor(diagnose.RolledBack) + "\nthe chip holds its old firmware again; it is safe to reboot\nthe flasher's log: " + in.rec.logPath)}
 		}
 	} else {
-		rd := diagnose.DiagnoseRun(rb.log, rb.exitCode(), in.report.Facts)
-		for _, f := range rd.Findings {
-			// The rollback started on a chip already in an unknown
-			// state: whatever its own run says ("nothing was
-			// written"), the fix is the unknown state's.
-			f.Fix = diagnose.Fix(f.ID, diagnose.UnknownState, in.report.Facts)
-			in.emit(&Finding{f})
-		}
+		// The rollback started on a chip already in an unknown state:
+		// whatever its own run says ("nothing was written"), the fix is
+		// the unknown state's.
+		in.diagnoseRun(rb, diagnose.UnknownState)
 	}
 	in.stage(StageRollback, StatusFail)
 	in.emit(&ChipState{State: ChipUnknown, Basis: BasisNoEvidence})
 	return &InstallError{Result: ResultUnknownState, Code: exitcode.Unknown,
 		Err: fmt.Errorf("the write failed (%s) and writing the backup back failed too: the chip is in an unknown state; do not reboot or power off", cause),
 		Tip: "follow the recovery steps; do not reboot or power off"}
+}
+
+// diagnoseRun diagnoses a failed write or rollback run and emits its
+// findings; with outcome set, each carries that outcome's fix rather than
+// the one for what the run itself did.
+func (in *installer) diagnoseRun(fr *flashRun, outcome string) diagnose.Result {
+	d := diagnose.DiagnoseRun(fr.log, fr.exitCode(), in.report.Facts)
+	for _, f := range d.Findings {
+		if outcome != "" {
+			f.Fix = diagnose.Fix(f.ID, outcome, in.report.Facts)
+		}
+		in.emit(&Finding{f})
+	}
+	return d
 }
 
 // recoverySteps are what to do with a chip in an unknown state, in order.
