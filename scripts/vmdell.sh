@@ -133,10 +133,10 @@ step() {
   emit "$B/$name" /tmp/step.out $rc
   echo "vmdell-guest: $B/$name rc=$rc"
 }
-# install NAME: libreflash install as the user types it, output in NAME.txt;
+# run_install NAME: libreflash install as the user types it, output in NAME.txt;
 # the run's own record beside it: NAME.events (its events.jsonl, what
 # --json prints) and NAME.log (its flasher.log, the tool's output too).
-install() {
+run_install() {
   step "$1.txt" libreflash install /disk/e6400.rom --yes
   run=$(ls -d /var/lib/libreflash/runs/* 2>/dev/null | sort | tail -n 1)
   [ -n "$run" ] || return 0
@@ -160,13 +160,13 @@ case $B in
 arm)
   step check.txt libreflash check
   step check.json libreflash check --json
-  install install
-  install install-again
+  run_install install
+  run_install install-again
   ;;
 flash|coreboot)
   step status-before.txt libreflash status
   step check.txt libreflash check
-  install install
+  run_install install
   ;;
 killed)
   # The install killed (kill -9) while it backs up, with SMIs disabled;
@@ -185,7 +185,7 @@ killed)
   step restore.txt libreflash restore
   ;;
 *)
-  install install
+  run_install install
   ;;
 esac
 step status.txt libreflash status

@@ -266,20 +266,15 @@ func readEC(dev string) (byte, error) {
 	return b[0], nil
 }
 
+// writeEC sets the EC's byte, on the disk before it returns (the guest
+// may be powered off next).
 func writeEC(dev string, v byte) error {
-	f, err := os.OpenFile(dev, os.O_RDWR|unix.O_DIRECT, 0)
+	f, err := os.OpenFile(dev, os.O_RDWR, 0)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	// O_DIRECT needs an aligned buffer: one page from mmap.
-	buf, err := unix.Mmap(-1, 0, 4096, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_ANON|unix.MAP_PRIVATE)
-	if err != nil {
-		return err
-	}
-	defer unix.Munmap(buf)
-	buf[0] = v
-	if _, err := f.WriteAt(buf[:512], 0); err != nil {
+	if _, err := f.WriteAt([]byte{v}, 0); err != nil {
 		return err
 	}
 	return f.Sync()
@@ -293,14 +288,9 @@ func errnoOf(err error) syscall.Errno {
 	return unix.EIO
 }
 
-// strerror is glibc's wording for the errnos the tool reports.
+// strerror is glibc's wording of e: Go's, capitalised ("Operation
+// canceled", "Operation not permitted").
 func strerror(e syscall.Errno) string {
-	switch e {
-	case unix.ECANCELED:
-		return "Operation canceled"
-	case unix.EPERM:
-		return "Operation not permitted"
-	}
 	s := e.Error()
 	return strings.ToUpper(s[:1]) + s[1:]
 }
