@@ -6,10 +6,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"libreflash/internal/exitcode"
 	"libreflash/internal/preflight"
 	"libreflash/internal/restore"
+	"libreflash/internal/runner"
 	"libreflash/internal/unlock/unlocktest"
 )
 
@@ -152,6 +154,32 @@ func TestCycleHang(t *testing.T) {
 	}
 	if p := pending(t, m); len(p) != 0 || m.Get("smi") != "1" {
 		t.Errorf("after the hang: journal %v, smi=%s", p, m.Get("smi"))
+	}
+}
+
+// ^C while the tool hangs (where a user presses it): the tool is stopped,
+// the run ends as cancelled (exit 130), and with GBL_SMI_EN still set the
+// journal keeps nothing; on the arming step the armed entry goes too.
+func TestCycleCancelled(t *testing.T) {
+	for _, regs := range []string{"fdo=1\nsmi=1\nhang=1\n", "fdo=0\nsmi=1\nhang=1\n"} {
+		m := newMachine(t)
+		m.Write(regs)
+		ctx, cancel := context.WithCancel(context.Background())
+		time.AfterFunc(300*time.Millisecond, cancel) // the ^C
+		c := &Cycle{Env: m.Env, Journal: journal(m), Find: FindOptions{Explicit: m.Tool}}
+		start := time.Now()
+		_, err := c.Advance(ctx, preflight.ReadLockState(m.Env))
+		cancel()
+		var ce *runner.CancelledError
+		if !errors.As(err, &ce) || codeOfErr(err) != exitcode.Cancelled {
+			t.Fatalf("%q: ^C during the tool: %v (exit %d), want cancelled (130)", regs, err, codeOfErr(err))
+		}
+		if d := time.Since(start); d > 20*time.Second {
+			t.Errorf("%q: the hung tool kept the run for %s", regs, d)
+		}
+		if p := pending(t, m); len(p) != 0 || m.Get("smi") != "1" {
+			t.Errorf("%q: after ^C: journal %v, smi=%s", regs, p, m.Get("smi"))
+		}
 	}
 }
 
